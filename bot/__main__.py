@@ -1,0 +1,50 @@
+"""Command line: `python -m bot train` and `python -m bot serve --host 127.0.0.1 --port 5005`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.config import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="kontakt: Danish municipal contact front")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="validate data, train the NLU model and build the knowledge index")
+    serve = sub.add_parser("serve", help="serve the HTTP API (trains first if nothing is built)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5005)
+    serve.add_argument("--workers", type=int, default=1)
+    parse = sub.add_parser("parse", help="parse one message and print the JSON result")
+    parse.add_argument("text")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = get_settings()
+
+    from bot.train import is_fresh, train
+
+    if args.command == "train":
+        train(settings)
+        return 0
+    if not is_fresh(settings):
+        print("model missing or out of date: training first", file=sys.stderr)
+        train(settings)
+    if args.command == "parse":
+        import json
+
+        from bot.api.rasa import parse_json
+        from bot.understanding import Understanding
+
+        p = Understanding.load(settings).parse(args.text)
+        print(json.dumps(parse_json(p.nlu, p.decision), ensure_ascii=False, indent=1))
+        return 0
+    import uvicorn
+
+    uvicorn.run("bot.api.app:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

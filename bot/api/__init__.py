@@ -1,0 +1,97 @@
+"""HTTP API. `create_app(settings, routers=[...])` builds the app; models load in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from bot import __version__
+from bot.config import Settings
+from bot.dialogue import ConversationMemory
+from bot.errors import KontaktError
+from bot.privacy import RedactingFilter
+from bot.understanding import Understanding
+
+log = logging.getLogger("kontakt.api")
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    """Refuse bodies over the limit with 413 before reading them into memory."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        super().__init__(app)
+        self.max_bytes = max_bytes
+
+    async def dispatch(self, request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return JSONResponse(
+                {"error": "payload_too_large", "message": f"Request body is larger than {self.max_bytes} bytes."},
+                status_code=413,
+            )
+        if length is None and request.method in ("POST", "PUT", "PATCH"):
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > self.max_bytes:
+                    return JSONResponse(
+                        {"error": "payload_too_large", "message": f"Request body is larger than {self.max_bytes} bytes."},
+                        status_code=413,
+                    )
+            request._body = body
+        return await call_next(request)
+
+
+def create_app(
+    settings: Settings,
+    routers: Sequence[APIRouter] = (),
+    understanding: Understanding | None = None,
+) -> FastAPI:
+    for handler in logging.getLogger().handlers + logging.getLogger("uvicorn.access").handlers:
+        handler.addFilter(RedactingFilter())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        started = time.perf_counter()
+        app.state.understanding = understanding or Understanding.load(settings)
+        app.state.memory = ConversationMemory()
+        app.state.ready_seconds = round(time.perf_counter() - started, 3)
+        log.info("kontakt ready in %.2f s", app.state.ready_seconds)
+        yield
+
+    app = FastAPI(
+        title="kontakt",
+        version=__version__,
+        description="Danish-first front for municipal contact centres. Rasa-compatible NLU and REST channel.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        return JSONResponse(
+            {"error": "invalid_request", "message": "The request body is not valid JSON of the expected shape.",
+             "details": errors},
+            status_code=422 if not any(e["type"] == "json_invalid" for e in errors) else 400,
+        )
+
+    @app.exception_handler(KontaktError)
+    async def _kontakt(request: Request, exc: KontaktError) -> JSONResponse:
+        log.error("request failed: %s", exc)
+        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=503)
+
+    from bot.api import rasa
+
+    app.include_router(rasa.router)
+    for r in routers:
+        app.include_router(r)
+    return app

@@ -1,0 +1,134 @@
+"""Rasa-compatible endpoints: GET /, POST /model/parse, POST /webhooks/rest/webhook.
+
+Shapes follow Rasa 3.6 exactly (golden fixtures in tests/); /model/parse adds one key, `triage`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot import __version__
+from bot.dialogue import ConversationMemory, respond
+from bot.types import Action, NLUResult, TriageDecision
+from bot.understanding import Understanding
+
+router = APIRouter()
+FALLBACK = "nlu_fallback"
+
+
+def get_understanding(request: Request) -> Understanding:
+    return request.app.state.understanding
+
+
+def get_memory(request: Request) -> ConversationMemory:
+    return request.app.state.memory
+
+
+UnderstandingDep = Annotated[Understanding, Depends(get_understanding)]
+MemoryDep = Annotated[ConversationMemory, Depends(get_memory)]
+
+
+class ParseRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: str = Field(max_length=100_000, description="The citizen's message.")
+    message_id: str | None = None
+    tenant: str | None = Field(None, description="kontakt extension: the municipality (tenant id).")
+
+
+class WebhookRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    sender: str = Field(min_length=1, max_length=200)
+    message: str = Field(max_length=100_000)
+    metadata: dict[str, Any] | None = None
+
+
+def triage_json(d: TriageDecision) -> dict[str, Any]:
+    art = d.article
+    return {
+        "action": d.action.value,
+        "topic": d.topic,
+        "queue": d.queue,
+        "sensitive": d.sensitive,
+        "confidence": round(d.confidence, 4),
+        "reason": d.reason.value if d.reason else None,
+        "article": None
+        if art is None
+        else {"id": art.id, "title": art.title, "source": art.source, "source_url": art.source_url,
+              "reviewed": art.reviewed, "historical": art.historical},
+        "candidates": list(d.candidates),
+    }
+
+
+def parse_json(nlu: NLUResult, decision: TriageDecision) -> dict[str, Any]:
+    intent = {"name": nlu.top.name, "confidence": nlu.top.confidence}
+    if decision.action in (Action.CLARIFY, Action.OUT_OF_SCOPE) and nlu.top.name != decision.topic:
+        intent = {"name": FALLBACK, "confidence": 1.0 - nlu.top.confidence}
+    return {
+        "text": nlu.text,
+        "intent": intent,
+        "entities": [
+            {
+                "entity": e.entity,
+                "start": e.start,
+                "end": e.end,
+                "confidence_entity": e.confidence,
+                "value": e.value,
+                "extractor": e.extractor,
+                **({"processors": list(e.processors)} if e.processors else {}),
+            }
+            for e in nlu.entities
+        ],
+        "text_tokens": [list(t) for t in nlu.tokens if any(ch.isalnum() for ch in nlu.text[t[0] : t[1]])],
+        "intent_ranking": [{"name": s.name, "confidence": s.confidence} for s in nlu.ranking[:10]],
+        "triage": triage_json(decision),
+    }
+
+
+@router.get("/", response_class=PlainTextResponse, summary="Version greeting (Rasa shape)")
+def hello() -> str:
+    return f"Hello from kontakt: {__version__}"
+
+
+@router.get("/health", summary="Liveness and what has loaded")
+def health(request: Request) -> dict[str, Any]:
+    u: Understanding | None = getattr(request.app.state, "understanding", None)
+    return {
+        "status": "ok" if u else "loading",
+        "version": __version__,
+        "embedder": u.embedder.name if u else None,
+        "topics": len(u.contract.topics) if u else 0,
+        "articles": len(u.articles) if u else 0,
+        "load_seconds": getattr(request.app.state, "ready_seconds", None),
+    }
+
+
+@router.post("/model/parse", summary="Understand a message (Rasa shape + triage)")
+def model_parse(body: ParseRequest, u: UnderstandingDep) -> dict[str, Any]:
+    if not body.text.strip():
+        empty = {"text": body.text, "intent": {"name": None, "confidence": 0.0}, "entities": [],
+                 "text_tokens": [], "intent_ranking": [], "triage": None}
+        return empty
+    parsed = u.parse(body.text, tenant=body.tenant)
+    return parse_json(parsed.nlu, parsed.decision)
+
+
+@router.post("/webhooks/rest/webhook", summary="Chat with the bot (Rasa REST channel shape)")
+def rest_webhook(body: WebhookRequest, u: UnderstandingDep, memory: MemoryDep) -> list[dict[str, Any]]:
+    from bot.responses import _t
+
+    if not body.message.strip():
+        return [{"recipient_id": body.sender, "text": _t("empty")}]
+    tenant = (body.metadata or {}).get("tenant") if body.metadata else None
+    turn = respond(u, memory, body.sender, body.message, tenant if isinstance(tenant, str) else None)
+    out = []
+    for m in turn.messages:
+        msg: dict[str, Any] = {"recipient_id": body.sender, "text": m.text}
+        if m.buttons:
+            msg["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
+        if m.custom:
+            msg["custom"] = m.custom
+        out.append(msg)
+    return out

@@ -1,0 +1,167 @@
+"""Intent (= topic) classifier over sentence embeddings plus lexical features, with its own
+calibrated out-of-scope signal.
+
+Two linear models are fused: logistic regression on the embedding of the message, and logistic
+regression on character n-grams and stems of the ASCII-folded text (catches misspellings and
+rare official words the small embedding model blurs). On top of them an out-of-scope calibrator,
+a small logistic regression trained on *out-of-fold* features, says how likely it is that no
+municipal topic fits: it looks at the fused probability of the out-of-scope class, the best
+in-scope probability and margin, the nearest training example's similarity (novelty), and how
+much of the text is Danish vocabulary at all (gibberish). That is more than a softmax threshold:
+a confident-but-novel message still scores as out of scope.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from bot.nlu.text import ascii_fold, lexical_form, words
+from bot.topics import OUT_OF_SCOPE
+
+
+@lru_cache(maxsize=1)
+def danish_vocabulary() -> frozenset[str]:
+    """Inflected Danish word forms from spaCy's lookup tables (for the gibberish signal)."""
+    import spacy_lookups_data
+
+    root = resources.files(spacy_lookups_data).joinpath("data")
+    forms: set[str] = set()
+    for name in ("da_lemma_lookup.json", "da_lexeme_norm.json"):
+        path = root.joinpath(name)
+        if not path.is_file():
+            path = root.joinpath(name + ".gz")
+            data = json.loads(gzip.decompress(path.read_bytes()))
+        else:
+            data = json.loads(path.read_text("utf-8"))
+        forms.update(k.lower() for k in data)
+        forms.update(str(v).lower() for v in data.values())
+    return frozenset(forms)
+
+
+def vocabulary_coverage(text: str, extra: frozenset[str] = frozenset()) -> float:
+    ws = [w for w in words(text) if not w.isdigit()]
+    if not ws:
+        return 0.0
+    vocab = danish_vocabulary()
+    return sum(1 for w in ws if w in vocab or w in extra) / len(ws)
+
+
+@dataclass
+class ClassifierConfig:
+    c_embedding: float = 8.0
+    c_lexical: float = 8.0
+    lexical_weight: float = 0.35  # weight of the lexical model's log-probabilities in the fusion
+    folds: int = 5
+    seed: int = 13
+
+
+class TopicClassifier:
+    """fit() on (texts, labels, embeddings); predict() on one embedding + text."""
+
+    def __init__(self, config: ClassifierConfig | None = None) -> None:
+        self.config = config or ClassifierConfig()
+        self.labels: list[str] = []
+        self._emb_lr: LogisticRegression | None = None
+        self._lex_lr: LogisticRegression | None = None
+        self._char: TfidfVectorizer | None = None
+        self._word: TfidfVectorizer | None = None
+        self._train_emb: np.ndarray | None = None  # in-scope training embeddings, for novelty
+        self._train_labels: np.ndarray | None = None
+        self._oos_lr: LogisticRegression | None = None
+        self._vocab: frozenset[str] = frozenset()
+
+    # -- features -----------------------------------------------------------------------------
+    def _lex_fit(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+        self._word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+")
+        folded = [ascii_fold(t) for t in texts]
+        stemmed = [lexical_form(t) for t in texts]
+        return sparse.hstack([self._char.fit_transform(folded), self._word.fit_transform(stemmed)]).tocsr()
+
+    def _lex(self, texts: Sequence[str]) -> sparse.csr_matrix:
+        folded = [ascii_fold(t) for t in texts]
+        stemmed = [lexical_form(t) for t in texts]
+        return sparse.hstack([self._char.transform(folded), self._word.transform(stemmed)]).tocsr()
+
+    def _fused(self, emb: np.ndarray, lex: sparse.csr_matrix, emb_lr, lex_lr) -> np.ndarray:
+        w = self.config.lexical_weight
+        logp = (1 - w) * np.log(emb_lr.predict_proba(emb) + 1e-9) + w * np.log(lex_lr.predict_proba(lex) + 1e-9)
+        logp -= logp.max(axis=1, keepdims=True)
+        p = np.exp(logp)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def _oos_features(self, probs: np.ndarray, novelty_sim: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+        oos_idx = self.labels.index(OUT_OF_SCOPE)
+        inscope = np.delete(probs, oos_idx, axis=1)
+        srt = np.sort(inscope, axis=1)
+        cov = np.array([vocabulary_coverage(t, self._vocab) for t in texts])
+        n_words = np.array([min(len(words(t)), 30) / 30 for t in texts])
+        return np.column_stack([probs[:, oos_idx], srt[:, -1], srt[:, -1] - srt[:, -2], novelty_sim, cov, n_words])
+
+    def _nearest_inscope(self, emb: np.ndarray, train_emb: np.ndarray) -> np.ndarray:
+        sims = emb @ train_emb.T
+        # Mean of the 3 nearest: one stray training example should not vouch for a message.
+        k = min(3, sims.shape[1])
+        return np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+
+    # -- training -----------------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        embeddings: np.ndarray,
+        progress: Callable[[str], None] = lambda _: None,
+    ) -> TopicClassifier:
+        cfg = self.config
+        y = np.asarray(labels)
+        self.labels = sorted(set(labels))
+        if OUT_OF_SCOPE not in self.labels:
+            raise ValueError(f"training data needs examples of {OUT_OF_SCOPE!r} for out-of-scope calibration")
+        self._vocab = frozenset(w for t in texts for w in words(t))
+        inscope_mask = y != OUT_OF_SCOPE
+
+        # Out-of-fold predictions train the out-of-scope calibrator on messages it has not seen.
+        oof = np.zeros((len(texts), len(self.labels)))
+        oof_sim = np.zeros(len(texts))
+        skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
+        for i, (tr, te) in enumerate(skf.split(embeddings, y), 1):
+            progress(f"fold {i}/{cfg.folds}")
+            lex_tr = self._lex_fit([texts[j] for j in tr])
+            emb_lr = self._new_lr(cfg.c_embedding).fit(embeddings[tr], y[tr])
+            lex_lr = self._new_lr(cfg.c_lexical).fit(lex_tr, y[tr])
+            oof[te] = self._fused(embeddings[te], self._lex([texts[j] for j in te]), emb_lr, lex_lr)
+            tr_in = tr[inscope_mask[tr]]
+            oof_sim[te] = self._nearest_inscope(embeddings[te], embeddings[tr_in])
+        self.oof_probs = oof
+        progress("final model")
+        lex_all = self._lex_fit(texts)
+        self._emb_lr = self._new_lr(cfg.c_embedding).fit(embeddings, y)
+        self._lex_lr = self._new_lr(cfg.c_lexical).fit(lex_all, y)
+        self._train_emb = embeddings[inscope_mask]
+        self._train_labels = y[inscope_mask]
+        feats = self._oos_features(oof, oof_sim, texts)
+        self._oos_lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(feats, ~inscope_mask)
+        return self
+
+    @staticmethod
+    def _new_lr(c: float) -> LogisticRegression:
+        return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
+
+    # -- inference ----------------------------------------------------------------------------
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (probabilities over self.labels, out-of-scope probability) per text."""
+        probs = self._fused(embeddings, self._lex(texts), self._emb_lr, self._lex_lr)
+        sim = self._nearest_inscope(embeddings, self._train_emb)
+        oos = self._oos_lr.predict_proba(self._oos_features(probs, sim, texts))[:, 1]
+        return probs, oos

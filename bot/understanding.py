@@ -1,0 +1,138 @@
+"""The loaded understanding core: NLU (topics, entities, out-of-scope, safety), retrieval and
+triage, behind one `parse()` call. One embedding per message serves both the classifier and the
+article search."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import joblib
+import numpy as np
+
+from bot.config import Settings
+from bot.errors import IndexMismatch, ModelNotBuilt
+from bot.nlu.classifier import TopicClassifier
+from bot.nlu.entities import EntityExtractor
+from bot.retrieval.articles import Article, load_articles
+from bot.retrieval.embedder import Embedder, make_embedder
+from bot.retrieval.index import ArticleIndex
+from bot.safety import SafetyPolicy, assess
+from bot.topics import TopicContract, load_contract
+from bot.train import MANIFEST_FILE, MODEL_FILE
+from bot.triage import TriagePolicy, triage
+from bot.types import ArticleHit, IntentScore, NLUResult, TriageDecision
+
+_EN_WORDS = frozenset(
+    "the is are what when where how can i you my do does please help need want to of and with for speak english "
+    "hello hi who why".split()
+)
+_DA_WORDS = frozenset(
+    "jeg du er det at og en et til på med har kan hvad hvornår hvordan hvor skal vil min mit mine ikke om af "
+    "hej tak for den de vi".split()
+)
+
+
+def detect_language(text: str) -> str:
+    ws = re.findall(r"[a-zæøå']+", text.lower())
+    en = sum(w in _EN_WORDS for w in ws)
+    da = sum(w in _DA_WORDS for w in ws)
+    return "en" if en >= 2 and en > da else "da"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    nlu: NLUResult
+    hits: tuple[ArticleHit, ...]
+    decision: TriageDecision
+
+
+class Understanding:
+    def __init__(
+        self,
+        contract: TopicContract,
+        embedder: Embedder,
+        classifier: TopicClassifier,
+        extractor: EntityExtractor,
+        index: ArticleIndex,
+        settings: Settings,
+    ) -> None:
+        self.contract = contract
+        self.embedder = embedder
+        self.classifier = classifier
+        self.extractor = extractor
+        self.index = index
+        self.settings = settings
+        self.articles: dict[str, Article] = index.articles
+        self.article_refs = {a.id: a.ref() for a in self.articles.values()}
+        self.by_topic: dict[str, list[str]] = {}
+        for a in sorted(self.articles.values(), key=lambda a: (a.tenant != "*", a.id)):
+            self.by_topic.setdefault(a.topic, []).append(a.id)
+        self.sensitive_topics = tuple(t.id for t in contract.topics if t.sensitive and t.handling == "handoff")
+        self.triage_policy = TriagePolicy()
+        self.safety_policy = SafetyPolicy(window=settings.conversation_window)
+
+    @classmethod
+    def load(cls, settings: Settings) -> Understanding:
+        started = time.perf_counter()
+        try:
+            manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
+            classifier: TopicClassifier = joblib.load(settings.model_dir / MODEL_FILE)
+        except (OSError, ValueError) as exc:
+            raise ModelNotBuilt(f"no trained model in {settings.model_dir}: run `python -m bot train` ({exc})") from None
+        if manifest["embedder_spec"] != settings.embedder:
+            raise IndexMismatch(
+                f"model in {settings.model_dir} was trained with embedder {manifest['embedder_spec']!r}, "
+                f"settings ask for {settings.embedder!r}: run `python -m bot train`"
+            )
+        contract = load_contract(settings.topics_file)
+        embedder = make_embedder(settings.embedder)
+        articles = load_articles(settings.articles_dir, contract)
+        index = ArticleIndex.load(settings.model_dir, articles, embedder)
+        extractor = EntityExtractor(manifest["synonyms"], manifest["lookups"])
+        self = cls(contract, embedder, classifier, extractor, index, settings)
+        if hasattr(embedder, "warm_up"):
+            embedder.warm_up()
+        self.parse("hej")  # first call pays for lazy initialisation, not the first citizen
+        self.load_seconds = time.perf_counter() - started
+        return self
+
+    def _probabilities(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        vecs = self.embedder.queries(list(texts))
+        probs, oos = self.classifier.predict(texts, vecs)
+        return vecs, probs, oos
+
+    def parse(
+        self,
+        text: str,
+        history: Sequence[str] = (),
+        tenant: str | None = None,
+        previous_topic: str | None = None,
+    ) -> Parsed:
+        text = text[: self.settings.max_text_chars]
+        window = " \n ".join([*history[-(self.safety_policy.window - 1) :], text]) if history else None
+        texts = [text] if window is None else [text, window]
+        vecs, probs, oos = self._probabilities(texts)
+        labels = self.classifier.labels
+        p_msg = dict(zip(labels, probs[0].tolist(), strict=True))
+        p_win = dict(zip(labels, probs[1].tolist(), strict=True)) if window is not None else None
+        order = np.argsort(-probs[0])
+        ranking = tuple(IntentScore(labels[i], float(probs[0][i])) for i in order)
+        safety = assess(text, p_msg, self.sensitive_topics, history, p_win, policy=self.safety_policy)
+        nlu = NLUResult(
+            text=text,
+            ranking=ranking,
+            entities=self.extractor.extract(text),
+            tokens=self.extractor.tokens(text),
+            out_of_scope=float(oos[0]),
+            safety=safety,
+            language=detect_language(text),
+        )
+        hits = tuple(self.index.search(vecs[0], k=5, tenant=tenant))
+        decision = triage(
+            nlu, self.contract, hits, self.article_refs, self.by_topic, self.triage_policy, previous_topic
+        )
+        return Parsed(nlu, hits, decision)

@@ -1,0 +1,1 @@
+"""Evaluation and benchmarks for kontakt (uses `bot` as a library)."""

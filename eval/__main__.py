@@ -1,0 +1,165 @@
+"""`python -m eval`: accuracy, out-of-scope, safety recall, triage and retrieval on the dev set.
+`python -m eval bench`: latency, throughput, start-up, memory and index-build time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.config import Settings, get_settings
+from bot.topics import EMERGENCY, OUT_OF_SCOPE, TopicContract
+from bot.types import Action
+from bot.understanding import Parsed, Understanding
+from eval import metrics
+from eval.dataset import load_dev_set
+
+
+def expected_action(topic: str, contract: TopicContract, override: Action | None) -> Action:
+    if override is not None:
+        return override
+    return Action(contract.topic(topic).handling.value)
+
+
+def predicted_topic(p: Parsed) -> str:
+    """The topic the front acted on: the safety/out-of-scope decision where it overrode the ranking."""
+    d = p.decision
+    if d.action in (Action.EMERGENCY, Action.OUT_OF_SCOPE) or d.sensitive:
+        return d.topic or p.nlu.top.name
+    return p.nlu.top.name
+
+
+@dataclass
+class Report:
+    n: int
+    top1: float
+    top3: float
+    macro_f1: float
+    oos: metrics.PRF
+    emergency_recall: float
+    emergency_false_alarms: int
+    sensitive_recall: float
+    conversation_recall: float
+    triage_accuracy: float
+    retrieval_mrr: float
+    worst: list
+    misses: list
+
+
+def evaluate(u: Understanding) -> Report:
+    dev = load_dev_set()
+    contract = u.contract
+    expected, predicted, rankings, exp_actions, got_actions, ranks = [], [], [], [], [], []
+    emergency_caught, emergency_expected, sensitive_caught, sensitive_expected = [], [], [], []
+    misses = []
+    for case in dev.cases:
+        p = u.parse(case.text)
+        topic = predicted_topic(p)
+        ranking = [s.name for s in p.nlu.ranking]
+        if topic != ranking[0]:
+            ranking = [topic, *[r for r in ranking if r != topic]]
+        expected.append(case.topic)
+        predicted.append(topic)
+        rankings.append(ranking)
+        exp_actions.append(expected_action(case.topic, contract, case.action))
+        got_actions.append(p.decision.action)
+        t = contract.topic(case.topic)
+        emergency_expected.append(case.topic == EMERGENCY)
+        emergency_caught.append(p.decision.action == Action.EMERGENCY)
+        is_sensitive = t.sensitive and case.topic != EMERGENCY
+        sensitive_expected.append(is_sensitive)
+        sensitive_caught.append(p.decision.action == Action.EMERGENCY or (p.decision.action == Action.HANDOFF and p.decision.sensitive))
+        if u.by_topic.get(case.topic):
+            hit_topics = [h.topic for h in u.index.search(u.embedder.queries([case.text])[0], k=10)]
+            ranks.append(hit_topics.index(case.topic) + 1 if case.topic in hit_topics else None)
+        if topic != case.topic or got_actions[-1] != exp_actions[-1]:
+            misses.append((case.text, case.topic, topic, exp_actions[-1].value, p.decision.action.value))
+    conv_hits = []
+    for conv in dev.conversations:
+        history: list[str] = []
+        flagged = False
+        for turn in conv.turns:
+            p = u.parse(turn, tuple(history))
+            history.append(turn)
+            d = p.decision
+            flagged = flagged or d.action == Action.EMERGENCY or (d.action == Action.HANDOFF and d.sensitive)
+        conv_hits.append(flagged)
+    return Report(
+        n=len(expected),
+        top1=metrics.accuracy(expected, predicted),
+        top3=metrics.top_k_accuracy(expected, rankings, 3),
+        macro_f1=metrics.macro_f1(expected, predicted),
+        oos=metrics.prf([e == OUT_OF_SCOPE for e in expected], [a == Action.OUT_OF_SCOPE for a in got_actions]),
+        emergency_recall=metrics.recall_of(emergency_expected, emergency_caught),
+        emergency_false_alarms=sum(c and not e for e, c in zip(emergency_expected, emergency_caught, strict=True)),
+        sensitive_recall=metrics.recall_of(sensitive_expected, sensitive_caught),
+        conversation_recall=sum(conv_hits) / len(conv_hits) if conv_hits else 1.0,
+        triage_accuracy=metrics.accuracy([a.value for a in exp_actions], [a.value for a in got_actions]),
+        retrieval_mrr=metrics.mrr(ranks),
+        worst=metrics.confusions(expected, predicted),
+        misses=misses,
+    )
+
+
+def print_report(r: Report, show_misses: bool) -> None:
+    print(f"dev cases: {r.n}")
+    print(f"topic top-1 accuracy      {r.top1:.3f}")
+    print(f"topic top-3 accuracy      {r.top3:.3f}")
+    print(f"topic macro-F1            {r.macro_f1:.3f}")
+    print(f"out-of-scope P/R/F1       {r.oos.precision:.3f} / {r.oos.recall:.3f} / {r.oos.f1:.3f} (n={r.oos.support})")
+    print(f"emergency recall          {r.emergency_recall:.3f} (false alarms: {r.emergency_false_alarms})")
+    print(f"sensitive recall          {r.sensitive_recall:.3f}")
+    print(f"conversation safety recall {r.conversation_recall:.3f}")
+    print(f"triage-action accuracy    {r.triage_accuracy:.3f}")
+    print(f"retrieval MRR@10          {r.retrieval_mrr:.3f}")
+    print("worst topics (F1, most frequent confusions):")
+    for c, f1, wrong in r.worst:
+        print(f"  {c:40s} {f1:.2f}  {', '.join(f'{w}×{n}' for w, n in wrong)}")
+    if show_misses:
+        print("misses (text | expected | predicted | expected action | action):")
+        for m in r.misses:
+            print("  " + " | ".join(m))
+
+
+def machine() -> dict:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = "?"
+    import os
+
+    return {"python": platform.python_version(), "cpu": platform.processor() or platform.machine(),
+            "cores": os.cpu_count(), "system": platform.platform(), "commit": commit}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m eval")
+    parser.add_argument("command", nargs="?", default="dev", choices=["dev", "bench"])
+    parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    settings: Settings = get_settings()
+    from bot.train import is_fresh, train
+
+    if not is_fresh(settings):
+        train(settings, log=lambda m: print(m, file=sys.stderr))
+    if args.command == "bench":
+        from eval.bench import run
+
+        run(settings)
+        return 0
+    u = Understanding.load(settings)
+    print(f"machine: {machine()}  embedder: {u.embedder.name}  index: {u.index.manifest}")
+    r = evaluate(u)
+    if args.json:
+        print(json.dumps({k: v for k, v in r.__dict__.items() if k not in ("misses", "worst")}, default=str))
+    print_report(r, args.misses)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Shared set-up for a fresh Debian machine with Python 3.11: a virtualenv in .venv with kontakt
+# installed (pinned versions from pyproject.toml). Usage: scripts/setup.sh [extra,...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+extras=${1:-}
+spec="."
+[ -n "$extras" ] && spec=".[${extras}]"
+stamp=".venv/.kontakt-installed-${extras:-base}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  .venv/bin/pip install --disable-pip-version-check -q -e "$spec"
+  touch "$stamp"
+fi
