@@ -105,3 +105,116 @@ class UnknownContact(KontaktError, LookupError):
 
 class NoStaffedAgents(KontaktError):
     """No logged-in agent has a skill for the queue, so no wait can be estimated."""
+
+
+# --- connectors.email -----------------------------------------------------------------------
+
+
+class MailTransportError(KontaktError):
+    """Talking to a mail server failed. Subclasses say whether a retry can help."""
+
+
+class SmtpUnavailable(MailTransportError):
+    """The SMTP server could not be reached or failed temporarily (connection refused, timeout,
+    dropped connection, 4xx reply). Nothing was accepted; keep the message and retry later."""
+
+
+class SmtpRejected(MailTransportError):
+    """The SMTP server refused the message permanently (5xx for sender, recipients or data).
+    Retrying the same message will not help; show it to an agent."""
+
+
+class ImapUnavailable(MailTransportError):
+    """The IMAP server could not be reached, dropped the connection or refused a command.
+    Nothing un-acked is lost: un-acked mail stays unseen and is fetched again on the next poll."""
+
+
+class MailAuthFailed(MailTransportError):
+    """The SMTP or IMAP server refused the configured user name or password. Fix the settings."""
+
+
+class AutoReplySuppressed(KontaktError):
+    """An auto-reply was requested for automatic mail (RFC 3834 loop guard). Send nothing."""
+
+
+class NoReplyAddress(KontaktError, ValueError):
+    """The inbound mail has no usable sender address, so no reply can be addressed."""
+
+
+class MailPolicyError(KontaktError, ValueError):
+    """A reply breaks the mail policy, e.g. an FAQ answer to an aktindsigt request or a complaint."""
+
+
+# --- connectors.voice -------------------------------------------------------------------------
+
+
+class VoiceConfigError(KontaktError, ValueError):
+    """The voice connector's settings or prompts are invalid (bad number, unknown queue in the
+    menu, a prompt missing in one language). The message names the key and what to write."""
+
+
+class UnknownCall(KontaktError, LookupError):
+    """A CallSid is not in the call store (e.g. the process restarted mid-call)."""
+
+
+# --- bot.storage and bot.engine -------------------------------------------------------------
+# (UnknownContact above is also raised by the engine for a contact id not in the tenant.)
+
+
+class StorageError(KontaktError):
+    """Base class for persistence failures."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database cannot be reached or dropped the connection; nothing was written.
+    Retry later; check that the server at the (password-masked) URL in the message is up."""
+
+
+class UnknownTenant(KontaktError, LookupError):
+    """No tenant with this id; create it with ConversationEngine.ensure_tenant first."""
+
+
+class UnknownAgent(KontaktError, LookupError):
+    """No agent with this id in the tenant."""
+
+
+class UnknownQueue(KontaktError, LookupError):
+    """No queue with this id in the tenant (queue ids come from knowledge/topics.yaml)."""
+
+
+class UnknownTask(KontaktError, LookupError):
+    """No message/callback task with this id in the tenant."""
+
+
+class UnknownOffer(KontaktError, LookupError):
+    """No offer with this id in the tenant."""
+
+
+class IllegalTransition(KontaktError):
+    """A contact cannot take this step from its current state (the message names both)."""
+
+    def __init__(self, state: object, event: object, contact_id: str | None = None) -> None:
+        who = f"contact {contact_id!r}" if contact_id else "a contact"
+        super().__init__(
+            f"{who} in state {state!s} cannot take the step {event!s};"
+            " see bot.engine.TRANSITIONS for the allowed steps"
+        )
+        self.state = state
+        self.event = event
+        self.contact_id = contact_id
+
+
+class StaleOffer(KontaktError):
+    """The offer has expired or was already accepted, declined or withdrawn."""
+
+
+class NotAssignedAgent(KontaktError):
+    """An agent acted on a contact that is not assigned to them."""
+
+
+class InvalidTaskInput(KontaktError, ValueError):
+    """A message or callback lacks a mandatory field (phone number, note)."""
+
+
+class UnknownOutcome(KontaktError, ValueError):
+    """An outcome code is not one of bot.storage.models.Outcome."""

@@ -24,7 +24,7 @@ from bot.types import Action, ArticleHit, ArticleRef, HandoffReason, NLUResult, 
 class TriagePolicy:
     answer_threshold: float = 0.45  # top-1 probability to act on a topic without asking
     retrieval_agreement: float = 0.25  # lower bar when the best article is of the same topic
-    margin: float = 0.10  # top-1 minus top-2 below this -> ask, unless top-1 is high
+    margin: float = 0.05  # top-1 minus top-2 below this -> ask, unless top-1 is high
     clarify_floor: float = 0.08  # candidates below this are not offered
     out_of_scope_threshold: float = 0.5
     emergency_threshold: float = 0.25
@@ -160,6 +160,11 @@ def triage(
         return topic_decision(top.name, top.confidence, contract, hits, articles, by_topic)
 
     candidates = clarify_candidates(nlu, contract, policy)
+    sensitive = [c for c in candidates if contract.by_id[c].sensitive]
+    if sensitive:
+        # Never offer a sensitive situation as a menu button: a person takes it, at once.
+        return _decision(Action.HANDOFF, sensitive[0], contract, top.confidence, reason=HandoffReason.SENSITIVE,
+                         explanation=f"sensitive candidate {sensitive[0]} while unsure")
     if not candidates:
         return _decision(Action.OUT_OF_SCOPE, OUT_OF_SCOPE, contract, nlu.out_of_scope, queue=None,
                          explanation="no candidate topic")

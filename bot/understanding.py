@@ -72,7 +72,9 @@ class Understanding:
         for a in sorted(self.articles.values(), key=lambda a: (a.tenant != "*", a.id)):
             self.by_topic.setdefault(a.topic, []).append(a.id)
         self.sensitive_topics = tuple(t.id for t in contract.topics if t.sensitive and t.handling == "handoff")
-        self.triage_policy = TriagePolicy()
+        # The answer threshold is learned from out-of-fold predictions at training time.
+        t = getattr(classifier, "answer_threshold", TriagePolicy.answer_threshold)
+        self.triage_policy = TriagePolicy(answer_threshold=t, retrieval_agreement=round(t * 0.7, 2))
         self.safety_policy = SafetyPolicy(window=settings.conversation_window)
 
     @classmethod

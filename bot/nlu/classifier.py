@@ -66,6 +66,23 @@ class ClassifierConfig:
     seed: int = 13
 
 
+def calibrated_threshold(
+    probs: np.ndarray, y: np.ndarray, labels: Sequence[str], band: float = 0.05, precision: float = 0.8
+) -> float:
+    """The lowest top-1 probability from which every band [t, t+band) of out-of-fold predictions is
+    right at least `precision` of the time: below it the bot asks instead of answering."""
+    lab = np.asarray(labels)
+    conf = probs.max(axis=1)
+    ok = lab[probs.argmax(axis=1)] == y
+    threshold = 1.0
+    for t in np.arange(0.95, 0.0, -band):
+        sel = (conf >= t) & (conf < t + band)
+        if sel.sum() >= 10 and ok[sel].mean() < precision:
+            break
+        threshold = float(t)
+    return round(threshold, 2)
+
+
 class TopicClassifier:
     """fit() on (texts, labels, embeddings); predict() on one embedding + text."""
 
@@ -80,6 +97,7 @@ class TopicClassifier:
         self._train_labels: np.ndarray | None = None
         self._oos_lr: LogisticRegression | None = None
         self._vocab: frozenset[str] = frozenset()
+        self.answer_threshold = 0.45
 
     # -- features -----------------------------------------------------------------------------
     def _lex_fit(self, texts: Sequence[str]) -> sparse.csr_matrix:
@@ -144,6 +162,7 @@ class TopicClassifier:
             tr_in = tr[inscope_mask[tr]]
             oof_sim[te] = self._nearest_inscope(embeddings[te], embeddings[tr_in])
         self.oof_probs = oof
+        self.answer_threshold = calibrated_threshold(oof, y, self.labels)
         progress("final model")
         lex_all = self._lex_fit(texts)
         self._emb_lr = self._new_lr(cfg.c_embedding).fit(embeddings, y)

@@ -1,0 +1,164 @@
+"""The database handle: engine creation per dialect, transactions, error mapping, migrations.
+
+SQLite (the default, a file under var/) runs with WAL, foreign keys on and a busy timeout;
+write transactions start with BEGIN IMMEDIATE so writers are serialised up front instead of
+failing on lock upgrade. PostgreSQL (`postgresql+psycopg://...`) runs READ COMMITTED with
+pre-ping, and the router locks rows with SELECT ... FOR UPDATE SKIP LOCKED
+(`bot.storage.repository`). Connection failures surface as `DatabaseUnavailable`; the
+transaction is rolled back, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import DatabaseUnavailable
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_SQLITE_PATH = Path(__file__).resolve().parents[2] / "var" / "kontakt.sqlite3"
+_IMMEDIATE = "kontakt_sqlite_immediate"
+
+
+def default_url() -> str:
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _masked(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """One engine and its session factory. Cheap to construct; connects lazily.
+
+    Use `read()` for queries and `write()` for anything that changes rows; both commit on
+    success, roll back on error and turn connection failures into `DatabaseUnavailable`.
+    """
+
+    def __init__(self, url: str | None = None, *, echo: bool = False, pool_size: int = 5) -> None:
+        self.url = url or default_url()
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+            if self.dialect == "postgresql":
+                kwargs["connect_args"] = {"connect_timeout": 5}
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
+        self._immediate = sessionmaker(
+            self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False, autoflush=True
+        )
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def __repr__(self) -> str:
+        return f"Database({_masked(self.url)!r})"
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._transaction(self._sessions) as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction that changes rows: BEGIN IMMEDIATE on SQLite (serialised writers)."""
+        with self._transaction(self._immediate) as session:
+            yield session
+
+    @contextmanager
+    def _transaction(self, factory: sessionmaker[Session]) -> Iterator[Session]:
+        session = factory()
+        try:
+            yield session
+            session.commit()
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            _safe_rollback(session)
+            raise self._unavailable(exc) from exc
+        except sa_exc.DBAPIError as exc:
+            _safe_rollback(session)
+            if exc.connection_invalidated:
+                raise self._unavailable(exc) from exc
+            raise
+        except BaseException:
+            _safe_rollback(session)
+            raise
+        finally:
+            session.close()
+
+    def _unavailable(self, exc: Exception) -> DatabaseUnavailable:
+        detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc).__name__
+        return DatabaseUnavailable(
+            f"database {_masked(self.url)} is unavailable ({detail}); nothing was written."
+            " Retry when the server is back."
+        )
+
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema with the Alembic migrations in bot/storage/migrations."""
+        try:
+            with self.engine.begin() as connection:
+                cfg = alembic_config(self.url)
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+        except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+            raise self._unavailable(exc) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _safe_rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    except sa_exc.SQLAlchemyError:
+        session.invalidate()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def alembic_config(url: str) -> Config:
+    """Alembic configuration built in code (no alembic.ini)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Upgrade the database at `url` to `revision` (default: the newest)."""
+    db = Database(url)
+    try:
+        db.migrate(revision)
+    finally:
+        db.dispose()

@@ -1,0 +1,500 @@
+"""Twilio voice webhooks (`router`, prefix /voice). Every request must carry a valid
+X-Twilio-Signature (router dependency); every answer is TwiML.
+
+    POST /voice/incoming     time control, welcome and the level-1 menu (speech or keys)
+    POST /voice/gather       ?step=menu|clarify|resolved|emergency|extension: the caller's answer
+    POST /voice/wait         Enqueue waitUrl: position, tip, music, callback offer
+    POST /voice/callback     ?step=offer|number|confirm: callback request by keypad
+    POST /voice/after-queue  Enqueue action: survey after an agent, goodbye after a callback
+    POST /voice/after-dial   Dial action: survey, or the switchboard when nobody answered
+    POST /voice/survey       ?q=1..4: the four feedback questions on a 1-9 keypad scale
+    POST /voice/status       status callback: close the call, or mark it abandoned if queued
+
+Injected through dependencies (override them in tests): `get_voice_settings`, `get_call_store`,
+`get_now`, `get_schedule`. The understanding core is `request.app.state.understanding`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from twilio.twiml.voice_response import VoiceResponse
+
+from bot.errors import KontaktError, NeverOpen
+from bot.routing.calendar import OpeningHours, closing_reason, next_open
+from bot.topics import TopicContract
+from bot.triage import topic_decision
+from bot.types import Action, HandoffReason, TriageDecision
+from bot.understanding import Understanding
+from connectors.voice import flow
+from connectors.voice.calls import (
+    SURVEY_QUESTIONS,
+    CallRecord,
+    CallState,
+    CallStore,
+    HandoffContext,
+    HandoffVia,
+    InMemoryCallStore,
+)
+from connectors.voice.config import VoiceSettings
+from connectors.voice.inbound import InvalidWebhook, VoiceWebhook
+from connectors.voice.prompts import Lang, Prompts, load_prompts
+from connectors.voice.security import TwilioSigned, VoiceSettingsDep
+from connectors.voice.speech import format_phone, normalise_transcript, phone_number, yes_no
+from connectors.voice.twiml import Urls, Voice, build_hints
+
+log = logging.getLogger("kontakt.voice")
+
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+ENGLISH_TOPIC = "generelt_engelsk"
+NO_QUEUE = "alarm_112"  # never enqueued or dialled: the caller rings 112 themselves
+
+router = APIRouter(prefix="/voice", tags=["voice"], dependencies=[TwilioSigned])
+
+
+# --- dependencies ---------------------------------------------------------------------------
+
+
+def get_call_store(request: Request) -> CallStore:
+    """`app.state.voice_calls`, created in memory on first use (the engine will replace it)."""
+    store = getattr(request.app.state, "voice_calls", None)
+    if store is None:
+        store = request.app.state.voice_calls = InMemoryCallStore()
+    return store
+
+
+def get_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def get_schedule(settings: VoiceSettingsDep) -> OpeningHours:
+    return settings.schedule
+
+
+async def get_webhook(request: Request) -> VoiceWebhook:
+    try:
+        return VoiceWebhook.from_form(await request.form())
+    except InvalidWebhook as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+@dataclass
+class Call:
+    """Everything one webhook needs: the request, the call's record and the collaborators."""
+
+    request: Request
+    form: VoiceWebhook
+    settings: VoiceSettings
+    store: CallStore
+    now: datetime
+    schedule: OpeningHours
+    prompts: Prompts
+    voice: Voice
+    record: CallRecord
+
+    @property
+    def understanding(self) -> Understanding:
+        return self.request.app.state.understanding
+
+    @property
+    def contract(self) -> TopicContract:
+        return self.understanding.contract
+
+    @property
+    def lang(self) -> Lang:
+        return Lang(self.record.language)
+
+    def save(self, **changes: object) -> CallRecord:
+        self.record = self.store.save(replace(self.record, **changes))
+        return self.record
+
+    def text(self, key: str, lang: Lang | None = None, **values: object) -> str:
+        return self.prompts.text(key, lang or self.lang, **values)
+
+
+def get_call(
+    request: Request,
+    form: Annotated[VoiceWebhook, Depends(get_webhook)],
+    settings: VoiceSettingsDep,
+    store: Annotated[CallStore, Depends(get_call_store)],
+    now: Annotated[datetime, Depends(get_now)],
+    schedule: Annotated[OpeningHours, Depends(get_schedule)],
+) -> Call:
+    prompts = load_prompts()
+    voice = Voice(prompts, Urls(settings.public_base_url), settings.voice_da or None, settings.voice_en or None,
+                  settings.gather_timeout_seconds)
+    record, created = store.start(form.call_sid, caller=form.number, called=form.to or form.called or "", now=now)
+    if created and request.url.path != "/voice/incoming":
+        log.warning("call %s unknown at %s (restart?); started a new record", form.call_sid, request.url.path)
+    return Call(request, form, settings, store, now, schedule, prompts, voice, record)
+
+
+CallDep = Annotated[Call, Depends(get_call)]
+
+
+def _twiml(call: Call, build: Callable[[], VoiceResponse]) -> Response:
+    """Render TwiML once per I-Twilio-Idempotency-Token: a retried webhook gets the same answer
+    and the call flow does not run twice."""
+    token = call.request.headers.get(IDEMPOTENCY_HEADER)
+    key = f"{call.form.call_sid}:{call.request.url.path}?{call.request.url.query}:{token}" if token else None
+    if key is not None:
+        cached = call.store.cached_response(key)
+        if cached is not None:
+            return Response(cached, media_type="application/xml")
+    body = str(build())
+    if key is not None:
+        call.store.remember_response(key, body)
+    return Response(body, media_type="application/xml")
+
+
+# --- building blocks ------------------------------------------------------------------------
+
+
+def _hints(call: Call) -> str:
+    titles = [t.title for t in call.contract.topics if t.domain != "dialog"]
+    labels = [o.da for o in call.prompts.menu if not o.english]
+    return build_hints([*call.prompts.data.hints_da, *labels], titles)
+
+
+def _to_human(
+    call: Call, queue_id: str | None, via: HandoffVia, lines: list[str],
+    decision: TriageDecision | None = None, lang: Lang | None = None,
+) -> VoiceResponse:
+    """Enqueue (or dial an external target) with the handoff context attached."""
+    lang = lang or call.lang
+    settings, contract = call.settings, call.contract
+    if queue_id is None or queue_id == NO_QUEUE or queue_id not in contract.queue_by_id:
+        queue_id = settings.fallback_queue
+    context = HandoffContext(
+        queue=queue_id, via=via, language=lang.value,
+        topic=decision.topic if decision else call.record.topic,
+        reason=decision.reason if decision else None,
+        sensitive=bool(decision and decision.sensitive) or call.record.flagged is not None,
+        confidence=decision.confidence if decision else None,
+        transcript=call.record.transcript,
+        explanation=decision.explanation if decision else via.value,
+    )
+    queue = contract.queue_by_id[queue_id]
+    if queue.kind == "external":
+        number = settings.transfer_numbers.get(queue_id)
+        if number:
+            call.save(state=CallState.TRANSFERRED, handoff=context)
+            log.info("call %s transferred to external %s", call.form.call_sid, queue_id)
+            return call.voice.dial(lines, number, lang, settings.dial_timeout_seconds)
+        # No number configured: the switchboard puts the call through; the context names the target.
+        context = replace(context, queue=settings.switchboard_queue, explanation=f"{context.explanation}; to {queue_id}")
+    call.record = call.store.enqueue(call.form.call_sid, context, call.now)
+    log.info("call %s enqueued in %s via %s", call.form.call_sid, context.queue, via.value)
+    return call.voice.enqueue(lines, context, lang, settings.taskrouter_workflow_sid)
+
+
+def _english(call: Call) -> VoiceResponse:
+    call.save(language=Lang.EN.value)
+    lines = [call.text("english_handoff", Lang.EN)]
+    return _to_human(call, call.settings.english_queue, HandoffVia.ENGLISH, lines, lang=Lang.EN)
+
+
+def _unclear(call: Call, key: str, extra: list[str] | None = None) -> VoiceResponse:
+    """One more silence or unclear answer: ask again, or after `max_unclear` put through."""
+    call.save(unclear=call.record.unclear + 1)
+    lines = [*(extra or []), call.text(key)] if key else list(extra or [])
+    if call.record.unclear >= call.settings.max_unclear:
+        decision = TriageDecision(Action.HANDOFF, call.record.topic, call.settings.fallback_queue, False, 0.0,
+                                  reason=HandoffReason.LOW_CONFIDENCE, explanation="no or unclear input")
+        return _to_human(call, call.settings.fallback_queue, HandoffVia.NO_INPUT, [*lines, call.text("to_human")],
+                         decision)
+    return call.voice.reprompt(lines, _hints(call), call.lang)
+
+
+def _act(call: Call, decision: TriageDecision, lang: Lang) -> VoiceResponse:
+    """Turn a triage decision into speech."""
+    if decision.action is Action.EMERGENCY:
+        return call.voice.emergency(lang)
+    if decision.action in (Action.ANSWER, Action.SELFSERVICE) and decision.article is not None:
+        article = call.understanding.articles.get(decision.article.id)
+        if article is not None:
+            call.save(unclear=0, candidates=())
+            return call.voice.answer(article.voice, lang)
+    if decision.action is Action.CLARIFY and decision.candidates:
+        titles = [call.contract.by_id[t].title for t in decision.candidates]
+        call.save(candidates=decision.candidates)
+        return call.voice.clarify(titles, lang)
+    if decision.action is Action.OUT_OF_SCOPE:
+        return _unclear(call, "", [call.text("out_of_scope", lang)])
+    queue = call.contract.queue_by_id.get(decision.queue) if decision.queue else None
+    lines = flow.handoff_lines(decision, queue, call.prompts, lang)
+    return _to_human(call, decision.queue, HandoffVia.SPEECH, lines, decision, lang)
+
+
+def _speech(call: Call, speech: str, confidence: float | None) -> VoiceResponse:
+    transcript = normalise_transcript(speech)
+    if flow.is_unclear(transcript, confidence, call.settings.min_speech_confidence):
+        return _unclear(call, "unclear")
+    u = call.understanding
+    try:
+        parsed = u.parse(transcript, call.record.transcript, call.settings.tenant, call.record.topic)
+    except KontaktError as exc:
+        log.error("call %s: understanding failed (%s); putting through", call.form.call_sid, type(exc).__name__)
+        return _to_human(call, call.settings.fallback_queue, HandoffVia.ERROR, [call.text("error")])
+    decision, flagged = flow.apply_safety(parsed.decision, call.record.flagged)
+    topic = call.record.topic
+    if decision.topic and decision.topic in u.contract.by_id and u.contract.by_id[decision.topic].domain != "dialog":
+        topic = decision.topic
+    call.save(transcript=(*call.record.transcript, transcript), flagged=flagged, topic=topic)
+    english = parsed.nlu.language == "en" or decision.topic == ENGLISH_TOPIC
+    lang = Lang.EN if english else call.lang
+    if english and decision.action is not Action.EMERGENCY and not decision.sensitive:
+        return _english(call)
+    return _act(call, decision, lang)
+
+
+def _after_agent(call: Call) -> VoiceResponse:
+    """The agent (or the dialled colleague) hung up and the caller is still on the line."""
+    handoff = call.record.handoff
+    if call.settings.survey_enabled and not (handoff and handoff.sensitive) and call.record.flagged is None:
+        return call.voice.survey_question(1, call.lang, intro=True)
+    return call.voice.goodbye(call.lang)
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+@router.post("/incoming", summary="Incoming call: time control, welcome and menu")
+def incoming(call: CallDep) -> Response:
+    def build() -> VoiceResponse:
+        status = closing_reason(call.now, call.schedule)
+        if not status.is_open:
+            call.save(state=CallState.CLOSED)
+            try:
+                opens = next_open(call.now, call.schedule)
+            except NeverOpen:
+                return call.voice.closed([call.text("closed")], call.lang, offer_callback=False)
+            return call.voice.closed(flow.closed_lines(status, opens, call.now, call.prompts, call.lang), call.lang)
+        name = call.settings.municipality_name
+        welcome = call.text("welcome_named", name=name) if name else call.text("welcome")
+        return call.voice.menu(welcome, _hints(call), call.lang)
+
+    return _twiml(call, build)
+
+
+@router.post("/gather", summary="The caller's answer to a <Gather> (keys or speech)")
+def gather(call: CallDep, step: str = "menu") -> Response:
+    def build() -> VoiceResponse:
+        digits = (call.form.digits or "").strip()
+        speech = (call.form.speech_result or "").strip()
+        if step == "extension":
+            return _extension(call, digits.rstrip("#"))
+        if step == "emergency":
+            if digits == "1":
+                return _to_human(call, call.settings.fallback_queue, HandoffVia.ASKED, [call.text("to_human")],
+                                 call.record.flagged)
+            return call.voice.goodbye(call.lang, lines=[call.text("emergency")])
+        if step == "resolved":
+            said = yes_no(speech) if speech else None
+            if digits == "1" or said is True:
+                return call.voice.goodbye(call.lang, "answer_done")
+            if digits == "2" or said is False:
+                topic = call.contract.by_id.get(call.record.topic or "")
+                return _to_human(call, topic.queue if topic else None, HandoffVia.ASKED, [call.text("to_human")])
+            if speech:
+                return _speech(call, speech, call.form.confidence)  # a new question
+            return call.voice.goodbye(call.lang)
+        if step == "clarify":
+            if digits == flow.HUMAN_KEY:
+                return _to_human(call, call.settings.fallback_queue, HandoffVia.ASKED, [call.text("to_human")])
+            if digits.isdigit() and 1 <= int(digits) <= len(call.record.candidates):
+                u = call.understanding
+                topic = call.record.candidates[int(digits) - 1]
+                decision = topic_decision(topic, 1.0, u.contract, (), u.article_refs, u.by_topic)
+                decision, flagged = flow.apply_safety(decision, call.record.flagged)
+                call.save(topic=topic, candidates=(), flagged=flagged)
+                return _act(call, decision, call.lang)
+        # step == "menu" (and unmatched keys of a clarify)
+        if digits:
+            return _menu_key(call, digits)
+        if speech:
+            return _speech(call, speech, call.form.confidence)
+        return _unclear(call, "no_input")
+
+    return _twiml(call, build)
+
+
+def _menu_key(call: Call, digits: str) -> VoiceResponse:
+    choice = flow.menu_choice(digits, call.prompts)
+    if choice.kind is flow.ChoiceKind.EXTENSION:
+        return call.voice.extension_prompt(call.lang)
+    if choice.kind is flow.ChoiceKind.ENGLISH:
+        return _english(call)
+    if choice.kind is flow.ChoiceKind.HUMAN:
+        return _to_human(call, call.settings.switchboard_queue, HandoffVia.ASKED, [call.text("to_human")])
+    if choice.kind is flow.ChoiceKind.QUEUE and choice.queue:
+        queue = call.contract.queue_by_id.get(choice.queue)
+        lines = [call.text("handoff_menu", queue=queue.name if queue else choice.queue)]
+        return _to_human(call, choice.queue, HandoffVia.MENU, lines)
+    return _unclear(call, "unclear")
+
+
+def _extension(call: Call, extension: str) -> VoiceResponse:
+    target = call.settings.extensions.get(extension) if extension else None
+    if target is None:
+        return _to_human(call, call.settings.switchboard_queue, HandoffVia.EXTENSION,
+                         [call.text("extension_unknown")])
+    call.save(state=CallState.TRANSFERRED)
+    return call.voice.dial([call.text("extension_connecting")], target, call.lang, call.settings.dial_timeout_seconds)
+
+
+@router.post("/after-dial", summary="<Dial> action: survey, or the switchboard when nobody answered")
+def after_dial(call: CallDep) -> Response:
+    def build() -> VoiceResponse:
+        if call.form.dial_call_status == "completed":
+            call.save(state=CallState.CONNECTED)
+            return _after_agent(call)
+        return _to_human(call, call.settings.switchboard_queue, HandoffVia.EXTENSION,
+                         [call.text("extension_no_answer")])
+
+    return _twiml(call, build)
+
+
+@router.post("/wait", summary="<Enqueue> waitUrl: position, tip, music and the callback offer")
+def wait(call: CallDep) -> Response:
+    def build() -> VoiceResponse:
+        polls = call.record.wait_polls + 1
+        call.save(wait_polls=polls)
+        form, lang = call.form, call.lang
+        if form.queue_position:
+            lines = [call.text("queue_position", position=form.queue_position)]
+        else:
+            lines = [call.text("queue_waiting")]
+        if polls % 3 == 1:  # the tip on the first announcement and every third after it
+            handoff = call.record.handoff
+            u = call.understanding
+            tip = flow.hold_tip(handoff.topic if handoff else call.record.topic,
+                                bool(handoff and handoff.sensitive) or call.record.flagged is not None,
+                                u.by_topic, u.articles, call.prompts, lang)
+            if tip:
+                lines.append(tip)
+        offer = call.record.callback is None and flow.callback_offered(
+            form.current_queue_size, form.queue_time, call.settings.routing_policy
+        )
+        return call.voice.hold(lines, lang, offer_callback=offer, music_url=call.settings.hold_music_url,
+                               pause_seconds=call.settings.hold_pause_seconds)
+
+    return _twiml(call, build)
+
+
+@router.post("/callback", summary="Callback request: offer, number by keypad, confirmation")
+def callback(call: CallDep, step: str = "offer", retry: int = 0) -> Response:
+    queued = call.record.state is CallState.QUEUED
+
+    def back(lines: list[str]) -> VoiceResponse:
+        return call.voice.back_to_waiting(lines, call.lang) if queued else call.voice.goodbye(call.lang, lines=lines)
+
+    def build() -> VoiceResponse:
+        digits = (call.form.digits or "").strip()
+        speech = (call.form.speech_result or "").strip()
+        if step == "offer":
+            if digits == "1":
+                return call.voice.callback_number_prompt(call.lang, call.settings.callback_digits)
+            return back([])
+        if step == "number":
+            number = phone_number(digits or speech, call.settings.callback_digits)
+            if number is None:
+                if retry:
+                    return back([call.text("callback_number_invalid"), call.text("callback_cancelled")]
+                                if queued else [call.text("callback_number_invalid")])
+                return call.voice.callback_number_prompt(
+                    call.lang, call.settings.callback_digits, [call.text("callback_number_invalid")], retry=True
+                )
+            call.save(pending_number=number)
+            return call.voice.callback_confirm(format_phone(number), call.lang)
+        if step == "confirm":
+            said = yes_no(speech) if speech else None
+            number = call.record.pending_number or (call.record.callback.number if call.record.callback else None)
+            if (digits == "1" or said is True) and number:
+                call.record = call.store.request_callback(call.form.call_sid, number, call.now)
+                spoken = format_phone(number)
+                if queued:
+                    log.info("call %s left the queue with a callback request", call.form.call_sid)
+                    return call.voice.leave_queue([call.text("callback_recorded_queue", number=spoken)], call.lang)
+                return _closed_recorded(call, spoken, _spoken_next_open(call))
+            if digits == "2" or said is False:
+                return call.voice.callback_number_prompt(call.lang, call.settings.callback_digits)
+            return back([call.text("callback_cancelled")] if queued else [])
+        raise HTTPException(status_code=404, detail=f"unknown callback step {step!r}")
+
+    return _twiml(call, build)
+
+
+def _spoken_next_open(call: Call) -> str:
+    try:
+        opens = next_open(call.now, call.schedule)
+    except NeverOpen:
+        return ""
+    return call.prompts.spoken_when(opens, call.now.astimezone(opens.tzinfo), call.lang)
+
+
+def _closed_recorded(call: Call, spoken: str, when: str) -> VoiceResponse:
+    resp = VoiceResponse()
+    call.voice.says(resp, call.lang, "callback_recorded_closed", number=spoken, when=when)
+    resp.hangup()
+    return resp
+
+
+@router.post("/after-queue", summary="<Enqueue> action: survey after an agent, goodbye otherwise")
+def after_queue(call: CallDep) -> Response:
+    def build() -> VoiceResponse:
+        result = call.form.queue_result or "hangup"
+        before = call.record
+        call.record = call.store.dequeue(call.form.call_sid, result, call.now)
+        if result in ("bridged", "bridging-in-process"):
+            return _after_agent(call)
+        if result == "leave" and call.record.callback is not None:
+            resp = VoiceResponse()
+            resp.hangup()
+            return resp
+        if result in ("queue-full", "error", "system-error") and before.handoff is not None:
+            if before.handoff.queue != call.settings.fallback_queue:
+                return _to_human(call, call.settings.fallback_queue, before.handoff.via, [call.text("to_human")])
+            return call.voice.goodbye(call.lang)
+        return VoiceResponse()
+
+    return _twiml(call, build)
+
+
+@router.post("/survey", summary="Rapid phone feedback: four questions, keys 1-9 (seed 003 §3.3)")
+def survey(call: CallDep, q: Annotated[int, Query(ge=1, le=SURVEY_QUESTIONS)] = 1, retry: int = 0) -> Response:
+    def build() -> VoiceResponse:
+        digits = (call.form.digits or "").strip()
+        if not digits:
+            return call.voice.survey_question(q, call.lang)
+        if len(digits) == 1 and digits in "123456789":
+            call.record = call.store.record_survey_answer(call.form.call_sid, q, int(digits), call.now)
+            if q < SURVEY_QUESTIONS:
+                return call.voice.survey_question(q + 1, call.lang)
+            return call.voice.goodbye(call.lang, "survey_thanks")
+        if retry:  # a second invalid key: go on without an answer to this question
+            if q < SURVEY_QUESTIONS:
+                return call.voice.survey_question(q + 1, call.lang)
+            return call.voice.goodbye(call.lang, "survey_thanks")
+        return call.voice.survey_question(q, call.lang, invalid=True, retry=True)
+
+    return _twiml(call, build)
+
+
+@router.post("/status", summary="Status callback: completed, busy, no-answer, failed or canceled")
+def status(call: CallDep) -> Response:
+    def build() -> VoiceResponse:
+        status = call.form.call_status
+        if status in TERMINAL_STATUSES:
+            call.record = call.store.finish(call.form.call_sid, status, call.now)
+            log.info("call %s ended (%s): %s", call.form.call_sid, status, call.record.state.value)
+        return VoiceResponse()
+
+    return _twiml(call, build)
+

@@ -1,0 +1,421 @@
+"""Web chat routes: the widget's static files, the WebSocket transport and the HTTP fallback.
+
+    GET  /chat/widget.js, /chat/widget.css, /chat/demo       static (cached, ETag)
+    WS   /chat/ws?session=…&tenant=…                           {type:"message", text, client_message_id}
+    POST /chat/api/messages                                    the same over HTTP
+    GET  /chat/api/messages?session=…&after=N                  polling
+    GET  /chat/api/history?session=…                           re-render after a reload
+    POST /chat/api/end, /chat/api/feedback, /chat/api/contact-requests
+
+The routes translate between JSON and `ChatBackend`; they keep no conversation state. The backend
+is `app.state.chat_backend`; when none is set, a `BotOnlyBackend` over the app's understanding is
+created on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from connectors.webchat.session import (
+    CLIENT_MESSAGE_ID,
+    FEEDBACK_QUESTIONS,
+    FEEDBACK_SCALE,
+    SESSION_ID,
+    TENANT_ID,
+    BotOnlyBackend,
+    ChatBackend,
+    ChatError,
+    ContactKind,
+    ContactRequest,
+    Feedback,
+    FeedbackAlreadyRecorded,
+    MessageKind,
+    OutMessage,
+    UnknownSession,
+    group_frames,
+)
+
+log = logging.getLogger("kontakt.webchat")
+router = APIRouter(tags=["webchat"])
+
+STATIC = Path(__file__).parent / "static"
+WS_POLL_SECONDS = 1.0  # how often a WebSocket looks for agent/system messages from the backend
+MAX_COMMENT_CHARS = 2000
+PHONE = re.compile(r"^(\+45)?\d{8}$")
+_backend_lock = threading.Lock()
+
+
+# -- dependencies --------------------------------------------------------------------------------
+def _backend_for(app: Any) -> ChatBackend:
+    backend = getattr(app.state, "chat_backend", None)
+    if backend is None:
+        with _backend_lock:
+            backend = getattr(app.state, "chat_backend", None)
+            if backend is None:
+                backend = BotOnlyBackend(app.state.understanding, getattr(app.state, "memory", None))
+                app.state.chat_backend = backend
+    return backend
+
+
+def get_backend(request: Request) -> ChatBackend:
+    return _backend_for(request.app)
+
+
+def _max_text(app: Any) -> int:
+    settings = getattr(app.state, "settings", None)
+    return getattr(settings, "max_text_chars", 4000)
+
+
+BackendDep = Annotated[ChatBackend, Depends(get_backend)]
+
+
+def _cors(response: Response) -> None:
+    # The widget runs on the municipality's own site and calls this host. Sessions travel in the
+    # body or query, never in cookies, so any origin may call without credentials.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+
+
+api = APIRouter(prefix="/chat/api", dependencies=[Depends(_cors)])
+
+
+# -- boundary models -----------------------------------------------------------------------------
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    session: str | None = Field(None, max_length=200)
+    tenant: str | None = Field(None, max_length=200)
+    text: str = Field(max_length=200_000)
+    client_message_id: str | None = Field(None, max_length=200)
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    session: str = Field(max_length=200)
+
+
+class FeedbackIn(SessionIn):
+    scores: dict[str, int] = Field(default_factory=dict)
+    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+
+
+class ContactIn(SessionIn):
+    kind: ContactKind
+    phone: str | None = Field(None, max_length=40)
+    text: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+
+
+class ChatInputError(ValueError):
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+def _error(code: str, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status,
+                        headers={"Access-Control-Allow-Origin": "*"})
+
+
+def _session_or_none(value: str | None) -> str | None:
+    return value if value and SESSION_ID.match(value) else None
+
+
+def _tenant(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not TENANT_ID.match(value):
+        raise ChatInputError("invalid_tenant", f"Tenant {value[:40]!r} is not a valid tenant id "
+                             "(lower-case letters, digits, '-' and '_'; set data-tenant on the script tag).")
+    return value
+
+
+def _check_text(text: str, limit: int) -> str:
+    if not text.strip():
+        raise ChatInputError("empty_text", "The message is empty; write a question.")
+    if len(text) > limit:
+        raise ChatInputError("text_too_long", f"The message has {len(text)} characters; the limit is {limit}.",
+                             status=413)
+    return text
+
+
+def _check_client_id(value: str | None) -> str | None:
+    if value is not None and not CLIENT_MESSAGE_ID.match(value):
+        raise ChatInputError("invalid_client_message_id",
+                             "client_message_id must be 1-64 characters of letters, digits and . _ : -")
+    return value
+
+
+# -- JSON shapes ---------------------------------------------------------------------------------
+def message_json(m: OutMessage) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": m.id, "kind": m.kind.value, "text": m.text, "created_at": m.created_at.isoformat()}
+    if m.buttons:
+        out["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
+    if m.article:
+        a = m.article
+        out["article"] = {"title": a.title, "source": a.source, "source_url": a.source_url,
+                          "reviewed": a.reviewed, "cite": a.cite}
+    if m.selfservice:
+        s = m.selfservice
+        out["selfservice"] = {"name": s.name, "steps": list(s.steps), "url": s.url}
+    for key in ("client_message_id", "author", "queue_position", "opens_at_text", "action"):
+        value = getattr(m, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def frames_json(messages: list[OutMessage]) -> list[dict[str, Any]]:
+    frames = []
+    for kind, group in group_frames(messages):
+        frame: dict[str, Any] = {"type": kind.value, "messages": [message_json(m) for m in group]}
+        if kind == MessageKind.CLOSED:
+            frame["opens_at_text"] = group[-1].opens_at_text
+        frames.append(frame)
+    return frames
+
+
+# -- static files --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Asset:
+    file: str
+    media_type: str
+    cache: str
+
+
+_ASSETS = {
+    "widget.js": _Asset("kontakt-widget.js", "text/javascript; charset=utf-8", "public, max-age=300"),
+    "widget.css": _Asset("kontakt-widget.css", "text/css; charset=utf-8", "public, max-age=300"),
+    "demo": _Asset("demo.html", "text/html; charset=utf-8", "no-cache"),
+}
+# A strict policy, as a municipality's site might have: the widget must work without inline
+# scripts or inline styles. The demo's own <style> block is allowed by its hash.
+_DEMO_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' {style_hashes}; img-src 'self' data:; "
+             "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+_STYLE_BLOCK = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
+
+
+def _demo_csp(body: bytes) -> str:
+    hashes = " ".join("'sha256-" + base64.b64encode(hashlib.sha256(m).digest()).decode() + "'"
+                      for m in _STYLE_BLOCK.findall(body))
+    return _DEMO_CSP.format(style_hashes=hashes)
+
+
+def _serve(name: str, request: Request) -> Response:
+    asset = _ASSETS[name]
+    body = (STATIC / asset.file).read_bytes()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": asset.cache, "ETag": etag, "X-Content-Type-Options": "nosniff"}
+    if name == "demo":
+        headers["Content-Security-Policy"] = _demo_csp(body)
+    else:
+        headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+        headers["Access-Control-Allow-Origin"] = "*"
+    inm = request.headers.get("if-none-match", "")
+    if etag in (t.strip() for t in inm.split(",")):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=asset.media_type, headers=headers)
+
+
+@router.get("/chat/widget.js", summary="The embeddable chat widget (one script tag)")
+def widget_js(request: Request) -> Response:
+    return _serve("widget.js", request)
+
+
+@router.get("/chat/widget.css", summary="Widget styles (loaded by widget.js into its shadow root)")
+def widget_css(request: Request) -> Response:
+    return _serve("widget.css", request)
+
+
+@router.get("/chat/demo", summary="A fake municipal page embedding the widget")
+def demo(request: Request) -> Response:
+    return _serve("demo", request)
+
+
+# -- HTTP API (fallback transport) ---------------------------------------------------------------
+@api.options("/{path:path}", include_in_schema=False)
+def preflight(path: str) -> Response:
+    return Response(status_code=204, headers={
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Content-Type",
+        "Access-Control-Max-Age": "600",
+    })
+
+
+@api.post("/messages", summary="Send a citizen message (HTTP fallback for the WebSocket)")
+def post_message(body: MessageIn, request: Request, backend: BackendDep) -> Any:
+    try:
+        text = _check_text(body.text, _max_text(request.app))
+        cmid = _check_client_id(body.client_message_id)
+        info = backend.open(_session_or_none(body.session), _tenant(body.tenant))
+        messages = backend.send(info.id, text, cmid)
+    except ChatInputError as e:
+        return _error(e.code, str(e), e.status)
+    return {"session": info.id, "created": info.created, "messages": [message_json(m) for m in messages]}
+
+
+@api.get("/messages", summary="Poll for messages after a given id")
+def get_messages(backend: BackendDep, session: Annotated[str, Query(max_length=200)],
+                 after: Annotated[int, Query(ge=0)] = 0) -> Any:
+    return _read(backend, session, after)
+
+
+@api.get("/history", summary="The whole conversation of a session (after a reload)")
+def get_history(backend: BackendDep, session: Annotated[str, Query(max_length=200)]) -> Any:
+    return _read(backend, session, 0)
+
+
+def _read(backend: ChatBackend, session: str, after: int) -> dict[str, Any]:
+    sid = _session_or_none(session)
+    try:
+        messages = backend.poll(sid, after) if sid else None
+    except UnknownSession:
+        messages = None
+    if messages is None:  # unknown or expired: the widget forgets it; the next message starts anew
+        return {"session": None, "messages": []}
+    return {"session": sid, "messages": [message_json(m) for m in messages]}
+
+
+@api.post("/end", summary="The citizen ended the conversation")
+def end(body: SessionIn, backend: BackendDep) -> Any:
+    return _call(lambda sid: {"session": sid, "messages": [message_json(m) for m in backend.end(sid)]}, body.session)
+
+
+@api.post("/feedback", status_code=201, summary="After-chat survey (1-10 scale)")
+def feedback(body: FeedbackIn, backend: BackendDep) -> Any:
+    unknown = sorted(set(body.scores) - set(FEEDBACK_QUESTIONS))
+    low, high = FEEDBACK_SCALE
+    if unknown:
+        return _error("invalid_feedback", f"Unknown question(s) {unknown}; expected {list(FEEDBACK_QUESTIONS)}.", 422)
+    if any(not low <= v <= high for v in body.scores.values()):
+        return _error("invalid_feedback", f"Scores must be whole numbers from {low} to {high}.", 422)
+    comment = (body.comment or "").strip() or None
+    if not body.scores and comment is None:
+        return _error("invalid_feedback", "No answers: give at least one score or a comment.", 422)
+
+    def record(sid: str) -> dict[str, Any]:
+        backend.record_feedback(sid, Feedback(dict(body.scores), comment))
+        return {"status": "recorded"}
+
+    return _call(record, body.session)
+
+
+@api.post("/contact-requests", status_code=201, summary="Out of hours: leave a message or ask for a call")
+def contact_request(body: ContactIn, backend: BackendDep) -> Any:
+    phone = re.sub(r"[\s-]", "", body.phone or "") or None
+    text = (body.text or "").strip() or None
+    if phone is not None and not PHONE.match(phone):
+        return _error("invalid_phone", "The phone number must be 8 digits, optionally with +45.", 422)
+    if body.kind == ContactKind.CALLBACK and phone is None:
+        return _error("invalid_phone", "A call-back needs a phone number.", 422)
+    if body.kind == ContactKind.MESSAGE and text is None:
+        return _error("empty_text", "The message is empty.", 422)
+    req = ContactRequest(body.kind, phone, text)
+    return _call(lambda sid: {"session": sid, "messages": [message_json(m) for m in backend.request_contact(sid, req)]},
+                 body.session)
+
+
+def _call(fn, session: str) -> Any:
+    sid = _session_or_none(session)
+    try:
+        if sid is None:
+            raise UnknownSession(session)
+        return fn(sid)
+    except UnknownSession as e:
+        return _error("unknown_session", str(e), 404)
+    except FeedbackAlreadyRecorded as e:
+        return _error("feedback_already_recorded", str(e), 409)
+    except ChatError as e:
+        return _error("chat_error", str(e), 400)
+
+
+router.include_router(api)
+
+
+# -- WebSocket -----------------------------------------------------------------------------------
+@router.websocket("/chat/ws")
+async def chat_ws(ws: WebSocket) -> None:
+    await ws.accept()
+    app = ws.scope["app"]
+    backend = _backend_for(app)
+    limit = _max_text(app)
+    try:
+        tenant = _tenant(ws.query_params.get("tenant"))
+    except ChatInputError as e:
+        await ws.send_json({"type": "error", "code": e.code, "message": str(e)})
+        await ws.close(code=1008)
+        return
+    info = await run_in_threadpool(backend.open, _session_or_none(ws.query_params.get("session")), tenant)
+    await ws.send_json({"type": "session", "session": info.id, "created": info.created})
+    # `after` = the last message id the client has shown; missed messages are pushed at once.
+    after = ws.query_params.get("after", "")
+    sent_up_to = int(after) if after.isdigit() and not info.created else 0
+    send_lock = asyncio.Lock()
+
+    async def flush() -> None:
+        # Everything the backend has after what this socket already delivered, in order.
+        nonlocal sent_up_to
+        async with send_lock:
+            new = await run_in_threadpool(backend.poll, info.id, sent_up_to)
+            for frame in frames_json(new):
+                await ws.send_json(frame)
+            if new:
+                sent_up_to = new[-1].id
+
+    async def poller() -> None:
+        while True:
+            await asyncio.sleep(WS_POLL_SECONDS)
+            with contextlib.suppress(UnknownSession):
+                await flush()
+
+    await flush()
+    task = asyncio.create_task(poller())
+    try:
+        while True:
+            raw = await ws.receive_text()
+            try:
+                data = json.loads(raw)
+                if not isinstance(data, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                await ws.send_json({"type": "error", "code": "invalid_json", "message": "Frames must be JSON objects."})
+                continue
+            kind = data.get("type")
+            if kind == "ping":
+                await ws.send_json({"type": "pong"})
+                continue
+            if kind != "message":
+                await ws.send_json({"type": "error", "code": "unknown_type", "message": f"Unknown frame type {kind!r}."})
+                continue
+            try:
+                text = data.get("text")
+                cmid = data.get("client_message_id")
+                if not isinstance(text, str) or not (cmid is None or isinstance(cmid, str)):
+                    raise ChatInputError("invalid_message", "A message needs a string `text`.")
+                _check_text(text, limit)
+                _check_client_id(cmid)
+            except ChatInputError as e:
+                await ws.send_json({"type": "error", "code": e.code, "message": str(e),
+                                    "client_message_id": data.get("client_message_id")})
+                continue
+            await run_in_threadpool(backend.send, info.id, text, cmid)
+            await flush()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task

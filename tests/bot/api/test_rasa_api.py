@@ -1,0 +1,142 @@
+"""The Rasa-compatible HTTP API against the real trained Danish model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bot.api import create_app
+
+
+@pytest.fixture(scope="module")
+def client(settings, understanding):
+    with TestClient(create_app(settings, understanding=understanding)) as c:
+        yield c
+
+
+def test_root_greets_like_rasa(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    assert r.text.startswith("Hello from kontakt: ")
+
+
+def test_parse_waste_collection_cites_article(client):
+    r = client.post("/model/parse", json={"text": "Hvornår kommer skraldebilen?"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["intent"]["name"] == "affald_toemning"
+    assert body["intent_ranking"][0]["name"] == "affald_toemning"
+    triage = body["triage"]
+    assert triage["action"] == "answer"
+    assert triage["topic"] == "affald_toemning"
+    article = triage["article"]
+    assert article["id"].startswith("affald_toemning")
+    assert article["source"] and article["reviewed"]
+
+
+def test_parse_shape_matches_rasa_golden(client):
+    # Golden shape captured from Rasa 3.6.21 (shared/research/tech-feasibility.md §1.5).
+    text = "Hvornår kommer skraldebilen til Vestergade 12?"
+    body = client.post("/model/parse", json={"text": text}).json()
+    assert set(body) >= {"text", "intent", "entities", "intent_ranking", "text_tokens"}
+    assert body["text"] == text
+    assert body["text_tokens"] == [[0, 7], [8, 14], [15, 27], [28, 31], [32, 42], [43, 45]]
+    [address] = [e for e in body["entities"] if e["entity"] == "adresse"]
+    assert (address["start"], address["end"], address["value"]) == (32, 45, "Vestergade 12")
+    assert {"extractor", "confidence_entity"} <= set(address)
+    ranking = body["intent_ranking"]
+    assert all(set(r) == {"name", "confidence"} for r in ranking)
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+
+
+def test_parse_maps_synonym_to_canonical_value(client):
+    body = client.post("/model/parse", json={"text": "Kan jeg få tilskud til husleje?"}).json()
+    [e] = [e for e in body["entities"] if e["entity"] == "ydelse"]
+    assert (e["start"], e["end"], e["value"]) == (23, 30, "boligstøtte")
+    assert e["processors"] == ["EntitySynonymMapper"]
+    assert body["intent"]["name"] == "boligstoette_boligstoette"
+
+
+@pytest.mark.parametrize(
+    ("text", "action"),
+    [
+        ("min mor er faldet om og trækker ikke vejret", "emergency"),
+        ("han slår mig når han har drukket og jeg tør ikke gå hjem", "handoff"),
+        ("hvad bliver vejret i morgen", "out_of_scope"),
+        ("Hvad er status på min byggesag?", "handoff"),
+    ],
+)
+def test_parse_triage_actions(client, text, action):
+    triage = client.post("/model/parse", json={"text": text}).json()["triage"]
+    assert triage["action"] == action
+    if action == "emergency":
+        assert triage["queue"] == "alarm_112" and triage["article"] is None
+    if action == "handoff":
+        assert triage["queue"] and triage["article"] is None
+
+
+def test_webhook_answers_in_danish(client):
+    r = client.post("/webhooks/rest/webhook", json={"sender": "borger-42", "message": "Kan jeg få tilskud til husleje?"})
+    assert r.status_code == 200
+    msgs = r.json()
+    assert msgs and all(m["recipient_id"] == "borger-42" for m in msgs)
+    assert "Kilde:" in msgs[0]["text"]
+
+
+def test_webhook_clarify_offers_buttons_and_payload_chooses_topic(client):
+    msgs = client.post("/webhooks/rest/webhook", json={"sender": "b-7", "message": "/affald_toemning"}).json()
+    assert "Kilde:" in msgs[0]["text"]
+    msgs = client.post("/webhooks/rest/webhook", json={"sender": "b-8", "message": "jeg har et spørgsmål om noget"}).json()
+    buttons = [b for m in msgs for b in m.get("buttons", [])]
+    assert any(b["payload"] == "/dialog_menneske" for b in buttons)
+
+
+def test_webhook_stays_with_a_human_after_distress(client):
+    sender = "b-distress"
+    first = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": "jeg kan ikke mere, jeg vil ikke leve"}).json()
+    assert first[0]["custom"]["triage"]["action"] == "handoff"
+    later = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": "hvornår kommer skraldebilen"}).json()
+    assert later[0]["custom"]["triage"]["action"] == "handoff"
+
+
+@pytest.mark.parametrize(
+    ("content", "headers", "status"),
+    [
+        (b"{not json", {"content-type": "application/json"}, 400),
+        (b'{"text": "\xff\xfe ugyldig"}', {"content-type": "application/json"}, 400),
+        (json.dumps({"txt": "hej"}).encode(), {"content-type": "application/json"}, 422),
+        (json.dumps({"text": 5}).encode(), {"content-type": "application/json"}, 422),
+        (json.dumps({"text": "x" * 100_000}).encode(), {"content-type": "application/json"}, 413),
+        (("[" * 5000 + "]" * 5000).encode(), {"content-type": "application/json"}, 400),
+    ],
+    ids=["invalid-json", "non-utf8", "missing-field", "wrong-type", "100kB", "deep-json"],
+)
+def test_parse_bad_input_is_a_clear_4xx(client, content, headers, status):
+    r = client.post("/model/parse", content=content, headers=headers)
+    assert r.status_code == status
+    assert "message" in r.json()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "😀😀🎉", "What is the weather like?", "Kan I hjælpe med my passport renewal please?", "a" * 3000,
+     "<script>alert(1)</script>", "\u0000\u200b"],
+)
+def test_parse_odd_text_gets_a_sensible_answer(client, text):
+    r = client.post("/model/parse", json={"text": text})
+    assert r.status_code == 200
+    body = r.json()
+    if text.strip("\u0000\u200b ").strip():
+        assert body["triage"]["action"] in {"answer", "selfservice", "clarify", "handoff", "out_of_scope"}
+
+
+def test_emoji_only_is_out_of_scope(client):
+    assert client.post("/model/parse", json={"text": "😀😀🎉"}).json()["triage"]["action"] == "out_of_scope"
+
+
+def test_openapi_documents_every_route(client):
+    spec = client.get("/openapi.json").json()
+    assert {"/", "/model/parse", "/webhooks/rest/webhook", "/health"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200

@@ -1,0 +1,188 @@
+"""Tests for bot.safety: acute danger and sensitive situations from the Danish lexicon, from
+classifier probabilities with low thresholds, and from the recent conversation window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.safety import SafetyPolicy, assess, default_lexicon
+from bot.topics import EMERGENCY, load_contract
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = load_contract(ROOT / "knowledge" / "topics.yaml")
+SENSITIVE = tuple(t.id for t in CONTRACT.topics if t.sensitive and t.id != EMERGENCY)
+POLICY = SafetyPolicy()
+
+
+def test_safety_lexicon_categories_are_emergency_or_sensitive_topics() -> None:
+    categories = set(default_lexicon().patterns)
+    assert "emergency" in categories
+    assert categories - {"emergency"} <= set(SENSITIVE)
+
+
+EMERGENCIES = [
+    "hun vil ikke vågne",
+    "han trækker ikke vejret",
+    "der er en mand med en kniv",
+    "jeg har taget alle mine piller",
+    "det brænder i køkkenet",
+    "HJÆLP! min far er faldet om og er bevidstløs",
+    "der er røg i hele opgangen",
+    "min datter er forsvundet fra legepladsen",
+    "han prøver at kvæle mig",
+    # ASCII spellings without æ/ø/å
+    "hun vil ikke vaagne",
+    "han traekker ikke vejret",
+    "det braender i koekkenet",
+]
+
+
+@pytest.mark.parametrize("text", EMERGENCIES)
+def test_safety_emergency_phrases_from_lexicon_alone(text: str) -> None:
+    signal = assess(text, {}, SENSITIVE)
+    assert signal.emergency >= POLICY.emergency_threshold
+    assert any(r.startswith("lexicon:emergency:") for r in signal.reasons)
+
+
+DISTRESS = [
+    ("min mand slår mig når han er fuld", "social_vold"),
+    ("min kæreste slaar mig", "social_vold"),
+    ("jeg er bange for min ekskæreste", "social_vold"),
+    ("jeg tænker på selvmord", "social_selvmordstanker"),
+    ("jeg orker ikke leve mere", "social_selvmordstanker"),
+    ("jeg vil ikke leve laengere", "social_selvmordstanker"),
+    ("jeg har ikke noget sted at sove i nat", "social_hjemloeshed"),
+    ("jeg er blevet smidt ud og sover i bilen", "social_hjemloeshed"),
+    ("jeg har ingen penge til mad til børnene", "social_akut_oekonomi"),
+    ("vi har ikke raad til mad resten af måneden", "social_akut_oekonomi"),
+    ("jeg er bekymret for naboens barn", "boern_bekymring"),
+    ("jeg vil lave en underretning om en elev", "boern_bekymring"),
+]
+
+
+@pytest.mark.parametrize(("text", "topic"), DISTRESS)
+def test_safety_distress_phrases_point_at_sensitive_topic(text: str, topic: str) -> None:
+    signal = assess(text, {}, SENSITIVE)
+    assert signal.topic == topic
+    assert signal.distress >= POLICY.distress_threshold
+    assert signal.emergency == 0.0
+
+
+NEUTRAL = [
+    "brandsyn af restaurant",
+    "røg fra naboens brændeovn",
+    "hvornår kommer skraldebilen",
+    "jeg skal have et nyt pas",
+    "hvordan søger jeg boligstøtte",
+    "hvad koster en beboerlicens",
+    "jeg vil søge om brandsyn til en koncert",
+    "min søn skal starte i skole",
+]
+
+
+@pytest.mark.parametrize("text", NEUTRAL)
+def test_safety_neutral_municipal_questions(text: str) -> None:
+    signal = assess(text, {}, SENSITIVE)
+    assert signal.emergency == 0.0
+    assert signal.distress == 0.0
+    assert signal.topic is None
+    assert signal.reasons == ()
+
+
+@pytest.mark.parametrize(
+    ("p", "expected"),
+    [(0.0, 0.0), (0.24, 0.0), (0.25, 0.25), (0.31, 0.31), (0.8, 0.8)],
+)
+def test_safety_emergency_probability_threshold(p: float, expected: float) -> None:
+    # a neutral text, so only the classifier's probability can raise the alarm
+    signal = assess("hvornår kommer skraldebilen", {EMERGENCY: p, "affald_toemning": 1 - p}, SENSITIVE)
+    assert signal.emergency == pytest.approx(expected)
+    assert (signal.reasons != ()) is (expected > 0)
+
+
+def test_safety_lexicon_and_higher_probability_take_the_maximum() -> None:
+    signal = assess("hun vil ikke vågne", {EMERGENCY: 0.99}, SENSITIVE)
+    assert signal.emergency == pytest.approx(0.99)
+    low = assess("hun vil ikke vågne", {EMERGENCY: 0.3}, SENSITIVE)
+    assert low.emergency == pytest.approx(0.95)
+
+
+def test_safety_distress_probability_below_threshold() -> None:
+    signal = assess("jeg har et spørgsmål", {"social_vold": 0.29, "affald_toemning": 0.71}, SENSITIVE)
+    assert (signal.distress, signal.topic) == (0.0, None)
+
+
+def test_safety_distress_probability_above_threshold() -> None:
+    signal = assess("jeg har et spørgsmål", {"social_vold": 0.31, "affald_toemning": 0.69}, SENSITIVE)
+    assert signal.topic == "social_vold"
+    assert signal.distress == pytest.approx(0.31)
+
+
+def test_safety_distress_sums_sensitive_classes_and_names_the_biggest() -> None:
+    # neither class alone reaches 0.30, together they do
+    probs = {"social_vold": 0.20, "social_misbrug": 0.15, "affald_toemning": 0.65}
+    signal = assess("jeg har et spørgsmål", probs, SENSITIVE)
+    assert signal.topic == "social_vold"
+    assert signal.distress == pytest.approx(0.35)
+
+
+def test_safety_non_sensitive_probabilities_do_not_count() -> None:
+    signal = assess("jeg har et spørgsmål", {"affald_toemning": 0.9, "borgerservice_pas": 0.1}, SENSITIVE)
+    assert (signal.emergency, signal.distress, signal.topic) == (0.0, 0.0, None)
+
+
+def test_safety_lexicon_topic_wins_over_classifier_topic() -> None:
+    signal = assess("min mand slår mig", {"social_misbrug": 0.95}, SENSITIVE)
+    assert signal.topic == "social_vold"
+    assert signal.distress == pytest.approx(0.95)
+
+
+def test_safety_window_catches_distress_spread_over_three_messages() -> None:
+    history = ["min kæreste er sød det meste af tiden", "men når han drikker"]
+    text = "så bliver han vred og jeg ved ikke hvad jeg skal gøre"
+    assert assess(text, {}, SENSITIVE).topic is None  # the last message alone says nothing
+    signal = assess(text, {}, SENSITIVE, history=history)
+    assert signal.topic == "social_vold"
+    assert signal.distress >= POLICY.distress_threshold
+
+
+def test_safety_window_remembers_two_messages_back() -> None:
+    history = ["min mand slår mig", "det sker næsten hver weekend"]
+    signal = assess("hvad kan jeg gøre", {}, SENSITIVE, history=history)
+    assert signal.topic == "social_vold"
+
+
+def test_safety_window_is_limited_to_the_policy_size() -> None:
+    history = ["min mand slår mig", "det sker næsten hver weekend", "ja"]
+    assert assess("hvad kan jeg gøre", {}, SENSITIVE, history=history).topic is None
+    wider = SafetyPolicy(window=4)
+    assert assess("hvad kan jeg gøre", {}, SENSITIVE, history=history, policy=wider).topic == "social_vold"
+
+
+def test_safety_window_emergency_over_messages() -> None:
+    history = ["min datter på fire år", "vi var på legepladsen"]
+    signal = assess("nu er hun forsvundet", {}, SENSITIVE, history=history)
+    assert signal.emergency >= POLICY.emergency_threshold
+
+
+def test_safety_window_probabilities() -> None:
+    signal = assess(
+        "hvad gør jeg",
+        {"social_vold": 0.1},
+        SENSITIVE,
+        history=["han er så jaloux", "jeg må ikke se nogen"],
+        window_probabilities={"social_vold": 0.6, EMERGENCY: 0.1},
+    )
+    assert signal.topic == "social_vold"
+    assert signal.distress == pytest.approx(0.6)
+    assert signal.emergency == 0.0
+    assert any(r.startswith("classifier:conversation:") for r in signal.reasons)
+
+
+def test_safety_window_probability_emergency() -> None:
+    signal = assess("hjælp", {EMERGENCY: 0.1}, SENSITIVE, window_probabilities={EMERGENCY: 0.4})
+    assert signal.emergency == pytest.approx(0.4)

@@ -1,0 +1,289 @@
+"""End to end: the real app under uvicorn on loopback, the demo page in headless Chromium.
+
+Fails (does not skip) when Chromium or chromedriver is missing: install `chromium chromium-driver`.
+Screenshots go to test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from bot.api import create_app
+from connectors.webchat import router
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/lib/chromium/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+QUESTION = "Hvornår kommer skraldebilen?"
+WAIT = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable]:
+    """Start an app under real uvicorn in a background thread; returns its base URL."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(app) -> str:
+        port = _free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                               ws="websockets", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start")
+            time.sleep(0.05)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    if missing or shutil.which("chromium") is None:
+        pytest.fail(f"Browser test needs Chromium and chromedriver; missing: {missing or ['chromium on PATH']}. "
+                    "Install them with: apt-get install -y chromium chromium-driver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_AVOID_STATS", "true")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1100,800",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--lang=da"):
+        opts.add_argument(arg)
+    drv = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    drv.set_page_load_timeout(WAIT)
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+# -- page helpers ----------------------------------------------------------------------------------
+class Widget:
+    def __init__(self, drv) -> None:
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.drv = drv
+        self.wait = WebDriverWait(drv, WAIT)
+
+    def root(self):
+        from selenium.webdriver.common.by import By
+
+        return self.drv.find_element(By.ID, "kontakt-chat").shadow_root
+
+    def find(self, css):
+        from selenium.webdriver.common.by import By
+
+        return self.root().find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css):
+        from selenium.webdriver.common.by import By
+
+        return self.root().find_elements(By.CSS_SELECTOR, css)
+
+    def js(self, expr: str):
+        return self.drv.execute_script(
+            "var h = document.getElementById('kontakt-chat'); var r = h && h.shadowRoot; return " + expr)
+
+    def focused_id(self) -> str | None:
+        return self.js("r && r.activeElement ? (r.activeElement.id || r.activeElement.className) : null;")
+
+    def log_text(self) -> str:
+        return self.js("r ? r.getElementById('kontakt-log').textContent : '';") or ""
+
+    def wait_for_launcher(self) -> None:
+        self.wait.until(lambda d: self.js("!!(r && r.getElementById('kontakt-launcher'));"))
+        # styles come from widget.css inside the shadow root
+        self.wait.until(lambda d: self.js(
+            "getComputedStyle(r.getElementById('kontakt-launcher')).position === 'fixed';"))
+
+    def tab_to(self, element_id: str, limit: int = 40) -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+        from selenium.webdriver.common.keys import Keys
+
+        for _ in range(limit):
+            if self.focused_id() == element_id:
+                return
+            ActionChains(self.drv).send_keys(Keys.TAB).perform()
+        pytest.fail(f"#{element_id} cannot be reached with Tab")
+
+    def keys(self, *keys) -> None:
+        from selenium.webdriver.common.action_chains import ActionChains
+
+        ActionChains(self.drv).send_keys(*keys).perform()
+
+    def wait_log(self, predicate: Callable[[str], bool], what: str) -> str:
+        try:
+            self.wait.until(lambda d: predicate(self.log_text()))
+        except Exception:
+            pytest.fail(f"timed out waiting for {what}; log shows: {self.log_text()[-600:]!r}")
+        return self.log_text()
+
+
+def _shot(drv, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    drv.save_screenshot(str(path))
+    return path
+
+
+# -- tests -----------------------------------------------------------------------------------------
+def test_widget_answers_survives_reload_and_hands_off(browser, serve, settings, understanding):
+    from selenium.webdriver.common.keys import Keys
+
+    base = serve(create_app(settings, routers=[router], understanding=understanding))
+    browser.get(base + "/chat/demo")
+    w = Widget(browser)
+    w.wait_for_launcher()
+    assert w.find("#kontakt-launcher").text == "Skriv med os"
+
+    # Open with the keyboard; focus moves into the panel.
+    w.tab_to("kontakt-launcher")
+    w.keys(Keys.ENTER)
+    w.wait.until(lambda d: w.focused_id() == "kontakt-input")
+    assert w.find("#kontakt-launcher").get_attribute("aria-expanded") is None or True  # launcher is hidden now
+    log = w.find("#kontakt-log")
+    assert (log.get_attribute("role"), log.get_attribute("aria-live")) == ("log", "polite")
+
+    # Esc closes and returns focus to the launcher; Enter opens again.
+    w.keys(Keys.ESCAPE)
+    w.wait.until(lambda d: w.focused_id() == "kontakt-launcher")
+    assert w.find("#kontakt-launcher").get_attribute("aria-expanded") == "false"
+    w.keys(Keys.ENTER)
+    w.wait.until(lambda d: w.focused_id() == "kontakt-input")
+
+    w.keys(QUESTION, Keys.ENTER)
+    text = w.wait_log(lambda t: "Kilde:" in t, "the bot's answer with its source")
+    assert QUESTION in text and "senest gennemgået" in text
+    assert w.js("h.getAttribute('data-transport');") == "ws"
+    assert w.focused_id() == "kontakt-input"
+    cite = w.find(".kontakt-msg--bot .kontakt-cite")
+    assert cite.find_element("css selector", "a").get_attribute("href").startswith("https://")
+    _shot(browser, "widget-answer.png")
+
+    # Reload: the conversation is still there (session in localStorage, history re-rendered).
+    browser.refresh()
+    w.wait_for_launcher()
+    text = w.wait_log(lambda t: QUESTION in t and "Kilde:" in t, "the conversation after a reload")
+    assert text.count(QUESTION) == 1  # history and the socket's catch-up do not duplicate
+    assert not w.find("#kontakt-panel").get_attribute("hidden")
+
+    # "Tal med en medarbejder" shows the title as the citizen's message and the handoff reply.
+    w.find(".kontakt-actions [data-action='human']").click()
+    text = w.wait_log(lambda t: "videre til" in t, "the handoff message")
+    bubbles = w.find_all(".kontakt-msg")
+    assert "Tal med en medarbejder" in bubbles[-2].text and "kontakt-msg--user" in bubbles[-2].get_attribute("class")
+    assert "medarbejder" in bubbles[-1].text
+    _shot(browser, "widget-handoff.png")
+
+
+def test_markup_from_the_citizen_is_shown_as_text(browser, serve, settings, understanding):
+    from selenium.webdriver.common.keys import Keys
+
+    base = serve(create_app(settings, routers=[router], understanding=understanding))
+    browser.get(base + "/chat/demo")
+    w = Widget(browser)
+    w.wait_for_launcher()
+    w.find("#kontakt-launcher").click()
+    evil = '<img src=x onerror="window.__pwned=1"><b>fed</b>'
+    w.find("#kontakt-input").send_keys(evil, Keys.ENTER)
+    w.wait_log(lambda t: "Kommunens assistent" in t, "a bot reply")
+    assert evil in w.log_text()
+    assert w.find_all(".kontakt-log img") == [] and w.find_all(".kontakt-log b") == []
+    assert browser.execute_script("return window.__pwned === undefined;")
+
+
+def test_http_fallback_when_websockets_are_blocked(browser, serve, settings, understanding):
+    from selenium.webdriver.common.keys import Keys
+
+    app = create_app(settings, routers=[router], understanding=understanding)
+    # As behind a proxy that refuses WebSocket upgrades: the route is not there.
+    app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/chat/ws"]
+    base = serve(app)
+    browser.get(base + "/chat/demo")
+    w = Widget(browser)
+    w.wait_for_launcher()
+    w.find("#kontakt-launcher").click()
+    w.find("#kontakt-input").send_keys(QUESTION, Keys.ENTER)
+    w.wait_log(lambda t: "Kilde:" in t, "the answer over HTTP")
+    assert w.js("h.getAttribute('data-transport');") == "http"
+    browser.refresh()
+    w.wait_for_launcher()
+    w.wait_log(lambda t: QUESTION in t and "Kilde:" in t, "the conversation after a reload")
+
+
+def test_queue_agent_out_of_hours_and_feedback(browser, serve, settings, understanding, scripted_backend):
+    from selenium.webdriver.common.keys import Keys
+
+    app = create_app(settings, routers=[router], understanding=understanding)
+    app.state.chat_backend = scripted_backend
+    base = serve(app)
+    browser.get(base + "/chat/demo")
+    w = Widget(browser)
+    w.wait_for_launcher()
+    w.find("#kontakt-launcher").click()
+
+    w.find(".kontakt-actions [data-action='human']").click()
+    text = w.wait_log(lambda t: "Anne" in t, "the agent's reply")
+    assert "Du er nummer 2 i køen." in text
+    agent = w.find(".kontakt-msg--agent")
+    assert "Anne, medarbejder" in agent.text
+
+    w.find("#kontakt-input").send_keys("Har I lukket nu?", Keys.ENTER)
+    text = w.wait_log(lambda t: "Vi åbner igen mandag kl. 8.00." in t, "the out-of-hours message")
+    choices = [b.text for b in w.find_all(".kontakt-msg--system .kontakt-choice")]
+    assert choices == ["Læg en besked", "Bliv ringet op"]
+    w.find_all(".kontakt-msg--system .kontakt-choice")[1].click()
+    assert w.focused_id().endswith("-phone")
+    w.keys("1234", Keys.ENTER)  # too short: the form says so and keeps focus
+    w.wait.until(lambda d: "8 cifre" in w.find(".kontakt-contact .kontakt-error").text)
+    phone = w.find(".kontakt-contact input[type=tel]")
+    phone.clear()
+    phone.send_keys("12 34 56 78", Keys.ENTER)
+    w.wait_log(lambda t: "vi ringer dig op" in t, "the call-back confirmation")
+    assert scripted_backend.requests[-1][1].phone == "12345678"
+    _shot(browser, "widget-queue-closed.png")
+
+    # Afslut samtale -> three 1-10 questions and a comment; all by keyboard-reachable controls.
+    w.find(".kontakt-actions [data-action='end']").click()
+    w.wait.until(lambda d: w.focused_id() == "kontakt-feedback-title")
+    legends = [e.text for e in w.find_all(".kontakt-scale legend")]
+    assert legends == ["Hvor tilfreds er du samlet set med samtalen?",
+                       "I hvor høj grad fik du afklaret det, du henvendte dig om?",
+                       "I hvor høj grad synes du, at sproget i svarene var let at forstå?"]
+    assert len(w.find_all(".kontakt-scale input[type=radio]")) == 30
+    for qid, score in (("tilfredshed", 9), ("afklaring", 7), ("sprog", 10)):
+        w.find(f"label[for='kontakt-fb-{qid}-{score}']").click()
+    w.find("#kontakt-fb-comment").send_keys("Hurtigt svar")
+    _shot(browser, "widget-feedback.png")
+    w.find(".kontakt-feedback-form button[type=submit]").click()
+    w.wait.until(lambda d: "Tak for din feedback." in w.find(".kontakt-feedback").text)
+    (fb,) = scripted_backend.feedback.values()
+    assert fb.scores == {"tilfredshed": 9, "afklaring": 7, "sprog": 10} and fb.comment == "Hurtigt svar"
+    assert browser.execute_script("return Object.keys(localStorage).filter(k => k.endsWith(':session'));") == []
