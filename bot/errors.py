@@ -218,3 +218,7 @@ class InvalidTaskInput(KontaktError, ValueError):
 
 class UnknownOutcome(KontaktError, ValueError):
     """An outcome code is not one of bot.storage.models.Outcome."""
+
+
+class AgentExists(KontaktError):
+    """An agent with this id already exists (agent ids are unique across tenants)."""

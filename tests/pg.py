@@ -100,16 +100,17 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A fresh, empty database; returns its SQLAlchemy URL."""
+    def create_database(self, template: str | None = None, name: str | None = None) -> str:
+        """A fresh database (empty, or a copy of `template`); returns its SQLAlchemy URL."""
         import psycopg
 
         self._databases += 1
-        name = f"kontakt_test_{self._databases}"
+        name = name or f"kontakt_test_{self._databases}"
+        sql = f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql.encode())
         return self.url(name)
 
     def destroy(self) -> None:

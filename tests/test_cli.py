@@ -44,6 +44,7 @@ def test_serve_answers_parse_on_loopback(understanding):  # the fixture makes su
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        proc.stdout.close()
 
 
 def test_cli_help_lists_commands():

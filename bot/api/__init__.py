@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from bot import __version__
@@ -82,6 +83,13 @@ def create_app(
             {"error": "invalid_request", "message": "The request body is not valid JSON of the expected shape.",
              "details": errors},
             status_code=422 if not any(e["type"] == "json_invalid" for e in errors) else 400,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own errors (e.g. an unparseable body) get the same shape as ours.
+        return JSONResponse(
+            {"error": "http_error", "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(KontaktError)

@@ -166,7 +166,10 @@ class EntityExtractor:
                 found.append(Entity(name, s, e, value, surface, "RegexEntityExtractor"))
                 taken.append((s, e))
 
-        doc: Doc = self.nlp(text.lower())
+        # Lower-case character by character so offsets stay those of the original text
+        # ("İ".lower() is two characters); the lookup lemmatizer needs lower case.
+        lowered = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        doc: Doc = self.nlp(lowered)
         spans = []
         for matcher in (self._matcher, self._lemma_matcher):
             for match_id, start, end in matcher(doc):

@@ -51,8 +51,13 @@ class Example:
         out, pos = [], 0
         for e in sorted(self.entities, key=lambda e: e.start):
             out.append(self.text[pos : e.start])
-            label = e.entity if e.value is None else f"{e.entity}:{e.value}"
-            out.append(f"[{self.text[e.start:e.end]}]({label})")
+            if e.value is not None and re.search(r"[()\[\]{}:]", e.value):
+                # The short form cannot carry brackets or colons in the value: use Rasa's JSON form.
+                spec = json.dumps({"entity": e.entity, "value": e.value}, ensure_ascii=False)
+                out.append(f"[{self.text[e.start:e.end]}]{spec}")
+            else:
+                label = e.entity if e.value is None else f"{e.entity}:{e.value}"
+                out.append(f"[{self.text[e.start:e.end]}]({label})")
             pos = e.end
         out.append(self.text[pos:])
         return "".join(out)
@@ -120,13 +125,17 @@ def parse_example(intent: str, raw: str, where: str = "<string>") -> Example:
         entity = entity.strip()
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", entity):
             raise TrainingDataError(where, f"bad entity name {entity!r} in {raw!r}")
+        if raw[m.end() : m.end() + 1] in (")", "}"):
+            raise TrainingDataError(where, f"unbalanced entity annotation in {raw!r}")
+        if value_or_none is not None and not isinstance(value_or_none, str):
+            raise TrainingDataError(where, f"entity value must be a string in {raw!r}")
         entities.append(EntitySpan(length, length + len(surface), entity, value_or_none))
         text_parts.append(surface)
         length += len(surface)
         pos = m.end()
     text_parts.append(raw[pos:])
     text = "".join(text_parts)
-    if re.search(r"\]\(|\[[^\]]*\]\{", text):
+    if "[" in text or "]" in text:
         raise TrainingDataError(where, f"unbalanced entity annotation in {raw!r}")
     if not text.strip():
         raise TrainingDataError(where, "empty example")
@@ -160,7 +169,7 @@ def loads(content: str, source: str = "<string>") -> TrainingData:
         raise TrainingDataError(source, f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise TrainingDataError(source, "top level must be a mapping with `version` and `nlu`")
-    if str(doc.get("version")) != VERSION:
+    if not isinstance(doc.get("version"), str) or doc.get("version") != VERSION:
         raise TrainingDataError(source, f'`version` must be "{VERSION}", got {doc.get("version")!r}')
     unknown = set(doc) - {"version", KEY_NLU}
     if unknown:

@@ -82,7 +82,8 @@ class ArticleIndex:
         self, query_vec: np.ndarray, k: int = 5, tenant: str | None = None, topics: Sequence[str] | None = None
     ) -> list[ArticleHit]:
         """Best passage per article, best first. Tenant-specific articles win over shared ones."""
-        n = min(self.index.ntotal, max(k * 8, 32))
+        # A flat index over FAQ passages is cheap to scan whole; filters must never starve the result.
+        n = self.index.ntotal if (topics is not None or tenant is not None) else min(self.index.ntotal, max(k * 8, 64))
         scores, idx = self.index.search(np.ascontiguousarray(query_vec.reshape(1, -1), dtype=np.float32), n)
         best: dict[str, float] = {}
         for s, i in zip(scores[0], idx[0], strict=True):

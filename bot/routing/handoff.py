@@ -179,8 +179,14 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
+_MASKS = frozenset({"cpr", "e", "mail", "telefon", "tal"})  # the words of bot.privacy's masks
+
+
 def informative_words(sentence: str) -> set[str]:
-    return {w for w in (m.group(0).lower() for m in _WORD.finditer(sentence)) if w not in STOPWORDS_DA}
+    """Distinct content words, counted on the redacted sentence so personal data (a CPR
+    number, a phone number) does not make a sentence look informative."""
+    words = (m.group(0).lower() for m in _WORD.finditer(redact(sentence)))
+    return {w for w in words if len(w) > 1 and w not in STOPWORDS_DA and w not in _MASKS}
 
 
 def summarise(citizen_texts: Iterable[str], *, max_chars: int = SUMMARY_MAX_CHARS) -> str:
@@ -286,3 +292,9 @@ def schema_json() -> str:
 def export_schema(path: Path) -> None:
     """Write the JSON schema (docs/handoff-packet.schema.json); a test checks it is current."""
     path.write_text(schema_json(), encoding="utf-8")
+
+
+if __name__ == "__main__":  # python -m bot.routing.handoff docs/handoff-packet.schema.json
+    import sys
+
+    export_schema(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/handoff-packet.schema.json"))

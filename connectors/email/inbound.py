@@ -20,12 +20,12 @@ import hashlib
 import re
 import unicodedata
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage, Message
 from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 
 from bs4 import BeautifulSoup
@@ -146,6 +146,8 @@ def _decoded_item(msg: Message, key: str, value: str, defects: list[str]) -> tup
     name = clean_header(key, 100).lower()
     try:
         decoded = msg.policy.header_fetch_parse(key, value)  # type: ignore[attr-defined]
+        for defect in getattr(decoded, "defects", ()):
+            defects.append(f"header {name}: {type(defect).__name__}")
         return name, clean_header(decoded)
     except Exception as exc:  # noqa: BLE001
         defects.append(f"header {name}: {type(exc).__name__}")
@@ -177,7 +179,7 @@ def _msg_ids(value: str | None) -> tuple[str, ...]:
     return found
 
 
-def _dedupe(items: Collection[str] | tuple[str, ...]) -> tuple[str, ...]:
+def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
     seen: set[str] = set()
     out: list[str] = []
     for item in items:
@@ -305,7 +307,6 @@ def _part_text(part: Message, defects: list[str]) -> str:
 
 _BLOCK_SEP = "\n"
 
-
 def html_to_text(html: str) -> str:
     """Readable text from HTML: scripts, styles and head dropped; <blockquote> content turned
     into "> " lines so the quote stripper recognises it; blank lines collapsed."""
@@ -411,6 +412,8 @@ def _collapse_blank(text: str) -> str:
 
 # --- attachments ------------------------------------------------------------------------------
 
+# control, format (bidi overrides), surrogates, unassigned, private use, line/paragraph separators
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Co", "Zl", "Zp"})
 _WINDOWS_RESERVED = re.compile(r"^(?:con|prn|aux|nul|com\d|lpt\d)(?:\..*)?$", re.I)
 _UNSAFE_CHARS = re.compile(r'[<>:"|?*\x00-\x1f\x7f]')
 
@@ -424,7 +427,7 @@ def sanitize_filename(name: object, max_chars: int = MAX_FILENAME_CHARS) -> str:
     """
     text = "" if name is None else _fix_surrogates(str(name))
     text = unicodedata.normalize("NFC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Cn", "Co", "Zl", "Zp"))
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in _UNSAFE_CATEGORIES)
     text = text.replace("\\", "/").split("/")[-1]
     text = _UNSAFE_CHARS.sub("_", text)
     text = re.sub(r"\.{2,}", ".", text)
@@ -530,7 +533,9 @@ def parse_mail(raw: bytes) -> InboundMail:
 
     message_ids = _msg_ids(_header_str(msg, "Message-ID", defects))
     generated = not message_ids
-    message_id = message_ids[0] if message_ids else f"<{hashlib.sha256(raw).hexdigest()[:40]}@{GENERATED_ID_DOMAIN}>"
+    message_id = (
+        message_ids[0] if message_ids else f"<{hashlib.sha256(raw).hexdigest()[:40]}@{GENERATED_ID_DOMAIN}>"
+    )
     if generated:
         defects.append("no Message-ID; generated one from the raw bytes")
     in_reply_to_ids = _msg_ids(_header_str(msg, "In-Reply-To", defects))

@@ -207,7 +207,9 @@ class FaqContent:
         _date_da(self.reviewed)  # fails early on a bad date
 
 
-def reply_deadline(received_at: datetime, schedule: OpeningHours, hours: float = DEFAULT_REPLY_HOURS) -> datetime:
+def reply_deadline(
+    received_at: datetime, schedule: OpeningHours, hours: float = DEFAULT_REPLY_HOURS
+) -> datetime:
     """When the citizen gets an answer: `hours` of opening time after receipt (the queue's promise)."""
     return add_business_hours(received_at, hours, schedule)
 
@@ -256,7 +258,8 @@ def auto_reply(
         if content is not None:
             paragraphs.append(intro)
             paragraphs.append(content.text.strip())
-            paragraphs.append(t.source.format(source=content.source.strip(), reviewed=_date_da(content.reviewed)))
+            reviewed = _date_da(content.reviewed)
+            paragraphs.append(t.source.format(source=content.source.strip(), reviewed=reviewed))
     if answer is not None or selfservice is not None:
         paragraphs.append(f"{t.general_guidance} {t.no_more_needed}")
     paragraphs.append(t.security)
@@ -356,13 +359,15 @@ def routing_hint(topic_id: str, contract: TopicContract, *, case_topic_id: str |
     if purpose is None and topic.id.endswith(CASE_TOPIC_SUFFIX):
         purpose = MailPurpose.CASE_DOCUMENT
     if purpose is None:
-        allowed = topic.level == 1 and not topic.sensitive and topic.handling in (Handling.ANSWER, Handling.SELFSERVICE)
+        answerable = topic.handling in (Handling.ANSWER, Handling.SELFSERVICE)
+        allowed = topic.level == 1 and not topic.sensitive and answerable
         return MailRouting(
             topic.id,
             topic.queue,
             MailPurpose.GENERAL,
             allowed,
-            f"level {topic.level}, handling {topic.handling}" + ("" if allowed else ": no FAQ answer by mail"),
+            f"level {topic.level}, handling {topic.handling}"
+            + ("" if allowed else ": no FAQ answer by mail"),
         )
     queue = topic.queue
     if case_topic_id is not None:

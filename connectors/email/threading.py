@@ -74,7 +74,8 @@ class ThreadMatch:
 
 
 _PREFIX = re.compile(
-    r"^\s*(?:re|sv|vs|aw|antw|fw|fwd|vb|wg|tr|rv|enc|videresend|videresendt)\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
+    r"^\s*(?:re|sv|vs|aw|antw|fw|fwd|vb|wg|tr|rv|enc|videresend|videresendt)"
+    r"\s*(?:\[\d+\]|\(\d+\))?\s*[:：]\s*",
     re.I,
 )
 _BRACKETS = re.compile(r"\[[^\[\]]{0,80}\]")

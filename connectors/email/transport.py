@@ -116,7 +116,9 @@ class SmtpSender:
                 raise SmtpRejected(
                     f"{self._where} refused every recipient ({_codes(codes)}); the address is probably wrong"
                 ) from None
-            raise SmtpUnavailable(f"{self._where} deferred the recipients ({_codes(codes)}); retry later") from None
+            raise SmtpUnavailable(
+                f"{self._where} deferred the recipients ({_codes(codes)}); retry later"
+            ) from None
         except smtplib.SMTPResponseException as exc:  # sender refused, data refused, ...
             if exc.smtp_code >= 500:
                 raise SmtpRejected(
@@ -127,7 +129,8 @@ class SmtpSender:
             ) from None
         except (smtplib.SMTPException, OSError) as exc:  # refused, timeout, DNS, dropped, TLS
             raise SmtpUnavailable(
-                f"{self._where} is unavailable ({type(exc).__name__}: {exc}); keep the message and retry later"
+                f"{self._where} is unavailable ({type(exc).__name__}: {exc});"
+                " keep the message and retry later"
             ) from exc
         if refused:
             codes = [code for code, _ in refused.values()]
@@ -262,6 +265,7 @@ class ImapPoller:
         """Up to `batch_size` unseen messages as (uid, raw bytes), oldest first. Not marked seen."""
         conn = self._connection()
         try:
+            conn.noop()  # lets the server report mail that arrived since the last poll
             typ, data = conn.uid("SEARCH", None, "UNSEEN")  # type: ignore[arg-type]
             if typ != "OK":
                 raise imaplib.IMAP4.error(f"UID SEARCH answered {typ}")

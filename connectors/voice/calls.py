@@ -150,7 +150,9 @@ def check_survey_answer(question: int, score: int) -> None:
     if not 1 <= question <= SURVEY_QUESTIONS:
         raise InvalidSurveyAnswer(f"survey question {question} does not exist; use 1..{SURVEY_QUESTIONS}")
     if not SURVEY_MIN <= score <= SURVEY_MAX:
-        raise InvalidSurveyAnswer(f"survey score {score} for question {question}; use {SURVEY_MIN}..{SURVEY_MAX}")
+        raise InvalidSurveyAnswer(
+            f"survey score {score} for question {question}; use {SURVEY_MIN}..{SURVEY_MAX}"
+        )
 
 
 _QUEUE_RESULT_STATE = {
@@ -228,7 +230,9 @@ class InMemoryCallStore:
     def enqueue(self, call_sid: str, handoff: HandoffContext, now: datetime) -> CallRecord:
         with self._lock:
             record = self._require(call_sid)
-            return self._put(replace(record, state=CallState.QUEUED, handoff=handoff, language=handoff.language))
+            return self._put(
+                replace(record, state=CallState.QUEUED, handoff=handoff, language=handoff.language)
+            )
 
     def request_callback(self, call_sid: str, number: str, now: datetime) -> CallRecord:
         with self._lock:
@@ -244,7 +248,9 @@ class InMemoryCallStore:
     def dequeue(self, call_sid: str, queue_result: str, now: datetime) -> CallRecord:
         with self._lock:
             record = self._require(call_sid)
-            return self._put(replace(record, queue_result=queue_result, state=after_queue_state(record, queue_result)))
+            return self._put(
+                replace(record, queue_result=queue_result, state=after_queue_state(record, queue_result))
+            )
 
     def finish(self, call_sid: str, call_status: str, now: datetime) -> CallRecord:
         with self._lock:
@@ -275,4 +281,3 @@ class InMemoryCallStore:
         """Every call still remembered (for tests and the readiness report)."""
         with self._lock:
             return list(self._calls.values())
-

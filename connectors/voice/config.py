@@ -75,9 +75,7 @@ class VoiceSettings(BaseSettings):
     def _diallable(cls, v: Mapping[str, str]) -> dict[str, str]:
         for key, target in v.items():
             if not _DIALLABLE.match(str(target).replace(" ", "")):
-                raise ValueError(
-                    f"{key!r} -> {target!r} is not diallable; use +4533661234 or sip:user@host"
-                )
+                raise ValueError(f"{key!r} -> {target!r} is not diallable; use +4533661234 or sip:user@host")
         return {str(k): str(t).replace(" ", "") for k, t in v.items()}
 
     @field_validator("min_speech_confidence")

@@ -76,8 +76,9 @@ def apply_safety(
     return decision, flagged
 
 
-def closed_lines(status: ClosingStatus, opens: datetime, now: datetime, prompts: Prompts,
-                 lang: Lang = Lang.DA) -> list[str]:
+def closed_lines(
+    status: ClosingStatus, opens: datetime, now: datetime, prompts: Prompts, lang: Lang = Lang.DA
+) -> list[str]:
     """'Vi har lukket. Vi åbner igen mandag den 4. januar klokken otte.' (holiday named)."""
     if status.reason is ClosingReason.HOLIDAY and status.holiday_name:
         first = prompts.text("closed_holiday", lang, holiday=status.holiday_name)
@@ -85,10 +86,15 @@ def closed_lines(status: ClosingStatus, opens: datetime, now: datetime, prompts:
         first = prompts.text("closed_extra", lang)
     else:
         first = prompts.text("closed", lang)
-    return [first, prompts.text("opens_at", lang, when=prompts.spoken_when(opens, now.astimezone(opens.tzinfo), lang))]
+    return [
+        first,
+        prompts.text("opens_at", lang, when=prompts.spoken_when(opens, now.astimezone(opens.tzinfo), lang)),
+    ]
 
 
-def handoff_lines(decision: TriageDecision, queue: Queue | None, prompts: Prompts, lang: Lang = Lang.DA) -> list[str]:
+def handoff_lines(
+    decision: TriageDecision, queue: Queue | None, prompts: Prompts, lang: Lang = Lang.DA
+) -> list[str]:
     """Why the caller is put through, in the words of the decision (sensitive first)."""
     name = queue.name if queue else ""
     if decision.reason is HandoffReason.SENSITIVE or decision.sensitive:
@@ -101,15 +107,21 @@ def handoff_lines(decision: TriageDecision, queue: Queue | None, prompts: Prompt
         return lines
     if decision.reason is HandoffReason.ASKED_FOR_HUMAN:
         return [prompts.text("handoff_human", lang)]
+    if queue is not None and queue.kind == "external":  # another authority: say who, promise nothing
+        return [prompts.text("handoff_external", lang, queue=name)]
     if decision.reason is HandoffReason.CASEWORK:
         return [prompts.text("handoff_casework", lang, queue=name)]
-    if queue is not None and queue.kind == "external":
-        return [prompts.text("handoff_external", lang, queue=name)]
     return [prompts.text("handoff", lang, queue=name)]
 
 
-def hold_tip(topic: str | None, sensitive: bool, by_topic: Mapping[str, Sequence[str]],
-             articles: Mapping[str, Article], prompts: Prompts, lang: Lang = Lang.DA) -> str | None:
+def hold_tip(
+    topic: str | None,
+    sensitive: bool,
+    by_topic: Mapping[str, Sequence[str]],
+    articles: Mapping[str, Article],
+    prompts: Prompts,
+    lang: Lang = Lang.DA,
+) -> str | None:
     """A self-service tip while waiting: the topic's spoken answer when a self-service solution
     exists, else the generic tip. None for sensitive calls and English callers get the generic one."""
     if sensitive:

@@ -77,7 +77,7 @@ class PromptFile(BaseModel):
 class Prompts:
     data: PromptFile
 
-    def text(self, key: str, lang: Lang = Lang.DA, **values: object) -> str:
+    def text(self, key: str, lang: Lang = Lang.DA, /, **values: object) -> str:
         table = self.data.en if lang is Lang.EN else self.data.da
         template = table.get(key) or self.data.da.get(key)
         if template is None:
@@ -146,4 +146,3 @@ def load_prompts() -> Prompts:
 def parse_prompts(text: str, where: str = "<string>") -> Prompts:
     """Validate a prompt file from text (tests and a future per-tenant override)."""
     return _load(text, where)
-

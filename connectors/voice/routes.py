@@ -25,7 +25,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from twilio.twiml.voice_response import VoiceResponse
 
-from bot.errors import KontaktError, NeverOpen
+from bot.errors import KontaktError, NeverOpen, VoiceConfigError
 from bot.routing.calendar import OpeningHours, closing_reason, next_open
 from bot.topics import TopicContract
 from bot.triage import topic_decision
@@ -114,8 +114,26 @@ class Call:
         self.record = self.store.save(replace(self.record, **changes))
         return self.record
 
-    def text(self, key: str, lang: Lang | None = None, **values: object) -> str:
+    def text(self, key: str, lang: Lang | None = None, /, **values: object) -> str:
         return self.prompts.text(key, lang or self.lang, **values)
+
+
+def check_voice_setup(settings: VoiceSettings, prompts: Prompts, contract: TopicContract) -> None:
+    """Every queue the voice settings and the menu name must exist in the topic contract.
+    Raises `VoiceConfigError` naming the key. Runs once per app on the first webhook; call it at
+    startup too, so a typo fails the deployment instead of the first caller."""
+    prompts.check_queues(contract)
+    named = {
+        "KONTAKT_VOICE_FALLBACK_QUEUE": settings.fallback_queue,
+        "KONTAKT_VOICE_ENGLISH_QUEUE": settings.english_queue,
+        "KONTAKT_VOICE_SWITCHBOARD_QUEUE": settings.switchboard_queue,
+        **{f"KONTAKT_VOICE_TRANSFER_NUMBERS[{q}]": q for q in settings.transfer_numbers},
+    }
+    for key, queue_id in named.items():
+        if queue_id not in contract.queue_by_id:
+            raise VoiceConfigError(
+                f"{key} names unknown queue {queue_id!r}; use a queue id from knowledge/topics.yaml"
+            )
 
 
 def get_call(
@@ -127,9 +145,20 @@ def get_call(
     schedule: Annotated[OpeningHours, Depends(get_schedule)],
 ) -> Call:
     prompts = load_prompts()
-    voice = Voice(prompts, Urls(settings.public_base_url), settings.voice_da or None, settings.voice_en or None,
-                  settings.gather_timeout_seconds)
-    record, created = store.start(form.call_sid, caller=form.number, called=form.to or form.called or "", now=now)
+    checked = getattr(request.app.state, "voice_checked", None)
+    if checked is not settings:
+        check_voice_setup(settings, prompts, request.app.state.understanding.contract)
+        request.app.state.voice_checked = settings
+    voice = Voice(
+        prompts,
+        Urls(settings.public_base_url),
+        settings.voice_da or None,
+        settings.voice_en or None,
+        settings.gather_timeout_seconds,
+    )
+    record, created = store.start(
+        form.call_sid, caller=form.number, called=form.to or form.called or "", now=now
+    )
     if created and request.url.path != "/voice/incoming":
         log.warning("call %s unknown at %s (restart?); started a new record", form.call_sid, request.url.path)
     return Call(request, form, settings, store, now, schedule, prompts, voice, record)
@@ -163,8 +192,12 @@ def _hints(call: Call) -> str:
 
 
 def _to_human(
-    call: Call, queue_id: str | None, via: HandoffVia, lines: list[str],
-    decision: TriageDecision | None = None, lang: Lang | None = None,
+    call: Call,
+    queue_id: str | None,
+    via: HandoffVia,
+    lines: list[str],
+    decision: TriageDecision | None = None,
+    lang: Lang | None = None,
 ) -> VoiceResponse:
     """Enqueue (or dial an external target) with the handoff context attached."""
     lang = lang or call.lang
@@ -172,7 +205,9 @@ def _to_human(
     if queue_id is None or queue_id == NO_QUEUE or queue_id not in contract.queue_by_id:
         queue_id = settings.fallback_queue
     context = HandoffContext(
-        queue=queue_id, via=via, language=lang.value,
+        queue=queue_id,
+        via=via,
+        language=lang.value,
         topic=decision.topic if decision else call.record.topic,
         reason=decision.reason if decision else None,
         sensitive=bool(decision and decision.sensitive) or call.record.flagged is not None,
@@ -188,7 +223,9 @@ def _to_human(
             log.info("call %s transferred to external %s", call.form.call_sid, queue_id)
             return call.voice.dial(lines, number, lang, settings.dial_timeout_seconds)
         # No number configured: the switchboard puts the call through; the context names the target.
-        context = replace(context, queue=settings.switchboard_queue, explanation=f"{context.explanation}; to {queue_id}")
+        context = replace(
+            context, queue=settings.switchboard_queue, explanation=f"{context.explanation}; to {queue_id}"
+        )
     call.record = call.store.enqueue(call.form.call_sid, context, call.now)
     log.info("call %s enqueued in %s via %s", call.form.call_sid, context.queue, via.value)
     return call.voice.enqueue(lines, context, lang, settings.taskrouter_workflow_sid)
@@ -205,10 +242,18 @@ def _unclear(call: Call, key: str, extra: list[str] | None = None) -> VoiceRespo
     call.save(unclear=call.record.unclear + 1)
     lines = [*(extra or []), call.text(key)] if key else list(extra or [])
     if call.record.unclear >= call.settings.max_unclear:
-        decision = TriageDecision(Action.HANDOFF, call.record.topic, call.settings.fallback_queue, False, 0.0,
-                                  reason=HandoffReason.LOW_CONFIDENCE, explanation="no or unclear input")
-        return _to_human(call, call.settings.fallback_queue, HandoffVia.NO_INPUT, [*lines, call.text("to_human")],
-                         decision)
+        decision = TriageDecision(
+            Action.HANDOFF,
+            call.record.topic,
+            call.settings.fallback_queue,
+            False,
+            0.0,
+            reason=HandoffReason.LOW_CONFIDENCE,
+            explanation="no or unclear input",
+        )
+        return _to_human(
+            call, call.settings.fallback_queue, HandoffVia.NO_INPUT, [*lines, call.text("to_human")], decision
+        )
     return call.voice.reprompt(lines, _hints(call), call.lang)
 
 
@@ -240,11 +285,17 @@ def _speech(call: Call, speech: str, confidence: float | None) -> VoiceResponse:
     try:
         parsed = u.parse(transcript, call.record.transcript, call.settings.tenant, call.record.topic)
     except KontaktError as exc:
-        log.error("call %s: understanding failed (%s); putting through", call.form.call_sid, type(exc).__name__)
+        log.error(
+            "call %s: understanding failed (%s); putting through", call.form.call_sid, type(exc).__name__
+        )
         return _to_human(call, call.settings.fallback_queue, HandoffVia.ERROR, [call.text("error")])
     decision, flagged = flow.apply_safety(parsed.decision, call.record.flagged)
     topic = call.record.topic
-    if decision.topic and decision.topic in u.contract.by_id and u.contract.by_id[decision.topic].domain != "dialog":
+    if (
+        decision.topic
+        and decision.topic in u.contract.by_id
+        and u.contract.by_id[decision.topic].domain != "dialog"
+    ):
         topic = decision.topic
     call.save(transcript=(*call.record.transcript, transcript), flagged=flagged, topic=topic)
     english = parsed.nlu.language == "en" or decision.topic == ENGLISH_TOPIC
@@ -275,7 +326,9 @@ def incoming(call: CallDep) -> Response:
                 opens = next_open(call.now, call.schedule)
             except NeverOpen:
                 return call.voice.closed([call.text("closed")], call.lang, offer_callback=False)
-            return call.voice.closed(flow.closed_lines(status, opens, call.now, call.prompts, call.lang), call.lang)
+            return call.voice.closed(
+                flow.closed_lines(status, opens, call.now, call.prompts, call.lang), call.lang
+            )
         name = call.settings.municipality_name
         welcome = call.text("welcome_named", name=name) if name else call.text("welcome")
         return call.voice.menu(welcome, _hints(call), call.lang)
@@ -292,8 +345,13 @@ def gather(call: CallDep, step: str = "menu") -> Response:
             return _extension(call, digits.rstrip("#"))
         if step == "emergency":
             if digits == "1":
-                return _to_human(call, call.settings.fallback_queue, HandoffVia.ASKED, [call.text("to_human")],
-                                 call.record.flagged)
+                return _to_human(
+                    call,
+                    call.settings.fallback_queue,
+                    HandoffVia.ASKED,
+                    [call.text("to_human")],
+                    call.record.flagged,
+                )
             return call.voice.goodbye(call.lang, lines=[call.text("emergency")])
         if step == "resolved":
             said = yes_no(speech) if speech else None
@@ -301,13 +359,17 @@ def gather(call: CallDep, step: str = "menu") -> Response:
                 return call.voice.goodbye(call.lang, "answer_done")
             if digits == "2" or said is False:
                 topic = call.contract.by_id.get(call.record.topic or "")
-                return _to_human(call, topic.queue if topic else None, HandoffVia.ASKED, [call.text("to_human")])
+                return _to_human(
+                    call, topic.queue if topic else None, HandoffVia.ASKED, [call.text("to_human")]
+                )
             if speech:
                 return _speech(call, speech, call.form.confidence)  # a new question
             return call.voice.goodbye(call.lang)
         if step == "clarify":
             if digits == flow.HUMAN_KEY:
-                return _to_human(call, call.settings.fallback_queue, HandoffVia.ASKED, [call.text("to_human")])
+                return _to_human(
+                    call, call.settings.fallback_queue, HandoffVia.ASKED, [call.text("to_human")]
+                )
             if digits.isdigit() and 1 <= int(digits) <= len(call.record.candidates):
                 u = call.understanding
                 topic = call.record.candidates[int(digits) - 1]
@@ -343,10 +405,13 @@ def _menu_key(call: Call, digits: str) -> VoiceResponse:
 def _extension(call: Call, extension: str) -> VoiceResponse:
     target = call.settings.extensions.get(extension) if extension else None
     if target is None:
-        return _to_human(call, call.settings.switchboard_queue, HandoffVia.EXTENSION,
-                         [call.text("extension_unknown")])
+        return _to_human(
+            call, call.settings.switchboard_queue, HandoffVia.EXTENSION, [call.text("extension_unknown")]
+        )
     call.save(state=CallState.TRANSFERRED)
-    return call.voice.dial([call.text("extension_connecting")], target, call.lang, call.settings.dial_timeout_seconds)
+    return call.voice.dial(
+        [call.text("extension_connecting")], target, call.lang, call.settings.dial_timeout_seconds
+    )
 
 
 @router.post("/after-dial", summary="<Dial> action: survey, or the switchboard when nobody answered")
@@ -354,9 +419,13 @@ def after_dial(call: CallDep) -> Response:
     def build() -> VoiceResponse:
         if call.form.dial_call_status == "completed":
             call.save(state=CallState.CONNECTED)
+            handoff = call.record.handoff
+            if handoff and call.contract.queue_by_id[handoff.queue].kind == "external":
+                return call.voice.goodbye(call.lang)  # another authority: not ours to survey
             return _after_agent(call)
-        return _to_human(call, call.settings.switchboard_queue, HandoffVia.EXTENSION,
-                         [call.text("extension_no_answer")])
+        return _to_human(
+            call, call.settings.switchboard_queue, HandoffVia.EXTENSION, [call.text("extension_no_answer")]
+        )
 
     return _twiml(call, build)
 
@@ -374,16 +443,26 @@ def wait(call: CallDep) -> Response:
         if polls % 3 == 1:  # the tip on the first announcement and every third after it
             handoff = call.record.handoff
             u = call.understanding
-            tip = flow.hold_tip(handoff.topic if handoff else call.record.topic,
-                                bool(handoff and handoff.sensitive) or call.record.flagged is not None,
-                                u.by_topic, u.articles, call.prompts, lang)
+            tip = flow.hold_tip(
+                handoff.topic if handoff else call.record.topic,
+                bool(handoff and handoff.sensitive) or call.record.flagged is not None,
+                u.by_topic,
+                u.articles,
+                call.prompts,
+                lang,
+            )
             if tip:
                 lines.append(tip)
         offer = call.record.callback is None and flow.callback_offered(
             form.current_queue_size, form.queue_time, call.settings.routing_policy
         )
-        return call.voice.hold(lines, lang, offer_callback=offer, music_url=call.settings.hold_music_url,
-                               pause_seconds=call.settings.hold_pause_seconds)
+        return call.voice.hold(
+            lines,
+            lang,
+            offer_callback=offer,
+            music_url=call.settings.hold_music_url,
+            pause_seconds=call.settings.hold_pause_seconds,
+        )
 
     return _twiml(call, build)
 
@@ -393,7 +472,11 @@ def callback(call: CallDep, step: str = "offer", retry: int = 0) -> Response:
     queued = call.record.state is CallState.QUEUED
 
     def back(lines: list[str]) -> VoiceResponse:
-        return call.voice.back_to_waiting(lines, call.lang) if queued else call.voice.goodbye(call.lang, lines=lines)
+        return (
+            call.voice.back_to_waiting(lines, call.lang)
+            if queued
+            else call.voice.goodbye(call.lang, lines=lines)
+        )
 
     def build() -> VoiceResponse:
         digits = (call.form.digits or "").strip()
@@ -406,22 +489,32 @@ def callback(call: CallDep, step: str = "offer", retry: int = 0) -> Response:
             number = phone_number(digits or speech, call.settings.callback_digits)
             if number is None:
                 if retry:
-                    return back([call.text("callback_number_invalid"), call.text("callback_cancelled")]
-                                if queued else [call.text("callback_number_invalid")])
+                    return back(
+                        [call.text("callback_number_invalid"), call.text("callback_cancelled")]
+                        if queued
+                        else [call.text("callback_number_invalid")]
+                    )
                 return call.voice.callback_number_prompt(
-                    call.lang, call.settings.callback_digits, [call.text("callback_number_invalid")], retry=True
+                    call.lang,
+                    call.settings.callback_digits,
+                    [call.text("callback_number_invalid")],
+                    retry=True,
                 )
             call.save(pending_number=number)
             return call.voice.callback_confirm(format_phone(number), call.lang)
         if step == "confirm":
             said = yes_no(speech) if speech else None
-            number = call.record.pending_number or (call.record.callback.number if call.record.callback else None)
+            number = call.record.pending_number or (
+                call.record.callback.number if call.record.callback else None
+            )
             if (digits == "1" or said is True) and number:
                 call.record = call.store.request_callback(call.form.call_sid, number, call.now)
                 spoken = format_phone(number)
                 if queued:
                     log.info("call %s left the queue with a callback request", call.form.call_sid)
-                    return call.voice.leave_queue([call.text("callback_recorded_queue", number=spoken)], call.lang)
+                    return call.voice.leave_queue(
+                        [call.text("callback_recorded_queue", number=spoken)], call.lang
+                    )
                 return _closed_recorded(call, spoken, _spoken_next_open(call))
             if digits == "2" or said is False:
                 return call.voice.callback_number_prompt(call.lang, call.settings.callback_digits)
@@ -460,7 +553,9 @@ def after_queue(call: CallDep) -> Response:
             return resp
         if result in ("queue-full", "error", "system-error") and before.handoff is not None:
             if before.handoff.queue != call.settings.fallback_queue:
-                return _to_human(call, call.settings.fallback_queue, before.handoff.via, [call.text("to_human")])
+                return _to_human(
+                    call, call.settings.fallback_queue, before.handoff.via, [call.text("to_human")]
+                )
             return call.voice.goodbye(call.lang)
         return VoiceResponse()
 
@@ -468,7 +563,9 @@ def after_queue(call: CallDep) -> Response:
 
 
 @router.post("/survey", summary="Rapid phone feedback: four questions, keys 1-9 (seed 003 §3.3)")
-def survey(call: CallDep, q: Annotated[int, Query(ge=1, le=SURVEY_QUESTIONS)] = 1, retry: int = 0) -> Response:
+def survey(
+    call: CallDep, q: Annotated[int, Query(ge=1, le=SURVEY_QUESTIONS)] = 1, retry: int = 0
+) -> Response:
     def build() -> VoiceResponse:
         digits = (call.form.digits or "").strip()
         if not digits:
@@ -497,4 +594,3 @@ def status(call: CallDep) -> Response:
         return VoiceResponse()
 
     return _twiml(call, build)
-

@@ -82,7 +82,8 @@ async def verify_twilio_signature(request: Request, settings: VoiceSettingsDep) 
     if not RequestValidator(token).validate(url, params, signature, algorithm=algorithm):
         log.warning(
             "voice webhook refused: signature does not match %s (check KONTAKT_VOICE_PUBLIC_BASE_URL"
-            " and the proxy's X-Forwarded-Proto/Host if every request fails)", url,
+            " and the proxy's X-Forwarded-Proto/Host if every request fails)",
+            url,
         )
         raise _refuse("the signature does not match")
 

@@ -25,8 +25,8 @@ _DIGIT_WORDS = {
     "nul": "0", "en": "1", "et": "1", "ét": "1", "én": "1", "to": "2", "tre": "3", "fire": "4",
     "fem": "5", "seks": "6", "syv": "7", "otte": "8", "ni": "9",
 }  # fmt: skip
-_YES = frozenset("ja jo jep yes yeah korrekt rigtigt bekræft bekræfter".split())
-_NO = frozenset("nej no medarbejder menneske person".split())
+_YES = frozenset(["ja", "jo", "jep", "yes", "yeah", "korrekt", "rigtigt", "bekræft", "bekræfter"])
+_NO = frozenset(["nej", "no", "medarbejder", "menneske", "person"])
 
 
 def strip_fillers(text: str) -> str:

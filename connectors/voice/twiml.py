@@ -62,8 +62,16 @@ class Voice:
             self.say(parent, self.prompts.text(key, lang, **values), lang)
 
     def _gather(
-        self, parent: VoiceResponse, lang: Lang, action: str, *, speech: bool = True, num_digits: int | None = 1,
-        hints: str | None = None, timeout: int | None = None, finish_on_key: str | None = None,
+        self,
+        parent: VoiceResponse,
+        lang: Lang,
+        action: str,
+        *,
+        speech: bool = True,
+        num_digits: int | None = 1,
+        hints: str | None = None,
+        timeout: int | None = None,
+        finish_on_key: str | None = None,
     ) -> Gather:
         return parent.gather(
             input="speech dtmf" if speech else "dtmf",
@@ -83,7 +91,9 @@ class Voice:
 
     # --- entry point --------------------------------------------------------------------
 
-    def closed(self, lines: Sequence[str], lang: Lang = Lang.DA, offer_callback: bool = True) -> VoiceResponse:
+    def closed(
+        self, lines: Sequence[str], lang: Lang = Lang.DA, offer_callback: bool = True
+    ) -> VoiceResponse:
         """Closed or holiday message, the callback offer (key 1), then goodbye and hang up."""
         resp = VoiceResponse()
         for line in lines:
@@ -96,7 +106,12 @@ class Voice:
         return resp
 
     def menu(
-        self, welcome: str | None, hints: str, lang: Lang = Lang.DA, *, again: str | None = None,
+        self,
+        welcome: str | None,
+        hints: str,
+        lang: Lang = Lang.DA,
+        *,
+        again: str | None = None,
     ) -> VoiceResponse:
         """The welcome and the level-1 menu: speech or one key (1-6, * for an extension)."""
         resp = VoiceResponse()
@@ -176,7 +191,10 @@ class Voice:
     # --- to a human ----------------------------------------------------------------------------
 
     def enqueue(
-        self, lines: Sequence[str], context: HandoffContext, lang: Lang = Lang.DA,
+        self,
+        lines: Sequence[str],
+        context: HandoffContext,
+        lang: Lang = Lang.DA,
         workflow_sid: str | None = None,
     ) -> VoiceResponse:
         """Say why, then <Enqueue> into the queue named by its id. With a TaskRouter workflow the
@@ -196,7 +214,9 @@ class Voice:
             enqueue.task(task_attributes(context))
         return resp
 
-    def dial(self, lines: Sequence[str], target: str, lang: Lang = Lang.DA, timeout: int = 20) -> VoiceResponse:
+    def dial(
+        self, lines: Sequence[str], target: str, lang: Lang = Lang.DA, timeout: int = 20
+    ) -> VoiceResponse:
         """Transfer to a number or a SIP address; /voice/after-dial handles no answer."""
         resp = VoiceResponse()
         for line in lines:
@@ -211,8 +231,13 @@ class Voice:
     # --- waiting in the queue (waitUrl) ----------------------------------------------------
 
     def hold(
-        self, lines: Sequence[str], lang: Lang = Lang.DA, *, offer_callback: bool,
-        music_url: str | None = None, pause_seconds: int = 15,
+        self,
+        lines: Sequence[str],
+        lang: Lang = Lang.DA,
+        *,
+        offer_callback: bool,
+        music_url: str | None = None,
+        pause_seconds: int = 15,
     ) -> VoiceResponse:
         """Position, tip, callback offer (key 1) and music or silence. Twilio fetches the wait
         URL again when this document ends."""
@@ -269,8 +294,15 @@ class Voice:
 
     # --- after the call: rapid phone feedback (seed 003 §3.3) --------------------------------
 
-    def survey_question(self, question: int, lang: Lang = Lang.DA, *, intro: bool = False,
-                        invalid: bool = False, retry: bool = False) -> VoiceResponse:
+    def survey_question(
+        self,
+        question: int,
+        lang: Lang = Lang.DA,
+        *,
+        intro: bool = False,
+        invalid: bool = False,
+        retry: bool = False,
+    ) -> VoiceResponse:
         """One question on the 1-9 keypad scale; no answer ends the survey politely."""
         if not 1 <= question <= SURVEY_QUESTIONS:
             raise ValueError(f"survey question {question} does not exist")
@@ -323,4 +355,3 @@ def build_hints(words: Iterable[str], titles: Iterable[str], limit: int = MAX_HI
 
 def render(resp: VoiceResponse) -> str:
     return str(resp)
-

@@ -16,4 +16,6 @@ from connectors.webchat.session import (
     OutMessage,
 )
 
-__all__ = ["BotOnlyBackend", "ChatBackend", "ContactRequest", "Feedback", "MessageKind", "OutMessage", "router"]
+__all__ = [
+    "BotOnlyBackend", "ChatBackend", "ContactRequest", "Feedback", "MessageKind", "OutMessage", "router",
+]

@@ -146,8 +146,8 @@ def _check_text(text: str, limit: int) -> str:
     if not text.strip():
         raise ChatInputError("empty_text", "The message is empty; write a question.")
     if len(text) > limit:
-        raise ChatInputError("text_too_long", f"The message has {len(text)} characters; the limit is {limit}.",
-                             status=413)
+        raise ChatInputError("text_too_long",
+                             f"The message has {len(text)} characters; the limit is {limit}.", status=413)
     return text
 
 
@@ -160,7 +160,8 @@ def _check_client_id(value: str | None) -> str | None:
 
 # -- JSON shapes ---------------------------------------------------------------------------------
 def message_json(m: OutMessage) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": m.id, "kind": m.kind.value, "text": m.text, "created_at": m.created_at.isoformat()}
+    out: dict[str, Any] = {"id": m.id, "kind": m.kind.value, "text": m.text,
+                           "created_at": m.created_at.isoformat()}
     if m.buttons:
         out["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
     if m.article:
@@ -291,7 +292,7 @@ def _read(backend: ChatBackend, session: str, after: int) -> dict[str, Any]:
 
 @api.post("/end", summary="The citizen ended the conversation")
 def end(body: SessionIn, backend: BackendDep) -> Any:
-    return _call(lambda sid: {"session": sid, "messages": [message_json(m) for m in backend.end(sid)]}, body.session)
+    return _call(lambda sid: _messages(sid, backend.end(sid)), body.session)
 
 
 @api.post("/feedback", status_code=201, summary="After-chat survey (1-10 scale)")
@@ -299,7 +300,8 @@ def feedback(body: FeedbackIn, backend: BackendDep) -> Any:
     unknown = sorted(set(body.scores) - set(FEEDBACK_QUESTIONS))
     low, high = FEEDBACK_SCALE
     if unknown:
-        return _error("invalid_feedback", f"Unknown question(s) {unknown}; expected {list(FEEDBACK_QUESTIONS)}.", 422)
+        return _error("invalid_feedback",
+                      f"Unknown question(s) {unknown}; expected {list(FEEDBACK_QUESTIONS)}.", 422)
     if any(not low <= v <= high for v in body.scores.values()):
         return _error("invalid_feedback", f"Scores must be whole numbers from {low} to {high}.", 422)
     comment = (body.comment or "").strip() or None
@@ -324,8 +326,11 @@ def contact_request(body: ContactIn, backend: BackendDep) -> Any:
     if body.kind == ContactKind.MESSAGE and text is None:
         return _error("empty_text", "The message is empty.", 422)
     req = ContactRequest(body.kind, phone, text)
-    return _call(lambda sid: {"session": sid, "messages": [message_json(m) for m in backend.request_contact(sid, req)]},
-                 body.session)
+    return _call(lambda sid: _messages(sid, backend.request_contact(sid, req)), body.session)
+
+
+def _messages(sid: str, messages: list[OutMessage]) -> dict[str, Any]:
+    return {"session": sid, "messages": [message_json(m) for m in messages]}
 
 
 def _call(fn, session: str) -> Any:
@@ -391,14 +396,16 @@ async def chat_ws(ws: WebSocket) -> None:
                 if not isinstance(data, dict):
                     raise ValueError("not an object")
             except ValueError:
-                await ws.send_json({"type": "error", "code": "invalid_json", "message": "Frames must be JSON objects."})
+                await ws.send_json({"type": "error", "code": "invalid_json",
+                                    "message": "Frames must be JSON objects."})
                 continue
             kind = data.get("type")
             if kind == "ping":
                 await ws.send_json({"type": "pong"})
                 continue
             if kind != "message":
-                await ws.send_json({"type": "error", "code": "unknown_type", "message": f"Unknown frame type {kind!r}."})
+                await ws.send_json({"type": "error", "code": "unknown_type",
+                                    "message": f"Unknown frame type {kind!r}."})
                 continue
             try:
                 text = data.get("text")

@@ -260,13 +260,15 @@ class BotOnlyBackend:
             turn = respond(self.understanding, self.memory, f"webchat:{s.id}", text, s.tenant)
             if turn.decision.topic:
                 s.topic = turn.decision.topic
-            article = self.understanding.articles.get(turn.decision.article.id) if turn.decision.article else None
+            ref = turn.decision.article
+            article = self.understanding.articles.get(ref.id) if ref else None
             out = [user]
             for m in turn.messages:
                 kw = _structure(m, article, turn.decision.action)
                 for b in kw.get("buttons", ()):
                     s.offered[b.payload] = b.title
-                out.append(s.append(MessageKind.BOT, kw.pop("text"), now, action=turn.decision.action.value, **kw))
+                text = kw.pop("text")
+                out.append(s.append(MessageKind.BOT, text, now, action=turn.decision.action.value, **kw))
             if client_message_id:
                 s.by_client_id[client_message_id] = (out[0].id, out[-1].id)
             return out

@@ -7,6 +7,7 @@ postgresql params fail with a message saying how to install them; they are never
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,30 +39,43 @@ def pg_cluster() -> Iterator[PostgresCluster]:
         cluster.destroy()
 
 
-@pytest.fixture
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database of the requested backend (indirect param "sqlite"/"postgresql")."""
-    backend = getattr(request, "param", "sqlite")
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'kontakt.sqlite3'}"
-    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
-    if not cluster.is_running():  # a test that stopped the server failed half-way
-        cluster.start_again()
-    return cluster.create_database()
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "kontakt.sqlite3"
+    template = Database(f"sqlite:///{path}")
+    template.migrate()
+    with template.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    template.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_pg_template(pg_cluster: PostgresCluster) -> str:
+    """A PostgreSQL database migrated once; each test gets a CREATE DATABASE ... TEMPLATE copy."""
+    url = pg_cluster.create_database(name="kontakt_template")
+    template = Database(url)
+    template.migrate()
+    template.dispose()
+    return "kontakt_template"
 
 
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A migrated database on SQLite and on PostgreSQL (same tests run on both)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'kontakt.sqlite3'}"
+        target = tmp_path / "kontakt.sqlite3"
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), target)
+        url = f"sqlite:///{target}"
     else:
         cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+        template = request.getfixturevalue("migrated_pg_template")
         if not cluster.is_running():
             cluster.start_again()
-        url = cluster.create_database()
+        url = cluster.create_database(template=template)
     database = Database(url)
-    database.migrate()
+    database.migrate()  # already at head: checks the copy and does nothing
     try:
         yield database
     finally:

@@ -8,6 +8,7 @@ import pytest
 
 from bot.engine import TRANSITIONS, ContactEvent, ConversationEngine, TaskTexts, transition
 from bot.errors import (
+    AgentExists,
     IllegalTransition,
     InvalidSkillLevel,
     InvalidTaskInput,
@@ -121,6 +122,19 @@ def test_transition_table_terminal_states_have_no_exit() -> None:
 
 
 @pytest.mark.unit
+def test_transition_is_total_over_states_and_events() -> None:
+    for state in ContactState:
+        for event in ContactEvent:
+            if (state, event) in TRANSITIONS:
+                assert transition(state, event) is TRANSITIONS[(state, event)]
+            else:
+                with pytest.raises(IllegalTransition):
+                    transition(state, event)
+    with pytest.raises(IllegalTransition):
+        transition("nonsense", E.CLOSE)  # type: ignore[arg-type]
+
+
+@pytest.mark.unit
 def test_only_bot_state_allows_bot_reply() -> None:
     allowed = {s for (s, e) in TRANSITIONS if e is E.BOT_REPLY}
     assert allowed == {S.BOT}
@@ -151,7 +165,16 @@ def test_chat_handoff_scenario(engine: ConversationEngine, clock: FakeClock) -> 
     assert [t.author for t in packet.transcript] == [Author.CITIZEN, Author.BOT, Author.CITIZEN]
     assert packet.bot_actions[0].article is not None and packet.bot_actions[0].article.id == ARTICLE.id
     assert packet.identity.phone == "+4512345678" and packet.deadline is None  # chat has no e-mail SLA
-    assert engine.handoff_packets(TENANT, c.id) == [packet]
+    assert (packet.tenant, packet.channel, packet.contact_id, packet.schema_version) == (
+        TENANT, Channel.CHAT, c.id, "1.0",
+    )  # fmt: skip
+    assert packet.queue.name == "Basis – generel borgerservice" and packet.topic.title
+    assert packet.identity.name == "Mette Hansen" and packet.identity.email == "mette@example.dk"
+    assert packet.identity.authenticated is False
+    assert packet.entities == () and packet.history == () and packet.note is None
+    assert packet.created_at == clock.now and packet.transcript[-1].at == clock.now
+    assert packet.bot_actions[0].action is Action.ANSWER and packet.bot_actions[0].topic == "affald_storskrald"
+    assert engine.handoff_packets(TENANT, c.id) == [packet]  # stored, every field survives the round trip
     assert not engine.bot_may_answer(TENANT, c.id)
 
     offers = engine.route(TENANT)
@@ -220,6 +243,37 @@ def test_email_handoff_sets_sla_two_business_hours(engine: ConversationEngine, c
     due = datetime(2026, 3, 3, 8, 0, tzinfo=UTC)  # 1 h Monday + 1 h from 08:00 Tuesday = 09:00 CET
     assert engine.contact(TENANT, c.id).sla_due_at == due and packet.deadline == due
     assert packet.queue.id == "borgerservice_basis"  # no decision, no topic: the default queue
+
+
+@pytest.mark.integration
+def test_packet_history_lists_earlier_contacts_of_the_citizen(engine: ConversationEngine, clock: FakeClock) -> None:
+    staff(engine, ("anna", {"borgerservice_basis": 5}))
+    old = engine.open_contact(TENANT, Channel.VOICE, "CA-old", phone="+4512345678")
+    engine.record_bot_reply(TENANT, old.id, "Hej", answer())
+    engine.request_handoff(TENANT, old.id, None, HandoffReason.ASKED_FOR_HUMAN)
+    [offer] = engine.route(TENANT)
+    engine.accept_offer(TENANT, offer.id, "anna")
+    engine.close(TENANT, "anna", old.id, Outcome.VEJLEDT_I_SELVBETJENING)
+    engine.open_contact(TENANT, Channel.CHAT, "other-citizen", phone="+4599999999")
+    clock.advance(3600)
+    new = engine.open_contact(TENANT, Channel.EMAIL, "<new@x>", phone="+4512345678")
+    engine.record_inbound(TENANT, new.id, "Jeg ringede i går om storskrald.")
+    packet = engine.request_handoff(TENANT, new.id, None, HandoffReason.CASEWORK)
+    assert [(h.contact_id, h.channel, h.topic, h.outcome) for h in packet.history] == [
+        (old.id, Channel.VOICE, "affald_storskrald", "vejledt_i_selvbetjening")
+    ]
+    assert packet.history[0].date == clock.now - timedelta(seconds=3600)
+
+
+@pytest.mark.integration
+def test_queue_schedule_from_tenant_config_drives_sla(make_engine, clock: FakeClock) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine()
+    short = {d: ["09:00-15:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
+    engine.ensure_tenant(TENANT, "Kbh", schedules={"borgerservice_basis": short})
+    clock.now = datetime(2026, 3, 2, 13, 0, tzinfo=UTC)  # 14:00 local, one hour before closing
+    c = engine.open_contact(TENANT, Channel.EMAIL, "<s@x>")
+    packet = engine.request_handoff(TENANT, c.id, None, HandoffReason.CASEWORK)
+    assert packet.deadline == datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # 1 h Monday + 1 h from 09:00 Tuesday
 
 
 # --- routing --------------------------------------------------------------------------------------
@@ -378,6 +432,8 @@ def test_unknown_ids_raise_typed_errors(engine: ConversationEngine) -> None:
         engine.agent_reply(TENANT, "ghost", c.id, "hej")
     with pytest.raises(InvalidSkillLevel):
         engine.set_skill(TENANT, "anna", "esb", 10)
+    with pytest.raises(AgentExists):
+        engine.add_agent(TENANT, "anna", "Anna igen")
     with pytest.raises(UnknownQueue):
         engine.set_skill(TENANT, "anna", "nope", 3)
     engine.ensure_tenant("aarhus", "Aarhus Kommune")

@@ -243,7 +243,6 @@
     if (who) node.appendChild(el("p", { className: "kontakt-who", text: who }));
     children.forEach(function (c) { if (c) node.appendChild(c); });
     log.appendChild(node);
-    scrollDown();
     return node;
   }
 
@@ -319,14 +318,19 @@
 
   function cssId(s) { return String(s).replace(/[^A-Za-z0-9_.:-]/g, ""); }
 
-  function handleMessages(list) {
+  // New replies are scrolled into view from their start (a long answer is read from the top).
+  function handleMessages(list, toBottom) {
+    var firstReply = null;
     (list || []).forEach(function (m) {
       if (m.id && seen[m.id]) return;
       if (m.id) { seen[m.id] = true; lastId = Math.max(lastId, m.id); }
       if (m.kind === "user" && m.client_message_id) delete pending[m.client_message_id];
       if (m.kind !== "user") setBusy(false);
-      renderMessage(m);
+      var node = renderMessage(m);
+      if (node && m.kind !== "user" && !firstReply) firstReply = node;
     });
+    if (firstReply && !toBottom) log.scrollTop = Math.max(0, firstReply.offsetTop - 8);
+    else if (toBottom) scrollDown();
   }
 
   function setBusy(on) {
@@ -390,6 +394,7 @@
     ended = true;
     compose.hidden = true;
     actions.hidden = true;
+    log.hidden = true;
     setBusy(false);
     while (feedbackBox.firstChild) feedbackBox.removeChild(feedbackBox.firstChild);
     var heading = el("h3", { tabindex: "-1", id: "kontakt-feedback-title", text: T.feedbackTitle });
@@ -456,6 +461,7 @@
     while (feedbackBox.firstChild) feedbackBox.removeChild(feedbackBox.firstChild);
     compose.hidden = false;
     actions.hidden = false;
+    log.hidden = false;
     historyLoaded = Promise.resolve();
     connect();
     input.focus();
@@ -487,7 +493,7 @@
     if (!session) return Promise.resolve();
     return api("GET", "/chat/api/history", null, { session: session }).then(function (res) {
       if (!res.session) { setSession(null); return; }
-      handleMessages(res.messages);
+      handleMessages(res.messages, true);
     }).catch(function () { /* offline: the next message retries */ });
   }
 
@@ -594,6 +600,7 @@
     pending[cmid] = { text: text };
     var node = bubble("user", T.whoUser, [renderText(shown || text)]);
     node.setAttribute("data-cmid", cmid);
+    scrollDown();
     setBusy(true);
     deliver(cmid);
   }

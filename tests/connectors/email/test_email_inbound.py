@@ -95,6 +95,19 @@ def test_inbound_header_values_never_contain_line_breaks(header: str) -> None:
     assert "\n" not in mail.subject and "\r" not in mail.subject
 
 
+@pytest.mark.parametrize(
+    "from_header",
+    [
+        "From: =?utf-8?q?Jens=0D=0ABcc:_victim@example.com?= <jens@example.dk>",
+        "From: =?utf-8?q?victim@example.com?= <jens@example.dk>",
+        'From: "victim@example.com" <jens@example.dk>',
+    ],
+)
+def test_inbound_forged_display_name_never_changes_the_sender(from_header: str) -> None:
+    mail = parse_mail(raw_mail(b"Tekst\r\n", from_header))
+    assert mail.from_addr == "jens@example.dk"
+
+
 def test_inbound_unreadable_date_is_none_with_a_defect() -> None:
     mail = parse_mail(raw_mail(b"Tekst\r\n", "Date: i går ved middagstid"))
     assert mail.date is None

@@ -92,7 +92,13 @@ def test_speech_format_phone_reads_in_pairs() -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("ja tak", True), ("Ja, det gjorde jeg", True), ("nej", False), ("en medarbejder", False), ("hvad", None)],
+    [
+        ("ja tak", True),
+        ("Ja, det gjorde jeg", True),
+        ("nej", False),
+        ("en medarbejder", False),
+        ("hvad", None),
+    ],
 )
 def test_speech_yes_no(text: str, expected: bool | None) -> None:
     assert yes_no(text) is expected

@@ -77,8 +77,10 @@ class ScriptedBackend:
             if "lukket" in text:
                 out.append(self._add(session_id, MessageKind.CLOSED, "", opens_at_text="mandag kl. 8.00"))
             elif text == "/dialog_menneske":
-                out.append(self._add(session_id, MessageKind.SYSTEM, "Du er nummer 2 i køen.", queue_position=2))
-                out.append(self._add(session_id, MessageKind.AGENT, "Hej, jeg hedder Anne. Hvad kan jeg hjælpe med?",
+                queue = "Du er nummer 2 i køen."
+                out.append(self._add(session_id, MessageKind.SYSTEM, queue, queue_position=2))
+                hello = "Hej, jeg hedder Anne. Hvad kan jeg hjælpe med?"
+                out.append(self._add(session_id, MessageKind.AGENT, hello,
                                      author="Anne"))
             else:
                 out.append(self._add(session_id, MessageKind.SYSTEM, "", queue_position=3))

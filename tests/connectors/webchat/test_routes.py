@@ -77,7 +77,8 @@ def test_unknown_session_starts_a_new_one(client, session):
 
 
 def test_history_of_unknown_session_is_empty(client):
-    assert client.get("/chat/api/history", params={"session": "Q" * 30}).json() == {"session": None, "messages": []}
+    empty = {"session": None, "messages": []}
+    assert client.get("/chat/api/history", params={"session": "Q" * 30}).json() == empty
     assert client.get("/chat/api/messages", params={"session": "nope", "after": 0}).json() == {
         "session": None, "messages": []}
 
@@ -124,7 +125,8 @@ def test_text_over_the_character_limit_is_refused_with_413(client, settings):
 
 
 def test_invalid_json_is_a_400(client):
-    r = client.post("/chat/api/messages", content=b'{"text": "hej"', headers={"Content-Type": "application/json"})
+    r = client.post("/chat/api/messages", content=b'{"text": "hej"',
+                    headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 
 
@@ -159,8 +161,8 @@ def test_feedback_is_recorded_once_with_topic_and_level(client, chat_app):
     record = next(f for f in chat_app.state.chat_backend.feedback if f.session_id == sid)
     assert record.feedback.scores == {"tilfredshed": 9, "afklaring": 10, "sprog": 8}
     assert record.feedback.comment == "Fint"
-    assert (record.channel, record.level, record.topic, record.tenant) == ("webchat", "bot", "affald_toemning",
-                                                                           "kobenhavn")
+    assert (record.channel, record.level, record.topic, record.tenant) == (
+        "webchat", "bot", "affald_toemning", "kobenhavn")
     again = client.post("/chat/api/feedback", json={"session": sid, "scores": {"sprog": 1}})
     assert again.status_code == 409
 
@@ -178,7 +180,8 @@ def test_invalid_feedback_is_refused(client, body, status):
 
 
 def test_feedback_and_end_for_unknown_session_are_404(client):
-    assert client.post("/chat/api/feedback", json={"session": "U" * 30, "scores": {"sprog": 5}}).status_code == 404
+    body = {"session": "U" * 30, "scores": {"sprog": 5}}
+    assert client.post("/chat/api/feedback", json=body).status_code == 404
     assert client.post("/chat/api/end", json={"session": "U" * 30}).status_code == 404
 
 
@@ -198,7 +201,8 @@ def test_contact_requests(client):
     bad = client.post("/chat/api/contact-requests", json={"session": sid, "kind": "message", "text": " "})
     assert bad.status_code == 422 and bad.json()["error"] == "empty_text"
     ok = client.post("/chat/api/contact-requests",
-                     json={"session": sid, "kind": "callback", "phone": "+45 12 34 56 78", "text": "Om min sag"})
+                     json={"session": sid, "kind": "callback", "phone": "+45 12 34 56 78",
+                           "text": "Om min sag"})
     assert ok.status_code == 201
     (msg,) = ok.json()["messages"]
     assert msg["kind"] == "system" and "+4512345678" in msg["text"]
