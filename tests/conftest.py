@@ -9,8 +9,10 @@ from bot.config import Settings
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings()
+def settings(tmp_path_factory) -> Settings:
+    """The real model and data; a throwaway SQLite database so tests never touch var/."""
+    db = tmp_path_factory.mktemp("db") / "kontakt.sqlite3"
+    return Settings(database_url=f"sqlite:///{db}")
 
 
 @pytest.fixture(scope="session")

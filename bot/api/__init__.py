@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,9 @@ from bot.config import Settings
 from bot.dialogue import ConversationMemory
 from bot.errors import KontaktError
 from bot.privacy import RedactingFilter
+from bot.engine import ConversationEngine
+from bot.storage import Database
+from bot.tenants import load_tenants
 from bot.understanding import Understanding
 
 log = logging.getLogger("kontakt.api")
@@ -63,9 +67,19 @@ def create_app(
         started = time.perf_counter()
         app.state.understanding = understanding or Understanding.load(settings)
         app.state.memory = ConversationMemory()
+        app.state.tenants = load_tenants(settings.tenants_file)
+        db = Database(settings.database_url)
+        db.migrate()
+        engine = ConversationEngine(db, app.state.understanding.contract, clock=lambda: datetime.now(UTC))
+        for t in app.state.tenants.tenants:
+            engine.ensure_tenant(t.id, t.name, priorities=dict(t.priorities), schedules=t.schedules())
+        app.state.db, app.state.engine = db, engine
         app.state.ready_seconds = round(time.perf_counter() - started, 3)
         log.info("kontakt ready in %.2f s", app.state.ready_seconds)
-        yield
+        try:
+            yield
+        finally:
+            db.dispose()
 
     app = FastAPI(
         title="kontakt",

@@ -1,0 +1,74 @@
+"""Tenants (municipalities) sharing one installation, from knowledge/tenants.yaml. Every request
+names its tenant; an unknown tenant is a clear error, never a silent default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import KontaktError
+from bot.routing.calendar import OpeningHours, default_schedule, schedule_from_mapping
+
+
+class TenantConfigError(KontaktError):
+    """knowledge/tenants.yaml is missing or invalid."""
+
+
+class Tenant(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    email: str | None = None
+    phone_numbers: tuple[str, ...] = ()
+    schedule: Mapping[str, Any] | None = None
+    queue_schedules: Mapping[str, Mapping[str, Any]] = {}
+    priorities: Mapping[str, int] = {}
+
+    def opening_hours(self, queue_id: str | None = None) -> OpeningHours:
+        spec = self.queue_schedules.get(queue_id) if queue_id else None
+        spec = spec or self.schedule
+        return schedule_from_mapping(dict(spec)) if spec else default_schedule()
+
+    def schedules(self) -> dict[str, Mapping[str, Any]]:
+        """Per-queue schedule mappings for the engine (queues without one use the tenant's)."""
+        return {q: s for q, s in self.queue_schedules.items()}
+
+
+class Tenants(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    default_tenant: str
+    tenants: tuple[Tenant, ...]
+
+    @cached_property
+    def by_id(self) -> dict[str, Tenant]:
+        return {t.id: t for t in self.tenants}
+
+    def get(self, tenant_id: str | None) -> Tenant:
+        tid = tenant_id or self.default_tenant
+        try:
+            return self.by_id[tid]
+        except KeyError:
+            from bot.errors import UnknownTenant
+
+            raise UnknownTenant(f"unknown tenant {tid!r}; known tenants: {sorted(self.by_id)}") from None
+
+
+def load_tenants(path: Path) -> Tenants:
+    try:
+        t = Tenants.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise TenantConfigError(f"cannot load tenants from {path}: {exc}") from exc
+    if t.default_tenant not in t.by_id:
+        raise TenantConfigError(f"{path}: default_tenant {t.default_tenant!r} is not listed")
+    for tenant in t.tenants:  # fail at start-up, not at the first call
+        tenant.opening_hours()
+        for q in tenant.queue_schedules:
+            tenant.opening_hours(q)
+    return t
