@@ -19,9 +19,19 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, default=1)
     parse = sub.add_parser("parse", help="parse one message and print the JSON result")
     parse.add_argument("text")
+    from bot.privacy_cli import add_privacy_commands, run_privacy_command
+
+    add_privacy_commands(sub)
+    from bot.agent_cli import add_agent_commands, run_agent_command
+
+    add_agent_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
+    if args.command in ("retention", "gdpr"):
+        return run_privacy_command(args, settings)
+    if args.command == "agent":
+        return run_agent_command(args, settings)
 
     from bot.train import is_fresh, train
 
@@ -42,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import uvicorn
 
-    uvicorn.run(settings.app, host=args.host, port=args.port, workers=args.workers, log_level="info")
+    uvicorn.run(settings.app_factory, factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
     return 0
 
 

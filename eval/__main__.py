@@ -138,15 +138,29 @@ def machine() -> dict:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval")
-    parser.add_argument("command", nargs="?", default="dev", choices=["dev", "bench"])
+    parser.add_argument("command", nargs="?", default="dev", choices=["dev", "bench", "fuzz", "load"])
     parser.add_argument("--misses", action="store_true", help="list every miss")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--cases", type=int, default=10_000, help="fuzz: number of generated cases")
+    parser.add_argument("--seed", type=int, default=0, help="fuzz: random seed")
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both", help="load: database")
+    parser.add_argument("--conversations", type=int, default=32, help="load: concurrent chat conversations")
+    parser.add_argument("--seconds", type=float, default=30.0, help="load: duration of each run")
     args = parser.parse_args(argv)
     settings: Settings = get_settings()
     from bot.train import is_fresh, train
 
     if not is_fresh(settings):
         train(settings, log=lambda m: print(m, file=sys.stderr))
+    if args.command == "fuzz":
+        from eval.fuzz import run as run_fuzz
+
+        report = run_fuzz(settings, n=args.cases, seed=args.seed)
+        return 1 if report.server_errors or report.exceptions or report.bad_responses else 0
+    if args.command == "load":
+        from eval.load import run as run_load
+
+        return run_load(settings, db=args.db, conversations=args.conversations, seconds=args.seconds)
     if args.command == "bench":
         from eval.bench import run
 

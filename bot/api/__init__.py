@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from collections.abc import Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from bot import __version__
+from bot.api.ratelimit import RateLimit
 from bot.config import Settings
 from bot.dialogue import ConversationMemory
 from bot.errors import KontaktError
@@ -30,11 +31,14 @@ log = logging.getLogger("kontakt.api")
 class BodyLimit(BaseHTTPMiddleware):
     """Refuse bodies over the limit with 413 before reading them into memory."""
 
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
         super().__init__(app)
         self.max_bytes = max_bytes
+        self.exempt = exempt  # routes that enforce their own (larger) limit, e.g. raw e-mail
 
     async def dispatch(self, request: Request, call_next):
+        if request.url.path.startswith(self.exempt):
+            return await call_next(request)
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             return JSONResponse(
@@ -58,7 +62,10 @@ def create_app(
     settings: Settings,
     routers: Sequence[APIRouter] = (),
     understanding: Understanding | None = None,
+    background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager]] = (),
 ) -> FastAPI:
+    """The app: core API plus the given routers. `background` hooks (e.g. the mail poller and
+    the outbox worker) run inside the lifespan after the core has loaded, and stop before it."""
     for handler in logging.getLogger().handlers + logging.getLogger("uvicorn.access").handlers:
         handler.addFilter(RedactingFilter())
 
@@ -77,7 +84,10 @@ def create_app(
         app.state.ready_seconds = round(time.perf_counter() - started, 3)
         log.info("kontakt ready in %.2f s", app.state.ready_seconds)
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for hook in background:
+                    await stack.enter_async_context(hook(app))
+                yield
         finally:
             db.dispose()
 
@@ -88,7 +98,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/email/inbound",))
+    app.add_middleware(RateLimit)  # outermost: refuse floods before any work (bot/api/ratelimit.py)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -32,12 +32,13 @@ from bot.topics import OUT_OF_SCOPE
 
 @lru_cache(maxsize=1)
 def danish_vocabulary() -> frozenset[str]:
-    """Inflected Danish word forms from spaCy's lookup tables (for the gibberish signal)."""
+    """Inflected Danish and English word forms from spaCy's lookup tables (for the gibberish
+    signal: "is this language at all?"; English counts, since expats write in English)."""
     import spacy_lookups_data
 
     root = resources.files(spacy_lookups_data).joinpath("data")
     forms: set[str] = set()
-    for name in ("da_lemma_lookup.json", "da_lexeme_norm.json"):
+    for name in ("da_lemma_lookup.json", "da_lexeme_norm.json", "en_lemma_lookup.json", "en_lexeme_norm.json"):
         path = root.joinpath(name)
         if not path.is_file():
             path = root.joinpath(name + ".gz")

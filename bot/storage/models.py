@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -39,8 +40,9 @@ from bot.routing.skills import AgentState, Channel
 
 __all__ = [
     "Agent", "AgentRole", "AgentSkill", "AgentStateRow", "AgentState", "Author", "Base", "Channel",
-    "Contact", "ContactState", "Direction", "Event", "EventKind", "Handoff", "Message", "Offer",
-    "OfferStatus", "Outcome", "QueueRow", "Task", "TaskKind", "TaskStatus", "Tenant", "UTCDateTime",
+    "Contact", "ContactState", "Direction", "Event", "EventKind", "Handoff", "InboundMail", "InboundMailStatus",
+    "Message", "Offer", "OfferStatus", "OutboxItem", "OutboxKind", "OutboxStatus", "Outcome", "QueueRow", "Task",
+    "TaskKind", "TaskStatus", "Tenant", "UTCDateTime",
 ]  # fmt: skip
 
 
@@ -126,6 +128,11 @@ class EventKind(enum.StrEnum):
     TASK_DONE = "task_done"
     ABANDONED = "abandoned"
     CLOSED = "closed"
+    # e-mail channel and outbox (migration 0002; VARCHAR values, so no type change)
+    MAIL_RECEIVED = "mail_received"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACHED = "sla_breached"
+    OUTBOX_FAILED = "outbox_failed"
 
 
 def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:
@@ -375,3 +382,89 @@ class Event(Base):
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
     at: Mapped[datetime]
     data: Mapped[dict[str, Any]]
+
+
+# --- e-mail channel and durable outbox (migration 0002) --------------------------------------
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt (next_attempt_at)
+    SENDING = "sending"  # claimed by a worker until next_attempt_at (a lease); then claimable again
+    SENT = "sent"
+    FAILED = "failed"  # permanently refused or out of attempts; an agent must look
+
+
+class OutboxKind(enum.StrEnum):
+    AUTO_REPLY = "auto_reply"
+    AGENT_REPLY = "agent_reply"
+
+
+class InboundMailStatus(enum.StrEnum):
+    RECEIVED = "received"  # raw mail committed, not handled yet
+    HANDLED = "handled"  # on its contact (and auto-replied where allowed)
+    SKIPPED = "skipped"  # automatic mail (bounce, list, auto-reply) outside any thread: stored only
+    FAILED = "failed"  # handling raised; the raw mail is kept and handling can be retried
+
+
+class OutboxItem(Base):
+    """One outgoing message, stored before it is sent (transactional outbox). `payload` is the
+    complete wire format (for e-mail: the MIME message as bytes); `dedupe_key` makes enqueueing
+    idempotent. Our own Message-ID is kept in `message_id`, so replies to it can be threaded."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_tenant_message_id", "tenant_id", "message_id"),
+        Index("ix_outbox_contact_id", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ID, ForeignKey("tenants.id"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, 16))
+    kind: Mapped[OutboxKind] = mapped_column(_enum(OutboxKind, 32))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus, 16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    contact_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("contacts.id"))
+    message_id: Mapped[str | None] = mapped_column(String(255))  # our Message-ID, "<...@domain>"
+
+
+class InboundMail(Base):
+    """One inbound mail as received: the raw bytes are committed before anything else happens,
+    so nothing is lost; (tenant_id, message_id) is unique, so a second delivery is recognised.
+    `thread_id` is the external_ref of the contact the mail joined (the thread's root id)."""
+
+    __tablename__ = "inbound_mail"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "message_id"),
+        Index("ix_inbound_mail_tenant_status", "tenant_id", "status"),
+        Index("ix_inbound_mail_tenant_subject", "tenant_id", "from_addr", "subject_key"),
+        Index("ix_inbound_mail_contact_id", "contact_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ID, ForeignKey("tenants.id"))
+    message_id: Mapped[str] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(32))  # imap, http, test, ...
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]
+    status: Mapped[InboundMailStatus] = mapped_column(_enum(InboundMailStatus, 16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    from_addr: Mapped[str | None] = mapped_column(String(320))
+    subject: Mapped[str | None] = mapped_column(Text)
+    subject_key: Mapped[str | None] = mapped_column(String(255))
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    reference_ids: Mapped[str | None] = mapped_column(Text)  # References: space-separated, oldest first
+    automatic: Mapped[str | None] = mapped_column(String(200))  # automatic_reason, None for a person
+    contact_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("contacts.id"))
+    thread_id: Mapped[str | None] = mapped_column(String(255))
+    handled_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

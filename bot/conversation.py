@@ -1,0 +1,224 @@
+"""One citizen turn on the conversation engine, the same for every channel (issue 5: no channel
+keeps its own copy of conversation state or business rules; once a human takes over, the bot is
+silent).
+
+`handle_citizen_message` does, in this order:
+
+1. opens (or finds) the contact for (tenant, channel, external_ref);
+2. stores the citizen's message: committed before anything else can fail;
+3. asks `engine.bot_may_answer`: when a human owns the contact the bot says nothing and the
+   message waits for the agent (the result carries the queue status);
+4. otherwise runs one bot turn (`bot.dialogue.decide`) with the state read back from the engine:
+   the citizen's recent messages as safety history, the contact's last topic and any earlier
+   safety decision (from the BOT_REPLIED events);
+5. stores the bot's reply with its decision; when the decision needs a human it requests the
+   handoff with the reason, or `out_of_hours` when the queue is closed (the result then says
+   when it opens, from the tenant's schedule, so the channel can offer a message or a callback).
+
+Nothing here knows a channel's wire format; channels turn `TurnResult` into JSON, TwiML or mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.dialogue import decide, is_payload
+from bot.engine import ConversationEngine, QueueStatus
+from bot.errors import ConversationClosed, NeverOpen
+from bot.responses import BotMessage
+from bot.routing import calendar
+from bot.routing.handoff import HandoffPacket, PacketReason
+from bot.storage.models import Author, Channel, ContactState, Direction, EventKind
+from bot.storage.repository import ContactView, EventView, MessageView
+from bot.tenants import Tenant
+from bot.types import Action, ArticleRef, HandoffReason, TriageDecision
+from bot.understanding import Parsed, Understanding
+
+__all__ = [
+    "ClosedInfo", "FINAL_STATES", "HISTORY_MESSAGES", "TurnResult", "decision_from_event", "flagged_decision",
+    "handle_citizen_message", "handoff_reason", "queue_for",
+]  # fmt: skip
+
+HISTORY_MESSAGES = 9  # earlier citizen messages read with the new one (safety window, topic)
+FINAL_STATES = frozenset({ContactState.CLOSED, ContactState.ABANDONED})
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedInfo:
+    """The handoff found the queue closed: the citizen may leave a message or ask for a call."""
+
+    queue_id: str
+    opens_at: datetime | None  # UTC; None when the schedule never opens again
+    opens_at_text: str | None  # 'mandag den 4. januar kl. 8.00' (Copenhagen time)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResult:
+    contact: ContactView  # after the turn
+    inbound: MessageView
+    duplicate: bool  # the client_message_id was seen before: nothing new was written
+    bot_answered: bool  # False when a human owns the contact (the bot stayed silent)
+    decision: TriageDecision | None
+    parsed: Parsed | None
+    replies: tuple[MessageView, ...]  # the bot's stored replies, in order
+    rendered: tuple[BotMessage, ...]  # the same replies with buttons (empty for a duplicate)
+    handoff: HandoffPacket | None = None
+    queue: QueueStatus | None = None  # when the contact waits for a human
+    closed: ClosedInfo | None = None  # the handoff went to a closed queue
+
+    @property
+    def handed_off(self) -> bool:
+        return self.handoff is not None
+
+
+def handle_citizen_message(
+    engine: ConversationEngine,
+    understanding: Understanding,
+    tenant_id: str,
+    channel: Channel | str,
+    external_ref: str,
+    text: str,
+    client_message_id: str | None = None,
+    *,
+    tenant: Tenant | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    now: datetime | None = None,
+) -> TurnResult:
+    """One citizen message through the engine (see the module docstring). `tenant` (from
+    bot.tenants) supplies the opening hours; without it the engine's queue schedule is used.
+    Raises `ConversationClosed` for a contact that was closed or abandoned."""
+    contact = engine.open_contact(tenant_id, channel, external_ref, name=name, phone=phone, email=email, now=now)
+    if contact.state in FINAL_STATES:
+        raise ConversationClosed(
+            f"contact {contact.id!r} ({Channel(channel).value} {external_ref[:12]!r}…) is {contact.state.value};"
+            " start a new conversation"
+        )
+    if client_message_id is not None:
+        earlier = _replay(engine, tenant_id, contact, client_message_id)
+        if earlier is not None:
+            return earlier
+
+    before = engine.transcript(tenant_id, contact.id)
+    inbound = engine.record_inbound(tenant_id, contact.id, text, client_message_id, now=now)
+    if not engine.bot_may_answer(tenant_id, contact.id):
+        contact = engine.contact(tenant_id, contact.id)
+        return TurnResult(contact, inbound, False, False, None, None, (), (), queue=_status(engine, contact, now))
+
+    history = [m.text for m in before if m.author is Author.CITIZEN and not is_payload(m.text)]
+    events = engine.events(tenant_id, contact.id)
+    flagged = flagged_decision(events, understanding)
+    turn = decide(understanding, text, history[-HISTORY_MESSAGES:], contact.topic, flagged, tenant_id)
+    decision = turn.decision
+    reason = handoff_reason(decision, flagged) if decision.action is Action.HANDOFF else None
+
+    replies = tuple(
+        engine.record_bot_reply(tenant_id, contact.id, m.text, decision, now=now) for m in turn.messages
+    )
+    if reason is None:
+        return TurnResult(engine.contact(tenant_id, contact.id), inbound, False, True, decision, turn.parsed,
+                          replies, tuple(turn.messages))  # fmt: skip
+
+    queue_id = queue_for(engine, decision, decision.topic or contact.topic)
+    closed = _closed(engine, tenant, queue_id, now)
+    if closed is not None and reason not in (PacketReason.SENSITIVE, PacketReason.EMERGENCY):
+        reason = PacketReason.OUT_OF_HOURS
+    nlu = turn.parsed.nlu if turn.parsed is not None else None
+    packet = engine.request_handoff(tenant_id, contact.id, decision, reason, nlu=nlu, now=now)
+    contact = engine.contact(tenant_id, contact.id)
+    return TurnResult(contact, inbound, False, True, decision, turn.parsed, replies, tuple(turn.messages),
+                      handoff=packet, queue=_status(engine, contact, now), closed=closed)  # fmt: skip
+
+
+# --- small pure helpers -------------------------------------------------------------------------
+
+
+def handoff_reason(decision: TriageDecision, flagged: TriageDecision | None = None) -> PacketReason:
+    """Why a handoff decision leaves the bot. After an emergency was seen, a request for a human
+    is an emergency handoff, so the agent knows at once."""
+    if flagged is not None and flagged.action is Action.EMERGENCY and not decision.sensitive:
+        return PacketReason.EMERGENCY
+    if decision.sensitive or decision.reason is HandoffReason.SENSITIVE:
+        return PacketReason.SENSITIVE
+    return PacketReason(decision.reason or HandoffReason.ASKED_FOR_HUMAN)
+
+
+def decision_from_event(data: object, understanding: Understanding | None = None) -> TriageDecision | None:
+    """The decision stored with a BOT_REPLIED event (bot.engine._decision_data), rebuilt."""
+    if not isinstance(data, dict) or not data.get("action"):
+        return None
+    art = data.get("article")
+    article = None
+    if art:
+        article = ArticleRef(id=art["id"], title=art["title"], source=art["source"], source_url=art.get("source_url"),
+                             reviewed=art["reviewed"], historical=bool(art.get("historical", False)))  # fmt: skip
+    reason = HandoffReason(data["reason"]) if data.get("reason") else None
+    topic = data.get("topic")
+    sensitive = reason is HandoffReason.SENSITIVE
+    if understanding is not None and topic in understanding.contract.by_id:
+        sensitive = sensitive or (bool(understanding.contract.by_id[topic].sensitive) and reason is not None)
+    return TriageDecision(action=Action(data["action"]), topic=topic, queue=data.get("queue"), sensitive=sensitive,
+                          confidence=float(data.get("confidence") or 0.0), article=article,
+                          candidates=tuple(data.get("candidates") or ()), reason=reason)  # fmt: skip
+
+
+def flagged_decision(events: Sequence[EventView], understanding: Understanding | None = None) -> TriageDecision | None:
+    """The first emergency or sensitive decision the bot made in this contact, if any (it sticks)."""
+    for e in events:
+        if e.kind is EventKind.BOT_REPLIED:
+            d = decision_from_event(e.data.get("decision"), understanding)
+            if d is not None and (d.action is Action.EMERGENCY or d.sensitive):
+                return d
+    return None
+
+
+# --- engine reads ---------------------------------------------------------------------------------
+
+
+def _replay(engine: ConversationEngine, tenant_id: str, contact: ContactView, cmid: str) -> TurnResult | None:
+    """The earlier result for a repeated client_message_id (a retry): what was stored then."""
+    transcript = engine.transcript(tenant_id, contact.id)
+    for i, m in enumerate(transcript):
+        if m.direction is Direction.IN and m.client_message_id == cmid:
+            replies: list[MessageView] = []
+            for later in transcript[i + 1 :]:
+                if later.direction is Direction.IN:
+                    break
+                if later.author is Author.BOT:
+                    replies.append(later)
+            current = engine.contact(tenant_id, contact.id)
+            return TurnResult(current, m, True, bool(replies), None, None, tuple(replies), (),
+                              queue=_status(engine, current, None))  # fmt: skip
+    return None
+
+
+def _status(engine: ConversationEngine, contact: ContactView, now: datetime | None) -> QueueStatus | None:
+    if contact.state not in (ContactState.QUEUED, ContactState.OFFERED, ContactState.HANDOFF_REQUESTED):
+        return None
+    return engine.queue_status(contact.tenant_id, contact.id, now=now)
+
+
+def _closed(engine: ConversationEngine, tenant: Tenant | None, queue_id: str, now: datetime | None) -> ClosedInfo | None:
+    """None while the queue is open, on the tenant's hours for it (the default hours without one)."""
+    at = engine.clock() if now is None else now
+    schedule = tenant.opening_hours(queue_id) if tenant is not None else calendar.default_schedule()
+    if calendar.is_open(at, schedule):
+        return None
+    try:
+        opens = calendar.next_open(at, schedule)
+    except NeverOpen:
+        return ClosedInfo(queue_id, None, None)
+    return ClosedInfo(queue_id, opens.astimezone(UTC), calendar.format_deadline_da(opens, schedule.tz))
+
+
+def queue_for(engine: ConversationEngine, decision: TriageDecision, topic: str | None) -> str:
+    """The queue a handoff goes to: the decision's, else the topic's, else the engine default
+    (the same order as ConversationEngine.request_handoff)."""
+    if decision.queue:
+        return decision.queue
+    if topic and topic in engine.contract.by_id:
+        return engine.contract.by_id[topic].queue
+    return engine.default_queue

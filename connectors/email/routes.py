@@ -1,0 +1,107 @@
+"""POST /email/inbound: mail services push raw MIME here.
+
+The body is the raw message (`Content-Type: message/rfc822`, or any non-form type), or a
+multipart form with the raw message in the field `message` (file or text). The shared secret
+goes in the header `X-Kontakt-Email-Secret` (setting KONTAKT_EMAIL_INBOUND_SECRET): missing → 401,
+wrong → 403, not configured → 503. Larger than KONTAKT_EMAIL_MAX_INBOUND_BYTES (25 MB) → 413.
+202 means the raw mail is committed; a repeated delivery is answered 202 with duplicate=true.
+The tenant is the query parameter `tenant` (default: the default tenant).
+
+    curl -s localhost:5005/email/inbound?tenant=kobenhavn -H 'X-Kontakt-Email-Secret: ...' \\
+         -H 'Content-Type: message/rfc822' --data-binary @mail.eml
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from connectors.email.service import MailService
+from connectors.email.settings import EmailSettings
+
+__all__ = ["SECRET_HEADER", "get_email_settings", "get_mail_service", "router"]
+
+SECRET_HEADER = "X-Kontakt-Email-Secret"
+
+router = APIRouter(tags=["email"])
+
+
+def get_email_settings(request: Request) -> EmailSettings:
+    state = request.app.state
+    if getattr(state, "email_settings", None) is None:
+        state.email_settings = EmailSettings()
+    return state.email_settings
+
+
+def get_mail_service(request: Request) -> MailService:
+    """The app's MailService, built from the lifespan's engine, model, tenants and database."""
+    state = request.app.state
+    if getattr(state, "mail_service", None) is None:
+        state.mail_service = MailService(state.engine, state.understanding, state.tenants, state.db)
+    return state.mail_service
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+@router.post("/email/inbound", status_code=202)
+async def inbound(request: Request, tenant: str | None = None) -> JSONResponse:
+    settings = get_email_settings(request)
+    expected = settings.inbound_secret.get_secret_value() if settings.inbound_secret else ""
+    if not expected:
+        return _error(503, "not_configured", "Set KONTAKT_EMAIL_INBOUND_SECRET to accept pushed mail.")
+    given = request.headers.get(SECRET_HEADER)
+    if given is None:
+        return _error(401, "unauthorized", f"Send the shared secret in the {SECRET_HEADER} header.")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        return _error(403, "forbidden", f"The {SECRET_HEADER} header does not match.")
+
+    limit = settings.max_inbound_bytes
+    too_large = _error(413, "payload_too_large", f"A mail may be at most {limit} bytes.")
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit + 64 * 1024):
+        return too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit + 64 * 1024:  # room for the multipart envelope
+            return too_large
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # let form() read what was streamed
+
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        form = await request.form(max_part_size=limit + 1)
+        try:
+            field = form.get("message")
+            if isinstance(field, UploadFile):
+                raw = await field.read()
+            elif isinstance(field, str):
+                raw = field.encode("utf-8", "surrogateescape")
+            else:
+                return _error(400, "missing_message", "Put the raw message in the form field 'message'.")
+        finally:
+            await form.close()
+    else:
+        raw = body
+    if not raw.strip():
+        return _error(400, "empty_message", "The request carries no mail.")
+    if len(raw) > limit:
+        return too_large
+
+    service = get_mail_service(request)
+    tenant_id = tenant or service.tenants.default_tenant
+    if tenant_id not in service.tenants.by_id:
+        return _error(404, "unknown_tenant", f"Unknown tenant {tenant_id!r}.")
+    result = await run_in_threadpool(service.ingest, tenant_id, raw, "http")
+    return JSONResponse(
+        {"inbound_id": result.inbound_id, "message_id": result.message_id, "duplicate": result.duplicate,
+         "status": result.status.value, "contact_id": result.contact_id},
+        status_code=202,
+    )  # fmt: skip

@@ -1,0 +1,444 @@
+"""The e-mail channel on the conversation engine.
+
+`MailService.ingest(tenant_id, raw, source)`:
+
+1. commits the raw bytes first (table `inbound_mail`, unique per tenant and Message-ID); a second
+   delivery of a handled Message-ID is recognised and ignored, an unhandled one is handled now;
+2. parses the mail and applies the RFC 3834 loop guard (`automatic_reason`): automatic mail never
+   gets an auto-reply; outside a known thread it is only stored (status SKIPPED);
+3. threads it (In-Reply-To, References, then subject) over the stored inbound Message-IDs and our
+   own outgoing ones (kept on the outbox items); a reply joins its contact, whose
+   `external_ref` is the thread root's Message-ID (a closed contact starts a new thread);
+4. records the citizen's message; a new thread is triaged (`understanding.parse`), routed by the
+   mail policy (`routing_hint`: aktindsigt, klager and case documents go to the owning unit without
+   an FAQ answer), handed to a person (e-mail is always answered by a person) with the deadline
+   of 2 business hours in the queue's opening hours (`Tenant.opening_hours(queue)`), and gets the
+   Danish auto-reply, enqueued in the outbox (never sent from here).
+
+Handling errors are caught: the mail stays stored with status FAILED and `reprocess_pending`
+tries again. `send_agent_reply` threads an agent's answer to the citizen's last mail and enqueues
+it; `check_deadlines` writes `sla_warning` (30 min before, counted in opening hours) and
+`sla_breached` events, once per contact each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy as email_policy
+from email.message import EmailMessage
+from typing import Any
+
+from bot.engine import ConversationEngine
+from bot.errors import AutoReplySuppressed, NaiveDatetime, NoReplyAddress
+from bot.outbox_worker import Sender
+from bot.routing.handoff import PacketReason
+from bot.storage import outbox as ob
+from bot.storage import repository as repo
+from bot.storage.db import Database
+from bot.storage.models import Channel, ContactState, EventKind, InboundMailStatus, OutboxKind
+from bot.storage.models import InboundMail as InboundMailRow
+from bot.tenants import Tenant, Tenants
+from bot.types import Action
+from connectors.email.inbound import GENERATED_ID_DOMAIN, InboundMail, automatic_reason, parse_mail
+from connectors.email.outbound import (
+    DEFAULT_REPLY_HOURS,
+    FaqContent,
+    MailRouting,
+    MailTemplates,
+    SlaState,
+    agent_reply,
+    auto_reply,
+    reply_deadline,
+    routing_hint,
+    sla_state,
+)
+from connectors.email.threading import MatchKind, make_message_id, normalize_subject, thread_key
+from connectors.email.transport import SmtpSender
+
+__all__ = ["IngestResult", "MailService", "run_deadline_checker", "smtp_sender"]
+
+log = logging.getLogger("kontakt.email")
+
+MAX_TRANSCRIPT_CHARS = 20_000  # the citizen's text on the contact; the raw mail keeps everything
+CLOSED_STATES = (ContactState.CLOSED, ContactState.ABANDONED)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    inbound_id: int
+    message_id: str
+    duplicate: bool  # the Message-ID was stored before (a second delivery)
+    status: InboundMailStatus
+    contact_id: str | None = None
+    thread: MatchKind | None = None
+    new_thread: bool = False
+    automatic: str | None = None  # why no auto-reply may be sent (loop guard), None for a person
+    topic: str | None = None
+    queue_id: str | None = None
+    sla_due_at: datetime | None = None
+    auto_reply_id: int | None = None  # outbox item id
+    error: str | None = None
+
+
+def _stored_mail(row: InboundMailRow) -> InboundMail:
+    """What the reply builders need of a stored mail, without parsing the raw bytes again."""
+    return InboundMail(
+        message_id=row.message_id, message_id_generated=row.message_id.endswith(f"@{GENERATED_ID_DOMAIN}>"),
+        in_reply_to=row.in_reply_to, references=tuple((row.reference_ids or "").split()),
+        subject=row.subject or "", from_addr=row.from_addr or "", from_name="", to=(), cc=(), reply_to=None,
+        date=None, content_type="text/plain", text="", body_for_understanding="", attachments=(), headers=(),
+        defects=(), size=row.size,
+    )  # fmt: skip
+
+
+class MailService:
+    """Cheap to construct; one per process. `understanding` is `bot.understanding.Understanding`
+    (anything with `.parse(text, tenant=)`, `.contract` and `.articles`)."""
+
+    def __init__(
+        self,
+        engine: ConversationEngine,
+        understanding: Any,
+        tenants: Tenants,
+        db: Database,
+        outbox: ob.Outbox | None = None,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        reply_hours: float = DEFAULT_REPLY_HOURS,
+        warn_before: timedelta = timedelta(minutes=30),
+        max_handle_attempts: int = 5,
+        templates: MailTemplates | None = None,
+    ) -> None:
+        self.engine = engine
+        self.understanding = understanding
+        self.tenants = tenants
+        self.db = db
+        self.outbox = outbox or ob.Outbox(db)
+        self.clock = clock or engine.clock
+        self.reply_hours = reply_hours
+        self.warn_before = warn_before
+        self.max_handle_attempts = max_handle_attempts
+        self.templates = templates
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _now(self, now: datetime | None) -> datetime:
+        value = self.clock() if now is None else now
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetime(f"clock/now gave {value.isoformat()} without a time zone; use UTC")
+        return value.astimezone(UTC)
+
+    def _own_addresses(self) -> tuple[str, ...]:
+        return tuple(t.email.lower() for t in self.tenants.tenants if t.email)
+
+    @staticmethod
+    def _domain(tenant: Tenant) -> str | None:
+        return tenant.email.rsplit("@", 1)[-1] if tenant.email and "@" in tenant.email else None
+
+    # --- inbound -------------------------------------------------------------------------------
+
+    def ingest(self, tenant_id: str, raw: bytes, source: str = "unknown", *, now: datetime | None = None) -> IngestResult:
+        """Store `raw` (committed), then handle it. Raises only for an unknown tenant or when the
+        raw mail cannot be stored (`DatabaseUnavailable`): then nothing was acknowledged."""
+        tenant = self.tenants.get(tenant_id)
+        at = self._now(now)
+        raw = bytes(raw)
+        digest = hashlib.sha256(raw).hexdigest()
+        mail: InboundMail | None
+        try:
+            mail = parse_mail(raw)
+            parse_error = None
+        except Exception as exc:  # noqa: BLE001 - parse_mail promises not to raise; be safe anyway
+            mail, parse_error = None, f"{type(exc).__name__}: {exc}"
+        message_id = mail.message_id if mail else f"<{digest[:40]}@{GENERATED_ID_DOMAIN}>"
+        row = InboundMailRow(
+            tenant_id=tenant.id, message_id=message_id[:255], source=source[:32], raw=raw, size=len(raw),
+            sha256=digest, received_at=at, status=InboundMailStatus.RECEIVED, attempts=0,
+            from_addr=(mail.from_addr or None) if mail else None, subject=mail.subject if mail else None,
+            subject_key=normalize_subject(mail.subject)[:255] if mail else None,
+            in_reply_to=mail.in_reply_to if mail else None,
+            reference_ids=" ".join(mail.references) if mail else None,
+            automatic=(automatic_reason(mail, self._own_addresses()) or None) if mail else None,
+        )  # fmt: skip
+        with self.db.write() as s:
+            stored, created = ob.store_inbound(s, row=row)
+            if created:
+                repo.add_event(s, tenant_id=tenant.id, kind=EventKind.MAIL_RECEIVED, at=at, contact_id=None,
+                               data={"inbound_id": stored.id, "source": source, "size": len(raw)})  # fmt: skip
+            s.flush()
+            inbound_id, status, received_at = stored.id, stored.status, stored.received_at
+        if not created and status in (InboundMailStatus.HANDLED, InboundMailStatus.SKIPPED):
+            log.info("mail %s for %s delivered again (%s); ignored", inbound_id, tenant.id, source)
+            return IngestResult(inbound_id, message_id, True, status)
+        if mail is None:
+            return self._failed(inbound_id, message_id, not created, parse_error or "unparseable")
+        return self._handle(tenant, inbound_id, mail, received_at, duplicate=not created)
+
+    def reprocess_pending(self, *, now: datetime | None = None, grace: timedelta = timedelta(minutes=2)) -> list[IngestResult]:
+        """Handle stored mail that was never handled (a crash after storing) or failed before,
+        if it was received at least `grace` ago (so an ingest in flight is left alone)."""
+        at = self._now(now)
+        with self.db.read() as s:
+            rows = [(r.id, r.tenant_id, bytes(r.raw), r.received_at, r.status)
+                    for r in ob.pending_inbound(s, max_attempts=self.max_handle_attempts)]  # fmt: skip
+        out = []
+        for inbound_id, tenant_id, raw, received_at, _status in rows:
+            if received_at > at - grace or tenant_id not in self.tenants.by_id:
+                continue
+            mail = parse_mail(raw)
+            out.append(self._handle(self.tenants.get(tenant_id), inbound_id, mail, received_at, duplicate=True))
+        return out
+
+    def _failed(self, inbound_id: int, message_id: str, duplicate: bool, error: str) -> IngestResult:
+        with self.db.write() as s:
+            row = s.get(InboundMailRow, inbound_id)
+            assert row is not None
+            row.status = InboundMailStatus.FAILED
+            row.attempts += 1
+            row.last_error = error[:2000]
+        return IngestResult(inbound_id, message_id, duplicate, InboundMailStatus.FAILED, error=error)
+
+    def _handle(
+        self, tenant: Tenant, inbound_id: int, mail: InboundMail, received_at: datetime, *, duplicate: bool
+    ) -> IngestResult:
+        try:
+            result = self._process(tenant, inbound_id, mail, received_at)
+        except Exception as exc:  # noqa: BLE001 - the raw mail is stored; record and retry later
+            log.exception("handling mail %s for %s failed; it stays stored for a retry", inbound_id, tenant.id)
+            return self._failed(inbound_id, mail.message_id, duplicate, f"{type(exc).__name__}: {exc}")
+        return dataclasses.replace(result, duplicate=duplicate)
+
+    def _finish(
+        self, inbound_id: int, status: InboundMailStatus, at: datetime, contact_id: str | None, thread_id: str | None
+    ) -> None:
+        with self.db.write() as s:
+            row = s.get(InboundMailRow, inbound_id)
+            assert row is not None
+            row.status, row.handled_at, row.attempts = status, at, row.attempts + 1
+            row.contact_id, row.thread_id, row.last_error = contact_id, thread_id, None
+
+    def _process(self, tenant: Tenant, inbound_id: int, mail: InboundMail, received_at: datetime) -> IngestResult:
+        at = received_at
+        auto = automatic_reason(mail, self._own_addresses())
+        with self.db.read() as s:
+            match = thread_key(
+                mail,
+                lambda mid: ob.thread_of_message_id(s, tenant_id=tenant.id, message_id=mid),
+                by_subject=lambda q: ob.thread_by_subject(
+                    s, tenant_id=tenant.id, from_addr=q.sender, subject_key=q.subject_key[:255], since=q.since
+                ),
+                now=at,
+            )  # fmt: skip
+        base = IngestResult(inbound_id, mail.message_id, False, InboundMailStatus.HANDLED, thread=match.kind,
+                            automatic=auto)  # fmt: skip
+        contact = None
+        if match.thread_id is not None:
+            contact = self.engine.open_contact(tenant.id, Channel.EMAIL, match.thread_id, now=at)
+            if contact.state in CLOSED_STATES:
+                contact = None  # a reply to a finished errand starts a new thread
+        if contact is None and auto is not None:
+            self._finish(inbound_id, InboundMailStatus.SKIPPED, at, None, None)
+            log.info("automatic mail %s outside any thread stored, not handled (%s)", inbound_id, auto)
+            return dataclasses.replace(base, status=InboundMailStatus.SKIPPED, thread=MatchKind.NEW)
+        if contact is None:
+            contact = self.engine.open_contact(
+                tenant.id, Channel.EMAIL, mail.message_id, name=mail.from_name or None,
+                email=mail.from_addr or None, now=at,
+            )  # fmt: skip
+        new_thread = contact.external_ref == mail.message_id
+        thread_id = contact.external_ref
+        self.engine.record_inbound(tenant.id, contact.id, self._transcript_text(mail),
+                                   client_message_id=mail.message_id[:200], now=at)  # fmt: skip
+        result = dataclasses.replace(base, contact_id=contact.id, new_thread=new_thread)
+        if auto is None and self.engine.contact(tenant.id, contact.id).state is ContactState.BOT:
+            result = self._triage_and_reply(tenant, contact.id, thread_id, mail, at, result)
+        self._finish(inbound_id, InboundMailStatus.HANDLED, at, contact.id, thread_id)
+        return result
+
+    @staticmethod
+    def _transcript_text(mail: InboundMail) -> str:
+        body = (mail.body_for_understanding or mail.text).strip()
+        text = f"Emne: {mail.subject}\n\n{body}" if mail.subject else body
+        if len(text) > MAX_TRANSCRIPT_CHARS:
+            text = text[:MAX_TRANSCRIPT_CHARS] + "\n[…] (afkortet; hele mailen er gemt)"
+        return text or "(tom mail)"
+
+    def _triage_and_reply(
+        self, tenant: Tenant, contact_id: str, thread_id: str, mail: InboundMail, at: datetime, result: IngestResult
+    ) -> IngestResult:
+        contract = self.understanding.contract
+        nlu_text = " ".join(p for p in (mail.subject.strip(), mail.body_for_understanding.strip()) if p)
+        parsed = self.understanding.parse(nlu_text or "(tom mail)", tenant=tenant.id)
+        decision = parsed.decision
+        hint: MailRouting | None = None
+        if decision.topic and decision.topic in contract.by_id:
+            hint = routing_hint(decision.topic, contract)
+        queue_id = hint.queue if hint else (decision.queue or self.engine.default_queue)
+        due = reply_deadline(at, tenant.opening_hours(queue_id), self.reply_hours).astimezone(UTC)
+        with self.db.write() as s:
+            ob.set_sla_due(s, tenant_id=tenant.id, contact_id=contact_id, due=due)
+
+        outbox_id = None
+        msg = self._auto_reply(tenant, thread_id, mail, at, due, decision, hint)
+        if msg is not None:
+            item, _ = self.outbox.enqueue(
+                tenant_id=tenant.id, channel=Channel.EMAIL, kind=OutboxKind.AUTO_REPLY,
+                payload=msg.as_bytes(policy=email_policy.SMTP), dedupe_key=f"auto_reply:{tenant.id}:{mail.message_id}",
+                now=at, contact_id=contact_id, message_id=str(msg["Message-ID"]),
+            )  # fmt: skip
+            outbox_id = item.id
+            body = msg.get_content()
+            self.engine.record_bot_reply(tenant.id, contact_id, body, decision, now=at)
+        reason = PacketReason(decision.reason.value) if decision.reason else PacketReason.TOPIC_POLICY
+        routed = dataclasses.replace(decision, queue=queue_id)
+        summary = f"E-mail: {mail.subject}"[:300] if mail.subject else None
+        self.engine.request_handoff(tenant.id, contact_id, routed, reason, summary, nlu=parsed.nlu, now=at)
+        return dataclasses.replace(result, topic=decision.topic, queue_id=queue_id, sla_due_at=due,
+                                   auto_reply_id=outbox_id)  # fmt: skip
+
+    def _faq(self, decision: Any, hint: MailRouting | None) -> tuple[FaqContent | None, FaqContent | None]:
+        ref = decision.article
+        if hint is None or not hint.faq_allowed or ref is None:
+            return None, None
+        if decision.action not in (Action.ANSWER, Action.SELFSERVICE):
+            return None, None
+        article = self.understanding.articles.get(ref.id)
+        if article is None:
+            return None, None
+        source = f"{ref.source} ({ref.source_url})" if ref.source_url else ref.source
+        if decision.action is Action.SELFSERVICE and article.selfservice is not None:
+            ss = article.selfservice
+            lines = [ss.name, *(f"{i}. {step}" for i, step in enumerate(ss.steps, 1))]
+            if ss.url:
+                lines.append(ss.url)
+            return None, FaqContent("\n".join(lines), source, ref.reviewed)
+        return FaqContent(article.body, source, ref.reviewed), None
+
+    def _auto_reply(
+        self,
+        tenant: Tenant,
+        thread_id: str,
+        mail: InboundMail,
+        at: datetime,
+        due: datetime,
+        decision: Any,
+        hint: MailRouting | None,
+    ) -> EmailMessage | None:
+        domain = self._domain(tenant)
+        if domain is None or tenant.email is None:
+            log.error("tenant %s has no e-mail address in tenants.yaml; no auto-reply sent", tenant.id)
+            return None
+        answer, selfservice = self._faq(decision, hint)
+        try:
+            return auto_reply(
+                mail, received_at=at, deadline=due, tenant_name=tenant.name, from_addr=tenant.email,
+                answer=answer, selfservice=selfservice, routing=hint, thread_root=thread_id, sent_at=at,
+                message_id=make_message_id(domain), own_addresses=self._own_addresses(), templates=self.templates,
+            )  # fmt: skip
+        except (AutoReplySuppressed, NoReplyAddress) as exc:
+            log.info("no auto-reply to %s: %s", mail.message_id, exc)
+            return None
+
+    # --- outbound ------------------------------------------------------------------------------
+
+    def send_agent_reply(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        agent_id: str,
+        text: str,
+        *,
+        client_message_id: str | None = None,
+        now: datetime | None = None,
+    ) -> ob.OutboxView:
+        """Record the agent's answer (engine.agent_reply) and enqueue it as a mail threaded to
+        the citizen's last mail. Pass `client_message_id` to make a retry safe: the stored
+        message is found again and the same outbox item returned."""
+        tenant = self.tenants.get(tenant_id)
+        at = self._now(now)
+        if tenant.email is None or self._domain(tenant) is None:
+            raise NoReplyAddress(f"tenant {tenant_id!r} has no e-mail address in tenants.yaml; set `email`")
+        with self.db.read() as s:
+            contact = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
+            rows = ob.inbound_for_contact(s, tenant_id=tenant_id, contact_id=contact_id)
+            people = [r for r in rows if r.automatic is None and r.from_addr]
+            if not people:
+                raise NoReplyAddress(f"contact {contact_id!r} has no mail from a person to answer")
+            target, root = _stored_mail(people[-1]), contact.external_ref
+            agent_name = repo.get_agent(s, tenant_id=tenant_id, agent_id=agent_id).name
+        message = self.engine.agent_reply(tenant_id, agent_id, contact_id, text, client_message_id=client_message_id,
+                                          now=at)  # fmt: skip
+        msg = agent_reply(
+            target, body=text, agent_name=(agent_name.split() or [tenant.name])[0], tenant_name=tenant.name,
+            from_addr=tenant.email, sent_at=at, thread_root=root, message_id=make_message_id(self._domain(tenant) or ""),
+            templates=self.templates,
+        )  # fmt: skip
+        item, _ = self.outbox.enqueue(
+            tenant_id=tenant_id, channel=Channel.EMAIL, kind=OutboxKind.AGENT_REPLY,
+            payload=msg.as_bytes(policy=email_policy.SMTP), dedupe_key=f"agent_reply:{tenant_id}:{message.id}",
+            now=at, contact_id=contact_id, message_id=str(msg["Message-ID"]),
+        )  # fmt: skip
+        return item
+
+    # --- deadlines -------------------------------------------------------------------------------
+
+    def check_deadlines(self, now: datetime | None = None) -> list[tuple[str, EventKind]]:
+        """Write `sla_warning` (less than `warn_before` of opening time left) and `sla_breached`
+        events for e-mail contacts still waiting for a person, once per contact each."""
+        at = self._now(now)
+        with self.db.read() as s:
+            waiting = [(c.tenant_id, c.id, c.sla_due_at, c.queue_id) for c in ob.contacts_awaiting_reply(s)]
+        fired: list[tuple[str, EventKind]] = []
+        for tenant_id, contact_id, due, queue_id in waiting:
+            tenant = self.tenants.by_id.get(tenant_id)
+            if tenant is None or due is None:
+                continue
+            state = sla_state(due, at, self.warn_before, tenant.opening_hours(queue_id))
+            if state is SlaState.OK:
+                continue
+            kind = EventKind.SLA_WARNING if state is SlaState.WARNING else EventKind.SLA_BREACHED
+            with self.db.write() as s:
+                repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)  # one checker at a time
+                if ob.has_event(s, tenant_id=tenant_id, contact_id=contact_id, kind=kind):
+                    continue
+                repo.add_event(s, tenant_id=tenant_id, kind=kind, at=at, contact_id=contact_id,
+                               data={"due_at": due.isoformat(), "queue_id": queue_id})  # fmt: skip
+            fired.append((contact_id, kind))
+        return fired
+
+
+# --- background helpers ------------------------------------------------------------------------
+
+
+def smtp_sender(sender: SmtpSender) -> Sender:
+    """The outbox sender for Channel.EMAIL: parse the stored MIME bytes and hand them to SMTP."""
+
+    def send(item: ob.OutboxView) -> None:
+        msg = message_from_bytes(item.payload, policy=email_policy.default)
+        assert isinstance(msg, EmailMessage)
+        sender.send(msg)
+
+    return send
+
+
+async def run_deadline_checker(
+    service: MailService, *, interval: float = 60.0, stop: asyncio.Event | None = None
+) -> None:
+    """`check_deadlines` and `reprocess_pending` every `interval` seconds until `stop` is set."""
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await asyncio.to_thread(service.check_deadlines)
+            await asyncio.to_thread(service.reprocess_pending)
+        except Exception:  # noqa: BLE001 - keep the checker alive
+            log.exception("e-mail deadline check failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass

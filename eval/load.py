@@ -1,0 +1,224 @@
+"""`python -m eval load`: concurrent chat conversations plus an e-mail burst against ONE real server
+on loopback, for a bounded time, on SQLite (one worker) and on PostgreSQL (two workers, a throwaway
+cluster as in tests/pg.py).
+
+Each of `--conversations` clients holds a chat session over POST /chat/api/messages and writes the
+next Danish dev-set question after a think time; at the same time an e-mail burst is posted to
+POST /email/inbound when the served app has that route (otherwise that part is skipped and the
+report says so). Reports throughput, p50/p99 latency, errors (5xx and transport failures), 429s,
+and the server's resident memory (all processes) before and after. Benchmarks, not tests: nothing
+here asserts a timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bot.config import ROOT, Settings
+from eval.bench import _free_port, percentile
+
+THINK_SECONDS = 0.5  # a citizen types slower; keeps every session under the per-sender rate limit
+INBOUND_SECRET = "load-test-" + secrets.token_hex(8)
+MAIL = (
+    "From: Borger {i} <borger{i}@example.dk>\r\nTo: kontakt@kk.dk\r\nSubject: Storskrald {i}\r\n"
+    "Message-ID: <load-{run}-{i}@example.dk>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n\r\nHej, hvornår henter I storskrald på Amagerbrogade {i}?\r\n"
+)
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    limited: int = 0
+    client_errors: int = 0
+    error_samples: list[str] = field(default_factory=list)
+
+    def record(self, started: float, status: int | None, detail: str = "") -> None:
+        self.latencies.append((time.perf_counter() - started) * 1000)
+        if status is None or status >= 500:
+            self.errors += 1
+            if len(self.error_samples) < 5:
+                self.error_samples.append(f"{status}: {detail[:160]}")
+        elif status == 429:
+            self.limited += 1
+        elif status >= 400:
+            self.client_errors += 1
+
+    def summary(self, seconds: float) -> str:
+        n = len(self.latencies)
+        if not n:
+            return "no requests"
+        return (f"{n} requests, {n / seconds:.1f}/s, p50 {percentile(self.latencies, 50):.0f} ms, "
+                f"p99 {percentile(self.latencies, 99):.0f} ms, errors {self.errors}, 429 {self.limited}, "
+                f"other 4xx {self.client_errors}")
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its children (uvicorn workers), in MB."""
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+        for c in children:
+            pids += [int(g) for g in Path(f"/proc/{c}/task/{c}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+async def _chat(client: httpx.AsyncClient, texts: list[str], offset: int, stop: float, stats: Stats) -> None:
+    session = None
+    i = offset
+    while time.perf_counter() < stop:
+        body = {"session": session, "tenant": None, "text": texts[i % len(texts)]}
+        i += 7
+        started = time.perf_counter()
+        try:
+            r = await client.post("/chat/api/messages", json=body)
+            stats.record(started, r.status_code, r.text)
+            if r.status_code == 200:
+                session = r.json().get("session")
+        except httpx.HTTPError as exc:
+            stats.record(started, None, repr(exc))
+        await asyncio.sleep(THINK_SECONDS)
+
+
+async def _mail_burst(client: httpx.AsyncClient, header: str, n: int, run: str, stats: Stats) -> None:
+    sem = asyncio.Semaphore(8)
+
+    async def one(i: int) -> None:
+        async with sem:
+            started = time.perf_counter()
+            try:
+                r = await client.post("/email/inbound", content=MAIL.format(i=i, run=run).encode(),
+                                      headers={header: INBOUND_SECRET, "content-type": "message/rfc822"})
+                stats.record(started, r.status_code, r.text)
+            except httpx.HTTPError as exc:
+                stats.record(started, None, repr(exc))
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+
+
+async def _drive(url: str, conversations: int, seconds: float, mail: tuple[str, int] | None) -> tuple[Stats, Stats, float]:
+    from eval.dataset import load_dev_set
+
+    texts = [c.text for c in load_dev_set().cases]
+    chat, mails = Stats(), Stats()
+    limits = httpx.Limits(max_connections=conversations + 16)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        stop = started + seconds
+        jobs = [_chat(client, texts, k * 13, stop, chat) for k in range(conversations)]
+        if mail is not None:
+            jobs.append(_mail_burst(client, mail[0], mail[1], str(int(started)), mails))
+        await asyncio.gather(*jobs)
+        return chat, mails, time.perf_counter() - started
+
+
+def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 180) -> None:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/health", timeout=2).json().get("status") == "ok":
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("server did not become ready")
+
+
+def _email_header() -> str | None:
+    try:
+        from connectors.email.routes import SECRET_HEADER
+    except ImportError:
+        return None
+    return SECRET_HEADER
+
+
+def run_once(label: str, database_url: str, workers: int, conversations: int, seconds: float,
+             mails: int = 200) -> dict:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "KONTAKT_DATABASE_URL": database_url,
+           # every load client shares 127.0.0.1: lift the per-IP limit, keep the per-sender one
+           "KONTAKT_RATELIMIT_IP_PER_SECOND": "100000", "KONTAKT_RATELIMIT_IP_BURST": "100000",
+           "KONTAKT_EMAIL_INBOUND_SECRET": INBOUND_SECRET}
+    log = tempfile.NamedTemporaryFile(prefix=f"kontakt-load-{label}-", suffix=".log", delete=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+    )
+    try:
+        _wait_ready(url, proc)
+        time.sleep(1.0 if workers == 1 else 5.0)  # let every worker finish loading
+        paths = httpx.get(url + "/openapi.json", timeout=10).json().get("paths", {})
+        header = _email_header()
+        mail = (header, mails) if "/email/inbound" in paths and header else None
+        rss_before = _rss_mb(proc.pid)
+        chat, mail_stats, elapsed = asyncio.run(_drive(url, conversations, seconds, mail))
+        rss_after = _rss_mb(proc.pid)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    print(f"[{label}] {workers} worker(s), {conversations} conversations, {elapsed:.0f} s (server log {log.name})")
+    print(f"  chat:   {chat.summary(elapsed)}")
+    if mail is None:
+        print("  e-mail: skipped: the served app has no POST /email/inbound (connectors/app.py does not"
+              " include the e-mail router)")
+    else:
+        print(f"  e-mail: burst of {mails}: {mail_stats.summary(elapsed)}")
+    print(f"  server RSS (all processes): {rss_before:.0f} MB before, {rss_after:.0f} MB after")
+    for s in chat.error_samples + mail_stats.error_samples:
+        print(f"  error: {s}")
+    return {"label": label, "chat_errors": chat.errors, "mail_errors": mail_stats.errors}
+
+
+def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: float = 30.0) -> int:
+    from eval.__main__ import machine
+
+    print(f"machine: {machine()}  think time {THINK_SECONDS} s")
+    results = []
+    if db in ("sqlite", "both"):
+        path = Path(tempfile.mkdtemp(prefix="kontakt-load-")) / "kontakt.sqlite3"
+        results.append(run_once("sqlite", f"sqlite:///{path}", 1, conversations, seconds))
+    if db in ("postgresql", "both"):
+        sys.path.insert(0, str(ROOT))
+        from tests.pg import PostgresCluster, find_pg_bin  # the same throwaway cluster the tests use
+
+        cluster = PostgresCluster(find_pg_bin()).start()
+        try:
+            url = cluster.create_database(name="kontakt_load")
+            from bot.storage import Database
+
+            database = Database(url)
+            database.migrate()  # once, before two workers race to migrate
+            database.dispose()
+            results.append(run_once("postgresql", url, 2, conversations, seconds))
+        finally:
+            cluster.destroy()
+    return 1 if any(r["chat_errors"] or r["mail_errors"] for r in results) else 0
