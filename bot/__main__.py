@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from bot.config import get_settings
+from bot.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     add_agent_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = get_settings()
+    settings = Settings()  # fresh: the environment may have changed since import
     if args.command in ("retention", "gdpr"):
         return run_privacy_command(args, settings)
     if args.command == "agent":

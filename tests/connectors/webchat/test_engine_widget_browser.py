@@ -47,6 +47,16 @@ def test_engine_widget_answer_queue_agent_reply_then_silent_bot(browser, serve, 
     app = create_app(own_db, routers=[router], understanding=understanding)
     backend = app.state.chat_backend = _Backend(app)
     base = serve(app)
+    try:
+        _conversation(browser, base, backend)
+    finally:
+        if backend.real is not None:
+            backend.real.feed.stop()
+
+
+def _conversation(browser, base: str, backend: _Backend) -> None:  # noqa: F811
+    from selenium.webdriver.common.keys import Keys
+
     browser.get(base + "/chat/demo")
     w = Widget(browser)
     w.wait_for_launcher()
