@@ -103,9 +103,6 @@ def test_log_privacy_create_app_filters_root_and_access_handlers(settings, tmp_p
 
 
 @pytest.mark.unit
-@pytest.mark.xfail(strict=True, reason="create_app filters root and uvicorn.access handlers but not the handler "
-                   "uvicorn puts on the 'uvicorn' logger, where uvicorn.error records (tracebacks with citizen "
-                   "text) are written; see the report for the one-line fix in bot/api/__init__.py")
 def test_log_privacy_uvicorn_error_handler_is_filtered_when_serving(settings) -> None:
     from uvicorn.config import LOGGING_CONFIG
 

@@ -58,6 +58,14 @@ class BodyLimit(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+def install_log_redaction() -> None:
+    """Every handler that can carry citizen text gets the CPR filter (uvicorn's too)."""
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "kontakt"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())
+
+
 def create_app(
     settings: Settings,
     routers: Sequence[APIRouter] = (),
@@ -66,8 +74,7 @@ def create_app(
 ) -> FastAPI:
     """The app: core API plus the given routers. `background` hooks (e.g. the mail poller and
     the outbox worker) run inside the lifespan after the core has loaded, and stop before it."""
-    for handler in logging.getLogger().handlers + logging.getLogger("uvicorn.access").handlers:
-        handler.addFilter(RedactingFilter())
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
