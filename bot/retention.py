@@ -30,7 +30,9 @@ from sqlalchemy.orm import Session
 from bot.errors import NaiveDatetime, RetentionError
 from bot.privacy import redact
 from bot.storage.db import Database
-from bot.storage.models import Contact, ContactState, Event, Handoff, Message, Task
+from bot.storage.models import (
+    Contact, ContactState, Event, Handoff, InboundMail, Message, OutboxItem, OutboxStatus, Task,
+)  # fmt: skip
 
 __all__ = [
     "ANON_PREFIX", "DEFAULT_DAYS", "FINISHED_STATES", "Counts", "MessageMode", "RetentionPolicy",
@@ -73,6 +75,7 @@ class Counts:
     handoffs: int = 0
     tasks: int = 0
     events: int = 0
+    mails: int = 0  # stored raw inbound mails and sent outbox items emptied
     skipped_open: int = field(default=0)  # gdpr: matching contacts left alone because still open
 
     def add(self, other: Counts) -> None:
@@ -168,6 +171,24 @@ def anonymise_contact(s: Session, c: Contact, mode: MessageMode, *, apply: bool 
             n.tasks += 1
             if apply:
                 t.name, t.phone, t.note, t.expectation = None, "", note, expectation
+    # Raw e-mail (inbound, kept so nothing is lost) and delivered outgoing mail hold the citizen's
+    # words and address too; pending outbox items are left alone so nothing owed is dropped.
+    for mail in s.scalars(select(InboundMail).where(InboundMail.tenant_id == c.tenant_id, InboundMail.contact_id == c.id)):
+        if mail.raw or mail.from_addr or (mail.subject and mail.subject != redact(mail.subject)):
+            n.mails += 1
+            if apply:
+                mail.raw, mail.from_addr = b"", None
+                mail.subject = redact(mail.subject or "") if mode is not MessageMode.DELETE else None
+    for item in s.scalars(
+        select(OutboxItem).where(
+            OutboxItem.tenant_id == c.tenant_id, OutboxItem.contact_id == c.id,
+            OutboxItem.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)),
+        )
+    ):
+        if item.payload:
+            n.mails += 1
+            if apply:
+                item.payload = b""
     for e in s.scalars(select(Event).where(Event.tenant_id == c.tenant_id, Event.contact_id == c.id)):
         data = scrub(e.data)
         if data != e.data:

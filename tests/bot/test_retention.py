@@ -190,3 +190,33 @@ def test_retention_cli_dry_run_prints_counts(tmp_path, capsys, monkeypatch) -> N
     out = capsys.readouterr()
     assert "retention 30 days, all tenants" in out.out and "would change: contacts 0" in out.out
     assert "at least 1 day" in out.err
+
+
+def test_retention_empties_stored_raw_mail_and_sent_outbox_items(
+    db: Database, engine: ConversationEngine, clock: FakeClock
+) -> None:
+    from bot.storage.models import Channel, InboundMail, InboundMailStatus, OutboxItem, OutboxKind, OutboxStatus
+
+    contact_id = closed_chat(engine, clock, ref="mail-thread-1")
+    raw = f"From: mette@example.dk\r\nSubject: cpr {CPR}\r\n\r\nMit cpr er {CPR}".encode()
+    now = clock()
+    with db.write() as s:
+        s.add(InboundMail(
+            tenant_id=TENANT, message_id="<m1@example.dk>", source="test", raw=raw, size=len(raw), sha256="0" * 64,
+            received_at=now, status=InboundMailStatus.HANDLED, from_addr="mette@example.dk",
+            subject=f"cpr {CPR}", contact_id=contact_id,
+        ))
+        for status in (OutboxStatus.SENT, OutboxStatus.PENDING):
+            s.add(OutboxItem(
+                tenant_id=TENANT, channel=Channel.EMAIL, kind=next(iter(OutboxKind)), payload=b"Hej Mette",
+                dedupe_key=f"k-{status}", status=status, attempts=0, next_attempt_at=now, created_at=now,
+                contact_id=contact_id,
+            ))
+    counts = run_retention(db, now=now + timedelta(days=400))
+    assert counts.mails == 2
+    with db.read() as s:
+        mail = s.query(InboundMail).one()
+        assert mail.raw == b"" and mail.from_addr is None and CPR not in (mail.subject or "")
+        payloads = {i.status: i.payload for i in s.query(OutboxItem)}
+        assert payloads[OutboxStatus.SENT] == b""
+        assert payloads[OutboxStatus.PENDING] == b"Hej Mette"  # still owed: never dropped
