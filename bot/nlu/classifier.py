@@ -30,24 +30,31 @@ from bot.nlu.text import ascii_fold, lexical_form, words
 from bot.topics import OUT_OF_SCOPE
 
 
-@lru_cache(maxsize=1)
-def danish_vocabulary() -> frozenset[str]:
-    """Inflected Danish and English word forms from spaCy's lookup tables (for the gibberish
-    signal: "is this language at all?"; English counts, since expats write in English)."""
-    import spacy_lookups_data
+class _Vocabulary:
+    """Word forms known to spaCy's Danish lemma table (shared with the entity pipeline, so it is
+    loaded once) plus the small English lookup tables: "is this language at all?". English counts,
+    since expats write in English."""
 
-    root = resources.files(spacy_lookups_data).joinpath("data")
-    forms: set[str] = set()
-    for name in ("da_lemma_lookup.json", "da_lexeme_norm.json", "en_lemma_lookup.json", "en_lexeme_norm.json"):
-        path = root.joinpath(name)
-        if not path.is_file():
-            path = root.joinpath(name + ".gz")
-            data = json.loads(gzip.decompress(path.read_bytes()))
-        else:
-            data = json.loads(path.read_text("utf-8"))
-        forms.update(k.lower() for k in data)
-        forms.update(str(v).lower() for v in data.values())
-    return frozenset(forms)
+    def __init__(self) -> None:
+        from bot.nlu.pipeline import danish_nlp
+
+        self._da = danish_nlp().get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        self._lemmas = frozenset(str(v).lower() for v in self._da.values())
+        extra: set[str] = set()
+        root = resources.files("spacy_lookups_data").joinpath("data")
+        for name in ("da_lexeme_norm.json.gz", "en_lemma_lookup.json.gz", "en_lexeme_norm.json.gz"):
+            data = json.loads(gzip.decompress(root.joinpath(name).read_bytes()))
+            extra.update(k.lower() for k in data)
+            extra.update(str(v).lower() for v in data.values())
+        self._extra = frozenset(extra)
+
+    def __contains__(self, word: object) -> bool:
+        return isinstance(word, str) and (word in self._da or word in self._lemmas or word in self._extra)
+
+
+@lru_cache(maxsize=1)
+def danish_vocabulary() -> _Vocabulary:
+    return _Vocabulary()
 
 
 def vocabulary_coverage(text: str, extra: frozenset[str] = frozenset()) -> float:

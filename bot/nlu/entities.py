@@ -12,10 +12,10 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 
-import spacy
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
+from bot.nlu.pipeline import danish_nlp
 from bot.types import Entity
 
 _MONTHS = {
@@ -111,9 +111,7 @@ class EntityExtractor:
     """Built once per model from the training data's synonyms and lookups; `extract` is pure."""
 
     def __init__(self, synonyms: Mapping[str, str] | None = None, lookups: Mapping[str, Iterable[str]] | None = None):
-        self.nlp = spacy.blank("da")
-        self.nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-        self.nlp.initialize()
+        self.nlp = danish_nlp()
         self._canonical: dict[str, tuple[str, str]] = {}  # lower phrase -> (entity, value)
         self._matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._lemma_matcher = PhraseMatcher(self.nlp.vocab, attr="LEMMA")
