@@ -1037,6 +1037,7 @@ def _decision_data(decision: TriageDecision | None) -> dict[str, Any] | None:
         "queue": decision.queue,
         "confidence": decision.confidence,
         "reason": decision.reason.value if decision.reason else None,
+        "candidates": list(decision.candidates),
         "article": None
         if article is None
         else {

@@ -3,7 +3,7 @@ names its tenant; an unknown tenant is a clear error, never a silent default."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,12 @@ class Tenant(BaseModel):
         spec = spec or self.schedule
         return schedule_from_mapping(dict(spec)) if spec else default_schedule()
 
-    def schedules(self) -> dict[str, Mapping[str, Any]]:
-        """Per-queue schedule mappings for the engine (queues without one use the tenant's)."""
-        return {q: s for q, s in self.queue_schedules.items()}
+    def schedules(self, queue_ids: Iterable[str] = ()) -> dict[str, Mapping[str, Any]]:
+        """Schedule mappings for the engine: every given queue gets the tenant's hours unless it
+        has its own (without a tenant schedule, the engine's default weekdays 08–18 apply)."""
+        out = {q: self.schedule for q in queue_ids if self.schedule is not None}
+        out.update(self.queue_schedules)
+        return out
 
 
 class Tenants(BaseModel):

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from bot.api import create_app
@@ -12,17 +15,37 @@ from bot.api.supervisor import router as supervisor_router
 from bot.config import Settings, get_settings
 from connectors.email.background import email_background
 from connectors.email.routes import router as email_router
+from connectors.email.routes import get_mail_service
+from connectors.voice.engine_store import install_engine_store
 from connectors.voice.routes import router as voice_router
+from connectors.webchat.engine_backend import install_engine_backend
+from connectors.webchat.notify import notify
 from connectors.webchat import router as webchat_router
 
 
+@asynccontextmanager
+async def channel_hooks(app: FastAPI) -> AsyncIterator[None]:
+    """After the core has loaded: how agent actions reach each channel."""
+
+    class _Request:  # get_mail_service only reads request.app
+        def __init__(self, a: FastAPI) -> None:
+            self.app = a
+
+    app.state.reply_senders = {"email": get_mail_service(_Request(app)).send_agent_reply}
+    app.state.on_contact_change = lambda contact_id: notify(app.state.db, contact_id)
+    yield
+
+
 def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
-    return create_app(
+    app = create_app(
         settings or get_settings(),
         routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, console_router],
-        background=[email_background],
+        background=[channel_hooks, email_background],
         **kwargs,
     )
+    install_engine_backend(app)  # chat state lives in the engine (shared by every worker)
+    install_engine_store(app)  # voice calls too
+    return app
 
 
 

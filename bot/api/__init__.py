@@ -86,7 +86,8 @@ def create_app(
         db.migrate()
         engine = ConversationEngine(db, app.state.understanding.contract, clock=lambda: datetime.now(UTC))
         for t in app.state.tenants.tenants:
-            engine.ensure_tenant(t.id, t.name, priorities=dict(t.priorities), schedules=t.schedules())
+            queues = [q.id for q in app.state.understanding.contract.queues]
+            engine.ensure_tenant(t.id, t.name, priorities=dict(t.priorities), schedules=t.schedules(queues))
         app.state.db, app.state.engine = db, engine
         app.state.ready_seconds = round(time.perf_counter() - started, 3)
         log.info("kontakt ready in %.2f s", app.state.ready_seconds)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.agent_queries import (
@@ -379,25 +379,48 @@ def get_contact(contact_id: str, agent: CurrentAgent, db: DatabaseDep, engine: E
 
 
 @router.post("/contacts/{contact_id}/reply", response_model=MessageOut, status_code=201)
-def reply(contact_id: str, body: ReplyIn, agent: CurrentAgent, engine: EngineDep) -> MessageOut:
-    """Store my reply; the contact's channel delivers it (messages_since). Only the assigned
-    agent (403 otherwise; 409 if the contact is not assigned or active)."""
-    m = engine.agent_reply(agent.tenant_id, agent.id, contact_id, body.text, client_message_id=body.client_message_id)
+def reply(contact_id: str, body: ReplyIn, agent: CurrentAgent, engine: EngineDep, request: Request) -> MessageOut:
+    """Store my reply; the contact's channel delivers it (chat and voice read messages_since; a
+    channel with its own sender, e-mail, registers it in app.state.reply_senders). Only the
+    assigned agent (403 otherwise; 409 if the contact is not assigned or active)."""
+    channel = engine.contact(agent.tenant_id, contact_id).channel
+    sender = getattr(request.app.state, "reply_senders", {}).get(str(channel))
+    if sender is not None:
+        sender(agent.tenant_id, contact_id, agent.id, body.text, client_message_id=body.client_message_id)
+        m = engine.messages_since(agent.tenant_id, contact_id, 0)[-1]
+    else:
+        m = engine.agent_reply(
+            agent.tenant_id, agent.id, contact_id, body.text, client_message_id=body.client_message_id
+        )
+    _changed(request, contact_id)
     return MessageOut(id=m.id, author=m.author, agent_id=m.agent_id, text=m.text, at=m.created_at)
 
 
 @router.post("/contacts/{contact_id}/transfer", response_model=HandoffPacket)
-def transfer(contact_id: str, body: TransferIn, agent: CurrentAgent, engine: EngineDep) -> HandoffPacket:
+def transfer(
+    contact_id: str, body: TransferIn, agent: CurrentAgent, engine: EngineDep, request: Request
+) -> HandoffPacket:
     """Transfer to another queue of my tenant with a note → the new packet version. Only the
     assigned agent (403); unknown queue 404; 409 from a state that cannot transfer."""
-    return engine.transfer(agent.tenant_id, agent.id, contact_id, body.queue_id, body.note)
+    packet = engine.transfer(agent.tenant_id, agent.id, contact_id, body.queue_id, body.note)
+    _changed(request, contact_id)
+    return packet
 
 
 @router.post("/contacts/{contact_id}/close", response_model=ContactOut)
-def close(contact_id: str, body: CloseIn, agent: CurrentAgent, engine: EngineDep) -> ContactOut:
+def close(contact_id: str, body: CloseIn, agent: CurrentAgent, engine: EngineDep, request: Request) -> ContactOut:
     """Close with an outcome code; I go into after-contact work. Only the assigned agent (403);
     409 from a state that cannot close."""
-    return ContactOut.of(engine.close(agent.tenant_id, agent.id, contact_id, body.outcome), agent.id)
+    out = ContactOut.of(engine.close(agent.tenant_id, agent.id, contact_id, body.outcome), agent.id)
+    _changed(request, contact_id)
+    return out
+
+
+def _changed(request: Request, contact_id: str) -> None:
+    """Tell the channels (e.g. a citizen's socket on another worker) that the contact changed."""
+    hook = getattr(request.app.state, "on_contact_change", None)
+    if hook is not None:
+        hook(contact_id)
 
 
 @router.get("/tasks", response_model=TasksOut)

@@ -133,6 +133,7 @@ class EventKind(enum.StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     OUTBOX_FAILED = "outbox_failed"
+    FEEDBACK = "feedback"  # a citizen's survey answers (chat or voice)
 
 
 def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:

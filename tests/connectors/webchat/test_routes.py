@@ -84,7 +84,7 @@ def test_history_of_unknown_session_is_empty(client):
 
 
 def test_button_payload_is_shown_as_its_title(client):
-    clarify = post(client, "tilskud").json()
+    clarify = post(client, "ansøgning").json()  # ambiguous by meaning: several kinds of application
     sid = clarify["session"]
     buttons = clarify["messages"][-1]["buttons"]
     assert clarify["messages"][-1]["action"] == "clarify" and len(buttons) >= 2
