@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from test_widget_browser import QUESTION, Widget, _shot, browser, serve  # noqa: F401
+from test_widget_browser import QUESTION, Widget, _shot
 
 from bot.api import create_app
 from bot.engine import ConversationEngine
@@ -40,8 +40,7 @@ class _Backend:
         return getattr(self.real, name)
 
 
-def test_engine_widget_answer_queue_agent_reply_then_silent_bot(browser, serve, settings, understanding, tmp_path):  # noqa: F811, E501
-    from selenium.webdriver.common.keys import Keys
+def test_engine_widget_answer_queue_agent_reply_then_silent_bot(browser, serve, settings, understanding, tmp_path):  # noqa: E501
 
     own_db = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'kontakt.sqlite3'}"})
     app = create_app(own_db, routers=[router], understanding=understanding)
@@ -54,7 +53,7 @@ def test_engine_widget_answer_queue_agent_reply_then_silent_bot(browser, serve, 
             backend.real.feed.stop()
 
 
-def _conversation(browser, base: str, backend: _Backend) -> None:  # noqa: F811
+def _conversation(browser, base: str, backend: _Backend) -> None:
     from selenium.webdriver.common.keys import Keys
 
     browser.get(base + "/chat/demo")
