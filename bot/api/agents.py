@@ -37,7 +37,7 @@ from bot.agent_queries import (
 )
 from bot.api.auth import ROLE_RANK, AgentRoute, CurrentAgent, DatabaseDep, EngineDep
 from bot.engine import ConversationEngine
-from bot.errors import AgentBusy, ContactForbidden, UnknownOffer, UnknownTask
+from bot.errors import AgentBusy, ContactForbidden, NotAssignedAgent, UnknownOffer, UnknownTask
 from bot.routing.handoff import Author, HandoffPacket
 from bot.routing.skills import ROUTABLE_STATES
 from bot.storage.db import Database
@@ -383,9 +383,11 @@ def reply(contact_id: str, body: ReplyIn, agent: CurrentAgent, engine: EngineDep
     """Store my reply; the contact's channel delivers it (chat and voice read messages_since; a
     channel with its own sender, e-mail, registers it in app.state.reply_senders). Only the
     assigned agent (403 otherwise; 409 if the contact is not assigned or active)."""
-    channel = engine.contact(agent.tenant_id, contact_id).channel
-    sender = getattr(request.app.state, "reply_senders", {}).get(str(channel))
+    contact = engine.contact(agent.tenant_id, contact_id)
+    sender = getattr(request.app.state, "reply_senders", {}).get(str(contact.channel))
     if sender is not None:
+        if contact.assigned_agent_id != agent.id:  # before the channel looks at the contact at all
+            raise NotAssignedAgent(f"contact {contact_id!r} is not assigned to agent {agent.id!r}")
         sender(agent.tenant_id, contact_id, agent.id, body.text, client_message_id=body.client_message_id)
         m = engine.messages_since(agent.tenant_id, contact_id, 0)[-1]
     else:
