@@ -31,15 +31,15 @@ from bot.topics import OUT_OF_SCOPE
 
 
 class _Vocabulary:
-    """Word forms known to spaCy's Danish lemma table (shared with the entity pipeline, so it is
+    """Word forms known to the Danish lemma table (shared with the entity pipeline, so it is
     loaded once) plus the small English lookup tables: "is this language at all?". English counts,
     since expats write in English."""
 
     def __init__(self) -> None:
-        from bot.nlu.pipeline import danish_nlp
+        from bot.nlu.pipeline import danish_lemmas
 
-        self._da = danish_nlp().get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
-        self._lemmas = frozenset(str(v).lower() for v in self._da.values())
+        self._da = danish_lemmas()
+        self._lemmas = frozenset(self._da.lemmas)
         extra: set[str] = set()
         root = resources.files("spacy_lookups_data").joinpath("data")
         for name in ("da_lexeme_norm.json.gz", "en_lemma_lookup.json.gz", "en_lexeme_norm.json.gz"):
@@ -49,7 +49,9 @@ class _Vocabulary:
         self._extra = frozenset(extra)
 
     def __contains__(self, word: object) -> bool:
-        return isinstance(word, str) and (word in self._da or word in self._lemmas or word in self._extra)
+        return isinstance(word, str) and (
+            word in self._lemmas or word in self._extra or self._da.get(word) is not None
+        )
 
 
 @lru_cache(maxsize=1)
