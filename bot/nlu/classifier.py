@@ -171,12 +171,14 @@ class TopicClassifier:
             oof[te] = self._fused(embeddings[te], self._lex([texts[j] for j in te]), emb_lr, lex_lr)
             tr_in = tr[inscope_mask[tr]]
             oof_sim[te] = self._nearest_inscope(embeddings[te], embeddings[tr_in])
-        self.oof_probs = oof
         self.answer_threshold = calibrated_threshold(oof, y, self.labels)
         progress("final model")
         lex_all = self._lex_fit(texts)
         self._emb_lr = self._new_lr(cfg.c_embedding).fit(embeddings, y)
         self._lex_lr = self._new_lr(cfg.c_lexical).fit(lex_all, y)
+        # float32 halves the largest array of the model (classes x n-gram features); the
+        # probabilities change in the 7th decimal.
+        self._lex_lr.coef_ = self._lex_lr.coef_.astype(np.float32)
         self._train_emb = embeddings[inscope_mask]
         self._train_labels = y[inscope_mask]
         feats = self._oos_features(oof, oof_sim, texts)
