@@ -111,8 +111,14 @@ class TopicClassifier:
 
     # -- features -----------------------------------------------------------------------------
     def _lex_fit(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
-        self._word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+")
+        # float32 features to match the float32 coefficients: mixed dtypes make scikit-learn
+        # upcast a copy of the coefficient matrix on every prediction.
+        self._char = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, dtype=np.float32
+        )
+        self._word = TfidfVectorizer(
+            analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+", dtype=np.float32
+        )
         folded = [ascii_fold(t) for t in texts]
         stemmed = [lexical_form(t) for t in texts]
         return sparse.hstack([self._char.fit_transform(folded), self._word.fit_transform(stemmed)]).tocsr()
