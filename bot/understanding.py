@@ -19,6 +19,7 @@ from bot.errors import IndexMismatch, ModelNotBuilt
 from bot.nlu.classifier import TopicClassifier
 from bot.nlu.entities import EntityExtractor
 from bot.retrieval.articles import Article, load_articles
+from bot.nlu.text import bounded
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
 from bot.safety import SafetyPolicy, assess
@@ -118,8 +119,11 @@ class Understanding:
         tenant: str | None = None,
         previous_topic: str | None = None,
     ) -> Parsed:
-        text = text[: self.settings.max_text_chars]
-        window = " \n ".join([*history[-(self.safety_policy.window - 1) :], text]) if history else None
+        # Understanding works on the bounded form; channels store what the citizen wrote in full.
+        limit = self.settings.max_text_chars
+        text = bounded(text, limit)
+        history = [bounded(h, limit) for h in history[-(self.safety_policy.window - 1) :]]
+        window = " \n ".join([*history, text]) if history else None
         texts = [text] if window is None else [text, window]
         vecs, probs, oos = self._probabilities(texts)
         labels = self.classifier.labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict
@@ -12,12 +13,19 @@ from bot.types import Action
 DEV_SET = Path(__file__).parent / "data" / "dev.yml"
 
 
+# What a blind set's author meant a message to be; safety figures are computed per kind.
+Kind = Literal["emergency", "sensitive", "harmless_alarm", "errand", "out_of_scope"]
+Channel = Literal["chat", "email", "voice", "rest"]
+
+
 class Case(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     text: str
     topic: str
     action: Action | None = None
     note: str | None = None
+    kind: Kind | None = None
+    channel: Channel | None = None
 
 
 class Conversation(BaseModel):

