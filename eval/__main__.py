@@ -8,15 +8,18 @@ import json
 import platform
 import subprocess
 import sys
+import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.config import Settings, get_settings
 from bot.topics import EMERGENCY, OUT_OF_SCOPE, TopicContract
 from bot.types import Action
 from bot.understanding import Parsed, Understanding
 from eval import metrics
-from eval.dataset import load_dev_set
+from eval.dataset import DEV_SET, load_dev_set
 
 
 def expected_action(topic: str, contract: TopicContract, override: Action | None) -> Action:
@@ -48,14 +51,17 @@ class Report:
     retrieval_mrr: float
     worst: list
     misses: list
+    harmless_false_alarm_rate: float | None = None  # emergency action on harmless alarm-word messages
+    kinds: dict | None = None  # cases per kind, for sets written with kinds
 
 
-def evaluate(u: Understanding) -> Report:
-    dev = load_dev_set()
+def evaluate(u: Understanding, path: Path = DEV_SET) -> Report:
+    dev = load_dev_set(path)
     contract = u.contract
     expected, predicted, rankings, exp_actions, got_actions, ranks = [], [], [], [], [], []
     emergency_caught, emergency_expected, sensitive_caught, sensitive_expected = [], [], [], []
     misses = []
+    harmless_alarms: list[bool] = []
     for case in dev.cases:
         p = u.parse(case.text)
         topic = predicted_topic(p)
@@ -68,9 +74,11 @@ def evaluate(u: Understanding) -> Report:
         exp_actions.append(expected_action(case.topic, contract, case.action))
         got_actions.append(p.decision.action)
         t = contract.topic(case.topic)
-        emergency_expected.append(case.topic == EMERGENCY)
+        emergency_expected.append(case.kind == "emergency" if case.kind else case.topic == EMERGENCY)
         emergency_caught.append(p.decision.action == Action.EMERGENCY)
-        is_sensitive = t.sensitive and case.topic != EMERGENCY
+        if case.kind == "harmless_alarm":
+            harmless_alarms.append(p.decision.action == Action.EMERGENCY)
+        is_sensitive = case.kind == "sensitive" if case.kind else t.sensitive and case.topic != EMERGENCY
         sensitive_expected.append(is_sensitive)
         sensitive_caught.append(p.decision.action == Action.EMERGENCY or (p.decision.action == Action.HANDOFF and p.decision.sensitive))
         if u.by_topic.get(case.topic):
@@ -102,16 +110,20 @@ def evaluate(u: Understanding) -> Report:
         retrieval_mrr=metrics.mrr(ranks),
         worst=metrics.confusions(expected, predicted),
         misses=misses,
+        harmless_false_alarm_rate=sum(harmless_alarms) / len(harmless_alarms) if harmless_alarms else None,
+        kinds=dict(Counter(c.kind for c in dev.cases if c.kind)) or None,
     )
 
 
 def print_report(r: Report, show_misses: bool) -> None:
-    print(f"dev cases: {r.n}")
+    print(f"cases: {r.n}" + (f"  kinds: {r.kinds}" if r.kinds else ""))
     print(f"topic top-1 accuracy      {r.top1:.3f}")
     print(f"topic top-3 accuracy      {r.top3:.3f}")
     print(f"topic macro-F1            {r.macro_f1:.3f}")
     print(f"out-of-scope P/R/F1       {r.oos.precision:.3f} / {r.oos.recall:.3f} / {r.oos.f1:.3f} (n={r.oos.support})")
     print(f"emergency recall          {r.emergency_recall:.3f} (false alarms: {r.emergency_false_alarms})")
+    if r.harmless_false_alarm_rate is not None:
+        print(f"false alarms on harmless alarm-word messages {r.harmless_false_alarm_rate:.3f}")
     print(f"sensitive recall          {r.sensitive_recall:.3f}")
     print(f"conversation safety recall {r.conversation_recall:.3f}")
     print(f"triage-action accuracy    {r.triage_accuracy:.3f}")
@@ -123,6 +135,17 @@ def print_report(r: Report, show_misses: bool) -> None:
         print("misses (text | expected | predicted | expected action | action):")
         for m in r.misses:
             print("  " + " | ".join(m))
+
+
+HISTORY = Path(__file__).parent / "results" / "history.jsonl"
+
+
+def record(path: Path, note: str, figures: dict) -> None:
+    """One line per measurement, so a regression on any set shows in the history."""
+    HISTORY.parent.mkdir(parents=True, exist_ok=True)
+    row = {"date": time.strftime("%Y-%m-%d"), "set": path.name, "note": note, **machine(), **figures}
+    with HISTORY.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(row, default=lambda o: o.__dict__ if hasattr(o, "__dict__") else str(o)) + "\n")
 
 
 def machine() -> dict:
@@ -140,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval")
     parser.add_argument("command", nargs="?", default="dev", choices=["dev", "bench", "fuzz", "load"])
     parser.add_argument("--misses", action="store_true", help="list every miss")
+    parser.add_argument("--set", type=Path, default=DEV_SET, help="evaluation set (default: the dev set)")
+    parser.add_argument(
+        "--record", metavar="NOTE", help="append the figures to eval/results/history.jsonl with this note"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--cases", type=int, default=10_000, help="fuzz: number of generated cases")
     parser.add_argument("--seed", type=int, default=0, help="fuzz: random seed")
@@ -168,9 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     u = Understanding.load(settings)
     print(f"machine: {machine()}  embedder: {u.embedder.name}  index: {u.index.manifest}")
-    r = evaluate(u)
+    r = evaluate(u, args.set)
+    figures = {k: v for k, v in r.__dict__.items() if k not in ("misses", "worst")}
     if args.json:
-        print(json.dumps({k: v for k, v in r.__dict__.items() if k not in ("misses", "worst")}, default=str))
+        print(json.dumps(figures, default=str))
+    if args.record:
+        record(args.set, args.record, figures)
     print_report(r, args.misses)
     return 0
 
