@@ -5,11 +5,13 @@ and is stored as JSON); `build_packet` is a pure function from plain inputs to a
 `summarise` picks the citizen's request in one sentence (extractive). Nothing here reads a
 clock or a database: `bot.engine` gathers the inputs and stores the result.
 
-Privacy: transcript texts, the summary and CPR entity values are redacted with
-`bot.privacy` unless `reveal` is True, which the caller may pass only when the citizen is
-authenticated AND the viewer is allowed to see personal data (`build_packet` checks the first
-half itself). The stored packet is always the redacted one. docs/handoff-packet.md describes
-every field; docs/handoff-packet.schema.json is generated from this model (`export_schema`).
+Privacy: the summary, transcript texts, the transfer note and the citizen's name are redacted
+with `bot.privacy.redact`, and CPR, phone and e-mail entities are masked by type, unless `reveal`
+is True, which the caller may pass only when the citizen is authenticated AND the viewer is
+allowed to see personal data (`build_packet` checks the first half itself). The stored packet is
+always the redacted one (`redacted`). `identity.phone` and `identity.email` stay: they are the
+contact's own address, which the agent needs to answer (docs/access-policy.md). docs/handoff-packet.md
+describes every field; docs/handoff-packet.schema.json is generated from this model (`export_schema`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
-from bot.privacy import CPR_MASK, redact
+from bot.privacy import CPR_MASK, EMAIL_MASK, PHONE_MASK, redact
 from bot.routing.skills import Channel
 from bot.types import Action, ArticleRef, HandoffReason, NLUResult
 
@@ -216,16 +218,47 @@ def summarise(citizen_texts: Iterable[str], *, max_chars: int = SUMMARY_MAX_CHAR
 # --- building ------------------------------------------------------------------------------------
 
 
+# Entity types that are personal data through and through: masked whole, whatever the value
+# looks like (the NLU accepts a CPR number the redactor's date check would let through).
+ENTITY_MASKS = {"cpr": CPR_MASK, "telefon": PHONE_MASK, "email": EMAIL_MASK}
+
+
+def mask_entity_text(entity: str, text: str) -> str:
+    """An entity's value or text as it may be stored and shown: the mask of its type, else redacted."""
+    return ENTITY_MASKS.get(entity) or redact(text)
+
+
 def _entities(nlu: NLUResult | None, reveal: bool) -> tuple[PacketEntity, ...]:
     if nlu is None:
         return ()
-    out = []
-    for e in nlu.entities:
-        if e.entity == "cpr" and not reveal:
-            out.append(PacketEntity(entity=e.entity, value=CPR_MASK, text=CPR_MASK))
-        else:
-            out.append(PacketEntity(entity=e.entity, value=e.value, text=e.text))
-    return tuple(out)
+    if reveal:
+        return tuple(PacketEntity(entity=e.entity, value=e.value, text=e.text) for e in nlu.entities)
+    return tuple(
+        PacketEntity(entity=e.entity, value=mask_entity_text(e.entity, e.value),
+                     text=mask_entity_text(e.entity, e.text))
+        for e in nlu.entities
+    )  # fmt: skip
+
+
+def _masked(e: PacketEntity) -> PacketEntity:
+    return e.model_copy(
+        update={"value": mask_entity_text(e.entity, e.value), "text": mask_entity_text(e.entity, e.text)}
+    )
+
+
+def redacted(packet: HandoffPacket) -> HandoffPacket:
+    """`packet` as it is stored and shown to anyone the personal-data rule does not reveal it to.
+    Idempotent, so packets stored before a change of the rules are cleaned when read."""
+    name = packet.identity.name
+    return packet.model_copy(
+        update={
+            "summary": redact(packet.summary),
+            "transcript": tuple(t.model_copy(update={"text": redact(t.text)}) for t in packet.transcript),
+            "entities": tuple(_masked(e) for e in packet.entities),
+            "identity": packet.identity.model_copy(update={"name": None if name is None else redact(name)}),
+            "note": None if packet.note is None else redact(packet.note),
+        }
+    )
 
 
 def _article(ref: ArticleRef | None) -> ArticleInfo | None:
@@ -260,6 +293,8 @@ def build_packet(
     show = reveal and identity.authenticated
     clean = (lambda s: s) if show else redact
     citizen = [t.text for t in turns if t.author is Author.CITIZEN]
+    if not show and identity.name is not None:
+        identity = identity.model_copy(update={"name": redact(identity.name)})
     return HandoffPacket(
         tenant=tenant,
         channel=channel,

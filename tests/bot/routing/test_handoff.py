@@ -25,6 +25,7 @@ from bot.routing.handoff import (
     TranscriptEntry,
     Turn,
     build_packet,
+    redacted,
     schema_json,
     summarise,
 )
@@ -48,6 +49,8 @@ NLU = NLUResult(
     entities=(
         Entity("cpr", 15, 26, "0101901234", "010190-1234"),
         Entity("email", 42, 48, "a@b.dk", "a@b.dk"),
+        Entity("telefon", 50, 58, "22334455", "22 33 44 55"),
+        Entity("adresse", 60, 75, "Vestergade 12", "Vestergade 12"),
     ),
 )
 
@@ -90,7 +93,9 @@ def test_build_packet_every_field_redacted_by_default() -> None:
     )
     assert p.entities == (
         PacketEntity(entity="cpr", value="[CPR]", text="[CPR]"),
-        PacketEntity(entity="email", value="a@b.dk", text="a@b.dk"),
+        PacketEntity(entity="email", value="[E-MAIL]", text="[E-MAIL]"),
+        PacketEntity(entity="telefon", value="[TELEFON]", text="[TELEFON]"),
+        PacketEntity(entity="adresse", value="Vestergade 12", text="Vestergade 12"),
     )
     assert p.bot_actions == (
         BotAction(
@@ -120,6 +125,27 @@ def test_reveal_needs_authentication() -> None:
     assert shown.transcript[0].text == TURNS[0].text
     assert shown.entities[0] == PacketEntity(entity="cpr", value="0101901234", text="010190-1234")
     assert "[CPR]" in packet(reveal=False, authenticated=True).transcript[0].text
+
+
+def test_packet_masks_personal_entities_by_type_even_when_the_value_is_no_valid_cpr() -> None:
+    nlu = NLUResult(text="x", ranking=(), entities=(Entity("cpr", 0, 11, "310490-1234", "310490-1234"),))
+    assert packet(nlu=nlu).entities == (PacketEntity(entity="cpr", value="[CPR]", text="[CPR]"),)
+
+
+def test_packet_redacts_a_name_with_personal_data_unless_revealed() -> None:
+    who = Identity(name="Mette 010190-1234", phone="+4512345678", email="a@b.dk", authenticated=True)
+    assert packet(identity=who).identity.name == "Mette [CPR]"
+    assert packet(identity=who, reveal=True).identity.name == "Mette 010190-1234"
+
+
+def test_redacted_cleans_a_revealed_packet_and_is_idempotent() -> None:
+    shown = packet(reveal=True, authenticated=True, note="ring 22334455")
+    clean = redacted(shown)
+    assert clean == packet(authenticated=True, note="ring 22334455")
+    assert redacted(clean) == clean
+    before_identity = clean.model_dump_json().split('"identity"')[0]  # summary, transcript, entities
+    assert "010190" not in before_identity and "22334455" not in before_identity and "a@b.dk" not in before_identity
+    assert clean.identity.phone == "+4512345678" and clean.identity.email == "a@b.dk"  # the contact's address
 
 
 def test_summary_override_note_and_reason_out_of_hours() -> None:
