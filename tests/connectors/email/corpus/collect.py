@@ -10,6 +10,7 @@ naming the repository, the commit and the licence is written per source.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ def git(repo: Path, *args: str) -> bytes:
 def collect(mirrors: Path) -> int:
     total = 0
     for folder, (name, licence, licence_files, prefixes, suffixes) in SOURCES.items():
+        shutil.rmtree(HERE / folder / "mail", ignore_errors=True)
         repo = mirrors / name.replace("/", "+") / "repo"
         commit = git(repo, "rev-parse", "HEAD").decode().strip()
         out = HERE / folder
@@ -53,7 +55,9 @@ def collect(mirrors: Path) -> int:
                 continue
             if not path.startswith(prefixes) or (suffixes and not path.endswith(suffixes)):
                 continue
-            target = out / "mail" / path.replace("/", "__")
+            folder_of_prefix = next(p for p in prefixes if path.startswith(p)).rsplit("/", 1)[0]
+            name_ = folder_of_prefix.rsplit("/", 1)[-1] + "/" + path[len(folder_of_prefix) + 1 :]
+            target = out / "mail" / name_.replace("/", "__")
             target.parent.mkdir(exist_ok=True)
             target.write_bytes(git(repo, "show", f"{commit}:{path}"))
             taken.append(path)
@@ -62,7 +66,8 @@ def collect(mirrors: Path) -> int:
         (out / "README.md").write_text(
             f"# {name}\n\nMail taken unchanged from the test suite of <https://github.com/{name}>,\n"
             f"commit `{commit}`, under its licence ({licence}, see {', '.join(licence_files)}).\n"
-            f"Files are named after their path in the repository (`/` written as `__`); files over\n"
+            f"Files are named after their path below {', '.join(p.rsplit('/', 1)[0] for p in prefixes)}"
+            f" (`/` written as `__`); files over\n"
             f"{MAX_BYTES} bytes were left out. {len(taken)} files.\n",
             encoding="utf-8",
         )
