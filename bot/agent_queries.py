@@ -8,13 +8,14 @@ which agent (and so which tenant) is calling. Writes go through `bot.engine`.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 
 from sqlalchemy import func, select
 
 from bot.errors import UnknownAgent, UnknownOffer
+from bot.privacy import redact
 from bot.storage import repository as repo
 from bot.storage.db import Database
 from bot.storage.models import (
@@ -256,9 +257,12 @@ def agent_may_view_contact(db: Database, tenant_id: str, agent_id: str, contact_
 
 
 def tasks_in_queues(db: Database, tenant_id: str, queue_ids: Collection[str] | None) -> list[repo.TaskView]:
-    """Open messages and callbacks of the tenant, due first; only in `queue_ids` if given."""
+    """Open messages and callbacks of the tenant, due first; only in `queue_ids` if given.
+    Notes are redacted: every agent of the queue and every supervisor sees them, and no one is
+    assigned to a task (notes are stored redacted; this also covers rows stored before that)."""
     with db.read() as s:
         stmt = select(Task).where(Task.tenant_id == tenant_id, Task.status == TaskStatus.OPEN)
         if queue_ids is not None:
             stmt = stmt.where(Task.queue_id.in_(list(queue_ids)))
-        return [repo.TaskView.of(t) for t in s.scalars(stmt.order_by(Task.due_at, Task.id))]
+        rows = s.scalars(stmt.order_by(Task.due_at, Task.id))
+        return [replace(repo.TaskView.of(t), note=redact(t.note)) for t in rows]

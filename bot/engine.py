@@ -22,7 +22,7 @@ import enum
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ from bot.errors import (
     StaleOffer,
     UnknownOutcome,
 )
+from bot.privacy import redact, redact_data
 from bot.routing import calendar, skills
 from bot.routing.handoff import (
     BotStep,
@@ -51,6 +52,7 @@ from bot.routing.handoff import (
     TopicInfo,
     Turn,
     build_packet,
+    redacted,
 )
 from bot.storage import repository as repo
 from bot.storage.db import Database
@@ -218,9 +220,10 @@ class ConversationEngine:
         agent_id: str | None = None,
         **data: Any,
     ) -> None:
+        # Events are kept for statistics long after the contact: no personal data in them.
         repo.add_event(
             s, tenant_id=tenant_id, kind=kind, at=at, contact_id=contact.id if contact else None,
-            agent_id=agent_id, data=data,
+            agent_id=agent_id, data=redact_data(data),
         )  # fmt: skip
 
     @staticmethod
@@ -584,14 +587,16 @@ class ConversationEngine:
     def _store_packet(s: Session, c: Contact, packet: HandoffPacket, at: datetime) -> None:
         version = len(repo.handoffs(s, tenant_id=c.tenant_id, contact_id=c.id)) + 1
         s.add(Handoff(tenant_id=c.tenant_id, contact_id=c.id, version=version, schema_version=packet.schema_version,
-                      reason=packet.reason.value, packet=packet.model_dump(mode="json"), created_at=at))  # fmt: skip
+                      reason=packet.reason.value, packet=redacted(packet).model_dump(mode="json"),
+                      created_at=at))  # fmt: skip
 
     def handoff_packets(self, tenant_id: str, contact_id: str) -> list[HandoffPacket]:
-        """Every stored packet of the contact (redacted), first handoff first."""
+        """Every stored packet of the contact (redacted, also if stored under older rules),
+        first handoff first."""
         with self.db.read() as s:
             repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
-            return [HandoffPacket.model_validate(h.packet) for h in repo.handoffs(s, tenant_id=tenant_id,
-                                                                                  contact_id=contact_id)]
+            return [redacted(HandoffPacket.model_validate(h.packet))
+                    for h in repo.handoffs(s, tenant_id=tenant_id, contact_id=contact_id)]  # fmt: skip
 
     # --- routing ----------------------------------------------------------------------------------
 
@@ -884,8 +889,10 @@ class ConversationEngine:
             if not calendar.is_open(at, schedule):
                 opens = calendar.format_deadline_da(calendar.next_open(at, schedule), schedule.tz)
                 expectation += self.texts.closed_suffix.format(opens=opens)
+            # The note is shown to every agent of the queue and no one is assigned to a task, so the
+            # personal-data rule never reveals it: only its redacted text is stored.
             task = Task(tenant_id=tenant_id, contact_id=c.id, kind=kind, queue_id=queue.id,
-                        name=name or c.citizen_name, phone=phone, preferred_at=preferred_at, note=note,
+                        name=name or c.citizen_name, phone=phone, preferred_at=preferred_at, note=redact(note),
                         expectation=expectation, due_at=due.astimezone(UTC), status=TaskStatus.OPEN,
                         created_at=at)  # fmt: skip
             s.add(task)
@@ -915,12 +922,12 @@ class ConversationEngine:
             self._event(s, tenant_id, EventKind.TASK_DONE, at, c, agent_id=agent_id, task_id=task.id)
             self._event(s, tenant_id, EventKind.CLOSED, at, c, agent_id=agent_id, outcome=code.value,
                         queue_id=c.queue_id, topic=c.topic)  # fmt: skip
-            return TaskView.of(task)
+            return _task_view(task)
 
     def tasks(self, tenant_id: str, status: TaskStatus | None = TaskStatus.OPEN) -> list[TaskView]:
         with self.db.read() as s:
             repo.get_tenant(s, tenant_id=tenant_id)
-            return [TaskView.of(t) for t in repo.tasks(s, tenant_id=tenant_id, status=status)]
+            return [_task_view(t) for t in repo.tasks(s, tenant_id=tenant_id, status=status)]
 
     def mark_abandoned(self, tenant_id: str, contact_id: str, *, now: datetime | None = None) -> ContactView:
         """The citizen left (hung up, closed the chat) from BOT, QUEUED or OFFERED; a ringing
@@ -1054,6 +1061,11 @@ def _bot_step(data: Mapping[str, Any], at: datetime) -> BotStep:
         reviewed=art["reviewed"], historical=bool(art.get("historical", False)),
     )  # fmt: skip
     return BotStep(action=Action(data["action"]), topic=data.get("topic"), article=article, at=at)
+
+
+def _task_view(t: Task) -> TaskView:
+    """A task as shown: the note redacted, also for tasks stored before notes were."""
+    return replace(TaskView.of(t), note=redact(t.note))
 
 
 def _offer_view(offer: Offer, c: Contact) -> OfferView:

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from bot.errors import NaiveDatetime, RetentionError
 from bot.privacy import redact
+from bot.routing.handoff import mask_entity_text
 from bot.storage.db import Database
 from bot.storage.models import (
     Contact, ContactState, Event, Handoff, InboundMail, Message, OutboxItem, OutboxStatus, Task,
@@ -127,7 +128,8 @@ def scrub_packet(packet: Mapping[str, Any], mode: MessageMode) -> dict[str, Any]
         {**t, "text": redact(str(t.get("text", "")))} for t in out.get("transcript") or () if isinstance(t, Mapping)
     ]
     out["entities"] = [] if drop else [
-        {**e, "value": redact(str(e.get("value", ""))), "text": redact(str(e.get("text", "")))}
+        {**e, "value": mask_entity_text(str(e.get("entity", "")), str(e.get("value", ""))),
+         "text": mask_entity_text(str(e.get("entity", "")), str(e.get("text", "")))}
         for e in out.get("entities") or () if isinstance(e, Mapping)
     ]  # fmt: skip
     return out

@@ -477,3 +477,72 @@ def test_packet_entities_from_nlu_redacted(engine: ConversationEngine) -> None:
     assert packet.entities[0].value == "[CPR]" and packet.transcript[0].text == "Mit cpr er [CPR]"
     stored = engine.handoff_packets(TENANT, c.id)[0]
     assert "0101901234" not in stored.model_dump_json()
+
+
+# --- personal data at rest ----------------------------------------------------------------------
+
+CPR, PHONE, EMAIL = "010190-1234", "22 71 93 58", "mette.hansen@example.dk"
+
+
+def _stored_rows(engine: ConversationEngine) -> dict[str, str]:
+    """The raw stored text of every task note, event and handoff packet, as the database has it."""
+    from sqlalchemy import select
+
+    from bot.storage.models import Event, Handoff, Task
+
+    with engine.db.read() as s:
+        return {
+            "tasks.note": "\n".join(s.scalars(select(Task.note))),
+            "events.data": "\n".join(repr(d) for d in s.scalars(select(Event.data))),
+            "handoffs.packet": "\n".join(repr(p) for p in s.scalars(select(Handoff.packet))),
+        }
+
+
+@pytest.mark.integration
+def test_no_personal_data_in_clear_in_notes_events_or_packets(engine: ConversationEngine, clock: FakeClock) -> None:
+    from bot.privacy import find_cprs
+
+    staff(engine, ("anna", {"borgerservice_basis": 3}))
+    c = engine.open_contact(TENANT, Channel.CHAT, "pii", name="Mette", phone="+4522719358")
+    said = f"Mit cpr er {CPR}, ring på {PHONE} eller skriv til {EMAIL}"
+    engine.record_inbound(TENANT, c.id, said)
+    nlu = NLUResult(text=said, ranking=(IntentScore("dialog_menneske", 0.9),), entities=(
+        Entity("cpr", 11, 22, "0101901234", CPR), Entity("telefon", 32, 43, "22719358", PHONE),
+        Entity("email", 61, 84, EMAIL, EMAIL),
+    ))  # fmt: skip
+    engine.request_handoff(TENANT, c.id, handoff_decision(), HandoffReason.ASKED_FOR_HUMAN,
+                           summary=f"Borgeren {CPR} vil tale med nogen", nlu=nlu)  # fmt: skip
+    engine.route(TENANT)
+    offer = engine.offers(TENANT, "anna")[0]
+    engine.accept_offer(TENANT, offer.id, "anna")
+    engine.transfer(TENANT, "anna", c.id, "sygesikring_folkeregister", f"Cpr {CPR}, mail {EMAIL}, tlf {PHONE}")
+    other = engine.open_contact(TENANT, Channel.CHAT, "pii-task")
+    engine.leave_message(TENANT, other.id, PHONE, f"Mit cpr er {CPR}; svar på {EMAIL} eller {PHONE}")
+
+    rows = _stored_rows(engine)
+    for where, text in rows.items():
+        assert not find_cprs(text) and "0101901234" not in text, f"CPR in clear in {where}"
+        assert EMAIL not in text, f"e-mail in clear in {where}"
+    assert PHONE not in rows["tasks.note"] and PHONE not in rows["events.data"]
+    assert "[CPR]" in rows["tasks.note"] and "[CPR]" in rows["handoffs.packet"]
+    # Only the identity (the contact's own address, to answer on) keeps a phone number.
+    assert "22719358" not in rows["handoffs.packet"].replace("'phone': '+4522719358'", "")
+    assert PHONE not in rows["handoffs.packet"]
+    # What is not personal data stays as it was: ISO times in events are not taken for phones.
+    due = [e.data["due_at"] for e in engine.events(TENANT) if e.kind is EventKind.MESSAGE_LEFT]
+    assert due and datetime.fromisoformat(due[0]) > clock.now
+    # The raw words stay only in messages.text: the assigned agent of an authenticated citizen.
+    assert engine.transcript(TENANT, c.id)[0].text == said
+
+
+@pytest.mark.integration
+def test_task_notes_stored_raw_before_are_redacted_when_read(engine: ConversationEngine) -> None:
+    from sqlalchemy import update
+
+    from bot.storage.models import Task
+
+    c = engine.open_contact(TENANT, Channel.CHAT, "old-task")
+    task = engine.leave_message(TENANT, c.id, PHONE, "ring mig")
+    with engine.db.write() as s:  # as a row written before notes were redacted
+        s.execute(update(Task).where(Task.id == task.id).values(note=f"cpr {CPR}"))
+    assert [t.note for t in engine.tasks(TENANT)] == ["cpr [CPR]"]

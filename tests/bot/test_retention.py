@@ -94,6 +94,18 @@ def test_retention_scrub_drops_identity_keys_and_redacts_strings() -> None:
     assert scrub(data) == {"from": "queued", "nested": [{"x": "cpr [CPR]"}], "n": 3}
 
 
+@pytest.mark.unit
+def test_retention_scrub_packet_masks_personal_entities_by_type() -> None:
+    entities = [{"entity": "cpr", "value": "310490-1234", "text": "310490-1234"},  # NLU-valid, no real date
+                {"entity": "telefon", "value": "20123456", "text": "20 12 34 56"},
+                {"entity": "email", "value": "a@b.dk", "text": "A@b.dk"},
+                {"entity": "adresse", "value": "Vestergade 12", "text": "Vestergade 12"}]  # fmt: skip
+    out = scrub_packet({"summary": "", "transcript": [], "entities": entities}, MessageMode.REDACT)
+    assert [(e["value"], e["text"]) for e in out["entities"]] == [
+        ("[CPR]", "[CPR]"), ("[TELEFON]", "[TELEFON]"), ("[E-MAIL]", "[E-MAIL]"), ("Vestergade 12", "Vestergade 12"),
+    ]  # fmt: skip
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("mode", list(MessageMode))
 def test_retention_scrubbed_packet_stays_a_valid_packet(mode: MessageMode, engine: ConversationEngine,
