@@ -157,6 +157,11 @@ class UnknownCall(KontaktError, LookupError):
     """A CallSid is not in the call store (e.g. the process restarted mid-call)."""
 
 
+class NumberNotServed(KontaktError, LookupError):
+    """A call reached a number that no tenant lists under `phone_numbers` in
+    knowledge/tenants.yaml. Add the number to its municipality, or point it elsewhere in Twilio."""
+
+
 # --- bot.storage and bot.engine -------------------------------------------------------------
 # (UnknownContact above is also raised by the engine for a contact id not in the tenant.)
 

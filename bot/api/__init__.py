@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from collections.abc import Callable, Sequence
+from typing import Annotated
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AfterValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from bot import __version__
-from bot.api.ratelimit import RateLimit
+from bot.api.ratelimit import RateLimit, RateLimits, RateLimitSettings
 from bot.config import Settings
 from bot.dialogue import ConversationMemory
-from bot.errors import KontaktError
+from bot.errors import KontaktError, UnknownTenant
 from bot.privacy import RedactingFilter
 from bot.engine import ConversationEngine
 from bot.storage import Database
@@ -58,6 +61,39 @@ class BodyLimit(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def no_surrogates(value: str) -> str:
+    """Refuse a lone UTF-16 surrogate (JSON allows the escape "\\ud800"): no UTF-8 encoder,
+    database or socket can carry it, so it is bad input, not text."""
+    if _SURROGATE.search(value):
+        raise ValueError("the text contains a lone surrogate (an invalid \\uD800-\\uDFFF escape)")
+    return value
+
+
+# A string field that is real Unicode text (use it for every string a request stores or echoes).
+Text = Annotated[str, AfterValidator(no_surrogates)]
+
+
+def printable(value: object, limit: int = 200) -> str:
+    """`value` as text that can always be encoded as UTF-8 (a lone surrogate from a JSON escape
+    becomes '?') and is at most `limit` characters long: safe to echo in an error body."""
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit].encode("utf-8", "replace").decode("utf-8")
+
+
+def error_body(exc: KontaktError) -> tuple[int, dict[str, str]]:
+    """Status and `{error, message}` for one of our errors at the HTTP edge: lookups 404,
+    conflicts 409, bad values 422 (the table in bot.api.auth), anything else 503. An unknown
+    tenant is named by the caller only: the answer never lists the tenants that exist."""
+    from bot.api.auth import error_status
+
+    if isinstance(exc, UnknownTenant):
+        return 404, {"error": "unknown_tenant", "message": "This municipality (tenant) is not served here."}
+    return error_status(exc) or 503, {"error": type(exc).__name__, "message": printable(exc, 1000)}
+
+
 def install_log_redaction() -> None:
     """Every handler that can carry citizen text gets the CPR filter (uvicorn's too)."""
     for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "kontakt"):
@@ -71,9 +107,11 @@ def create_app(
     routers: Sequence[APIRouter] = (),
     understanding: Understanding | None = None,
     background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager]] = (),
+    rate_limits: RateLimitSettings | None = None,
 ) -> FastAPI:
     """The app: core API plus the given routers. `background` hooks (e.g. the mail poller and
-    the outbox worker) run inside the lifespan after the core has loaded, and stop before it."""
+    the outbox worker) run inside the lifespan after the core has loaded, and stop before it.
+    `rate_limits` defaults to the KONTAKT_RATELIMIT_* environment (bot/api/ratelimit.py)."""
     install_log_redaction()
 
     @asynccontextmanager
@@ -107,11 +145,18 @@ def create_app(
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/email/inbound",))
-    app.add_middleware(RateLimit)  # outermost: refuse floods before any work (bot/api/ratelimit.py)
+    # One set of buckets per app, shared by the middleware and the chat WebSocket route.
+    app.state.rate_limits = limits = RateLimits(rate_limits or RateLimitSettings())
+    app.add_middleware(RateLimit, limits=limits)  # outermost: refuse floods before any work
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()]
+        # A location may hold a key the client sent (a lone surrogate, a huge string): echo it safely.
+        errors = [
+            {"loc": [p if isinstance(p, int) else printable(p) for p in e.get("loc", ())],
+             "msg": printable(e.get("msg", ""), 1000), "type": printable(e.get("type", ""))}
+            for e in exc.errors()
+        ]  # fmt: skip
         return JSONResponse(
             {"error": "invalid_request", "message": "The request body is not valid JSON of the expected shape.",
              "details": errors},
@@ -122,13 +167,16 @@ def create_app(
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's own errors (e.g. an unparseable body) get the same shape as ours.
         return JSONResponse(
-            {"error": "http_error", "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+            {"error": "http_error", "message": printable(exc.detail, 1000)}, status_code=exc.status_code,
+            headers=exc.headers,
         )
 
     @app.exception_handler(KontaktError)
     async def _kontakt(request: Request, exc: KontaktError) -> JSONResponse:
-        log.error("request failed: %s", exc)
-        return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=503)
+        status, body = error_body(exc)
+        if status >= 500:
+            log.error("request failed: %s", exc)
+        return JSONResponse(body, status_code=status)
 
     from bot.api import rasa
 

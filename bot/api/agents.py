@@ -19,8 +19,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.agent_queries import (
     AgentIdentity,
@@ -35,6 +35,7 @@ from bot.agent_queries import (
     queue_loads,
     tasks_in_queues,
 )
+from bot.api import no_surrogates
 from bot.api.auth import ROLE_RANK, AgentRoute, CurrentAgent, DatabaseDep, EngineDep
 from bot.engine import ConversationEngine
 from bot.errors import AgentBusy, ContactForbidden, NotAssignedAgent, UnknownOffer, UnknownTask
@@ -176,18 +177,27 @@ class MyContactsOut(_Out):
     contacts: list[MyContactOut]
 
 
-ReplyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+ReplyText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), AfterValidator(no_surrogates)
+]
+Note = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), AfterValidator(no_surrogates)
+]
+# Offer and task ids are database integers (64-bit): a larger number cannot name one, so it is a
+# 422 here rather than an overflow in the database driver.
+MAX_ID = 2**63 - 1
+OfferId = Annotated[int, Path(ge=1, le=MAX_ID, description="An offer id from GET /agent/api/offers")]
+TaskId = Annotated[int, Path(ge=1, le=MAX_ID, description="A task id from GET /agent/api/tasks")]
 
 
 class ReplyIn(_In):
     text: ReplyText
-    client_message_id: str | None = Field(default=None, max_length=200,
+    client_message_id: Annotated[str, AfterValidator(no_surrogates)] | None = Field(default=None, max_length=200,
                                           description="Idempotency key: a repeat returns the stored reply")
 
 
 class TransferIn(_In):
-    queue_id: str = Field(min_length=1, max_length=64)
+    queue_id: Annotated[str, AfterValidator(no_surrogates)] = Field(min_length=1, max_length=64)
     note: Note = Field(description="What the next agent needs to know (shown in the new packet)")
 
 
@@ -346,7 +356,7 @@ def _my_offer(db: Database, agent: AgentIdentity, offer_id: int) -> OfferInfo:
 
 
 @router.post("/offers/{offer_id}/accept", response_model=ContactDetail)
-def accept(offer_id: int, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> ContactDetail:
+def accept(offer_id: OfferId, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> ContactDetail:
     """Accept an offer made to me → the contact with packet and transcript. 409 if it expired
     or was decided already (an expired one goes back to the front of its queue). Any role."""
     o = _my_offer(db, agent, offer_id)
@@ -355,7 +365,7 @@ def accept(offer_id: int, agent: CurrentAgent, db: DatabaseDep, engine: EngineDe
 
 
 @router.post("/offers/{offer_id}/decline", response_model=MeOut)
-def decline(offer_id: int, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> MeOut:
+def decline(offer_id: OfferId, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> MeOut:
     """Decline an offer made to me: the contact goes back to the front of its queue and I am
     paused until I choose "klar" or "tag næste". 409 if no longer pending. Any role."""
     _my_offer(db, agent, offer_id)
@@ -434,7 +444,7 @@ def tasks(agent: CurrentAgent, db: DatabaseDep) -> TasksOut:
 
 
 @router.post("/tasks/{task_id}/done", response_model=TaskOut)
-def task_done(task_id: int, body: TaskDoneIn, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> TaskOut:
+def task_done(task_id: TaskId, body: TaskDoneIn, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> TaskOut:
     """Mark a message/callback handled with an outcome; its contact is closed. Agents: tasks in
     their queues (404 otherwise); supervisors and admins: any task of the tenant. 409 if done."""
     if not _supervises(agent):

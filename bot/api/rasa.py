@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot import __version__
+from bot.api import Text, no_surrogates
 from bot.dialogue import ConversationMemory, respond
+from bot.errors import UnknownTenant
 from bot.types import Action, NLUResult, TriageDecision
 from bot.understanding import Understanding
 
@@ -33,16 +35,37 @@ MemoryDep = Annotated[ConversationMemory, Depends(get_memory)]
 
 class ParseRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    text: str = Field(max_length=100_000, description="The citizen's message.")
-    message_id: str | None = None
-    tenant: str | None = Field(None, description="kontakt extension: the municipality (tenant id).")
+    text: Text = Field(max_length=100_000, description="The citizen's message.")
+    message_id: Text | None = Field(None, max_length=200)
+    tenant: Text | None = Field(None, max_length=200, description="kontakt extension: the municipality (tenant id).")
 
 
 class WebhookRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    sender: str = Field(min_length=1, max_length=200)
-    message: str = Field(max_length=100_000)
+    sender: Text = Field(min_length=1, max_length=200)
+    message: Text = Field(max_length=100_000)
     metadata: dict[str, Any] | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _tenant_is_text(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
+        tenant = (v or {}).get("tenant")
+        if tenant is not None and not (isinstance(tenant, str) and len(tenant) <= 200):
+            raise ValueError("metadata.tenant must be a tenant id (a string of at most 200 characters)")
+        if isinstance(tenant, str):
+            no_surrogates(tenant)
+        return v
+
+
+def served_tenant(request: Request, tenant: str | None) -> str | None:
+    """`tenant` if this installation serves it (None stays None: every tenant's articles);
+    `UnknownTenant` (404, naming no other tenant) otherwise."""
+    if tenant is None:
+        return None
+    tenants = getattr(request.app.state, "tenants", None)
+    if tenants is not None and tenant not in tenants.by_id:
+        raise UnknownTenant(f"unknown tenant {tenant[:40]!r}")
+    return tenant
 
 
 def triage_json(d: TriageDecision) -> dict[str, Any]:
@@ -106,7 +129,8 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.post("/model/parse", summary="Understand a message (Rasa shape + triage)")
-def model_parse(body: ParseRequest, u: UnderstandingDep) -> dict[str, Any]:
+def model_parse(body: ParseRequest, u: UnderstandingDep, request: Request) -> dict[str, Any]:
+    served_tenant(request, body.tenant)
     if not body.text.strip():
         empty = {"text": body.text, "intent": {"name": None, "confidence": 0.0}, "entities": [],
                  "text_tokens": [], "intent_ranking": [], "triage": None}
@@ -116,13 +140,15 @@ def model_parse(body: ParseRequest, u: UnderstandingDep) -> dict[str, Any]:
 
 
 @router.post("/webhooks/rest/webhook", summary="Chat with the bot (Rasa REST channel shape)")
-def rest_webhook(body: WebhookRequest, u: UnderstandingDep, memory: MemoryDep) -> list[dict[str, Any]]:
+def rest_webhook(
+    body: WebhookRequest, u: UnderstandingDep, memory: MemoryDep, request: Request
+) -> list[dict[str, Any]]:
     from bot.responses import _t
 
+    tenant = served_tenant(request, (body.metadata or {}).get("tenant"))
     if not body.message.strip():
         return [{"recipient_id": body.sender, "text": _t("empty")}]
-    tenant = (body.metadata or {}).get("tenant") if body.metadata else None
-    turn = respond(u, memory, body.sender, body.message, tenant if isinstance(tenant, str) else None)
+    turn = respond(u, memory, body.sender, body.message, tenant)
     out = []
     for m in turn.messages:
         msg: dict[str, Any] = {"recipient_id": body.sender, "text": m.text}

@@ -1,22 +1,40 @@
 """Per-client rate limiting: token buckets in memory, one set per worker process.
 
-Every HTTP request spends one token from its client's bucket (keyed by the client IP). Chat
-messages (`POST /chat/api/messages`, `POST /webhooks/rest/webhook`) also spend one token from the
-bucket of their sender within the tenant (`tenant` + `session`, or `sender`), so one citizen
-cannot flood the bot while many citizens behind one municipal NAT address still can write.
+Buckets, each refilled continuously up to its burst size (`RateLimitSettings`):
 
-An empty bucket answers 429 with the usual `{error, message}` body and a `Retry-After` header (whole
-seconds until one token is back). `/health` is exempt. Limits come from `RateLimitSettings`
-(environment variables prefixed `KONTAKT_RATELIMIT_`). Buckets live in the worker's memory: with
-`--workers N` a client may get up to N times the limit, and a restart forgets every bucket.
+* **address** (`ip_*`): every HTTP request spends from the bucket of its client address, and so
+  does every chat WebSocket handshake (the route takes it, see connectors/webchat).
+* **conversation** (`sender_*`): a chat message spends from the bucket of its conversation as
+  the server identifies it: the web chat session id the server issued (`POST
+  /chat/api/messages` and every message frame of `/chat/ws` share it), or, on the Rasa REST
+  channel, the pair (client address, `sender`): `sender` is chosen by the client, so it is
+  scoped to the address and one address cannot lock out a citizen writing from another. No
+  field the client can vary freely (such as `tenant`) is part of a key.
+* **new conversation** (`new_conversation_*`): every new web chat conversation (one contact row)
+  spends from its address's bucket, so varying the session id opens no unbounded rows.
+* **frames** (`ws_frames_*`): every WebSocket frame spends from its socket's own bucket.
+* **open sockets** (`ws_per_address`): at most this many open chat sockets per address.
 
-WebSocket frames are not limited here (the socket is opened once; see connectors/webchat).
+Understanding costs CPU in proportion to the text, so a text message spends
+`1 + len(text) / text_cost_chars` tokens (a 4,000-character message costs 5), never more than a
+full bucket, from the address and conversation buckets alike (`/model/parse` too).
+
+The middleware enforces the HTTP limits; the chat WebSocket route enforces the socket, frame and
+new-conversation limits with the same `RateLimits` (`app.state.rate_limits`). An empty bucket
+answers 429 with the usual `{error, message}` body and a `Retry-After` header (whole seconds
+until the tokens are back); a WebSocket gets an error frame instead and stays open. `/health` is exempt. Limits come from `RateLimitSettings` (environment
+variables prefixed `KONTAKT_RATELIMIT_`).
+
+Buckets and socket counts live in the worker's memory and are not shared: with `--workers N`
+a client may get up to N times every limit (N × the rate, N × the burst, N × the open sockets),
+and a restart forgets every bucket. Size the limits per worker.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,24 +42,36 @@ from dataclasses import dataclass
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CHAT_PATHS", "RateLimit", "RateLimitSettings", "TokenBucket", "Limiter", "chat_sender_key"]
+__all__ = [
+    "CHAT_PATHS", "TEXT_PATHS", "Limiter", "RateLimit", "RateLimitSettings", "RateLimits", "TokenBucket",
+    "chat_sender_key", "text_cost",
+]  # fmt: skip
 
 CHAT_PATHS = frozenset({"/chat/api/messages", "/webhooks/rest/webhook"})
+# Bodies whose text is understood (CPU in proportion to its length).
+TEXT_PATHS = CHAT_PATHS | {"/model/parse"}
 # A chat body larger than this is not parsed for its sender (BodyLimit refuses it anyway).
 MAX_SENDER_BODY = 64 * 1024
+MAX_KEY_CHARS = 200
 
 
 class RateLimitSettings(BaseSettings):
     """Defaults sized for a municipal contact centre: a citizen types far slower than 2 messages a
-    second, and one IP may be a town hall's NAT with many citizens (or Twilio)."""
+    second, and one IP may be a town hall's NAT with many citizens (or Twilio). Per worker."""
 
     model_config = SettingsConfigDict(env_prefix="KONTAKT_RATELIMIT_", env_file=".env", extra="ignore", frozen=True)
 
     enabled: bool = True
     ip_per_second: float = 30.0  # sustained requests per second per client IP
     ip_burst: int = 300  # bucket size per client IP
-    sender_per_second: float = 2.0  # sustained chat messages per second per (tenant, sender)
+    sender_per_second: float = 2.0  # sustained chat messages per second per conversation
     sender_burst: int = 20
+    new_conversation_per_second: float = 0.5  # new web chat conversations per second per IP
+    new_conversation_burst: int = 30
+    ws_frames_per_second: float = 5.0  # frames of any kind per second per socket
+    ws_frames_burst: int = 30
+    ws_per_address: int = 50  # open chat sockets per client IP
+    text_cost_chars: int = 1000  # a text message costs 1 + len(text) / this many tokens
     exempt_paths: tuple[str, ...] = ("/health",)
     # Use the first X-Forwarded-For address as the client IP. Only behind a proxy that sets it;
     # otherwise any client could pick its own bucket.
@@ -58,59 +88,163 @@ class TokenBucket:
     tokens: float
     updated: float
 
-    def take(self, now: float) -> float:
-        """Spend one token; return 0.0 if allowed, else the seconds until one token is back."""
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Spend `cost` tokens (at most a full bucket); return 0.0 if allowed, else the seconds
+        until enough tokens are back."""
+        cost = min(max(cost, 0.0), self.capacity)
         self.tokens = min(self.capacity, self.tokens + max(0.0, now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return 0.0
-        return (1.0 - self.tokens) / self.rate if self.rate > 0 else math.inf
+        return (cost - self.tokens) / self.rate if self.rate > 0 else math.inf
 
 
 class Limiter:
-    """Buckets by key, bounded to `max_buckets` (least recently used are dropped)."""
+    """Buckets by key, bounded to `max_buckets` (least recently used are dropped). Thread-safe:
+    sync routes take from it in the thread pool."""
 
     def __init__(self, max_buckets: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_buckets = max_buckets
         self.clock = clock
         self._buckets: OrderedDict[tuple[str, ...], TokenBucket] = OrderedDict()
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def take(self, key: tuple[str, ...], rate: float, burst: int) -> float:
-        now = self.clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(rate, float(burst), float(burst), now)
-            while len(self._buckets) > self.max_buckets:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(key)
-        return bucket.take(now)
+    def take(self, key: tuple[str, ...], rate: float, burst: int, cost: float = 1.0) -> float:
+        with self._lock:
+            now = self.clock()
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(rate, float(burst), float(burst), now)
+                while len(self._buckets) > self.max_buckets:
+                    self._buckets.popitem(last=False)
+            else:
+                self._buckets.move_to_end(key)
+            return bucket.take(now, cost)
 
 
-def chat_sender_key(path: str, body: bytes) -> tuple[str, str] | None:
-    """(tenant, sender) of a chat message body, or None when it names no sender (a new chat
-    session has none yet: then only the IP bucket applies)."""
+def text_cost(length: int, per_chars: int) -> float:
+    """Tokens a text of `length` characters costs: 1 plus one per `per_chars` characters."""
+    return 1.0 + max(0, length) / max(1, per_chars)
+
+
+def _parse(body: bytes) -> dict | None:
     if len(body) > MAX_SENDER_BODY:
         return None
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict):
+    return data if isinstance(data, dict) else None
+
+
+def chat_sender_key(path: str, body: bytes) -> tuple[str, str] | None:
+    """What identifies the conversation of a chat message body, or None when it names none (a
+    new chat session has no id yet: then the address bucket applies). Web chat: ("session",
+    session id). Rasa REST channel: ("sender", sender), which the middleware scopes to the
+    client address. The `tenant` field is never part of the key."""
+    data = _parse(body)
+    if data is None:
         return None
-    tenant = data.get("tenant")
-    sender = data.get("session") if path.startswith("/chat/") else data.get("sender")
-    if not isinstance(sender, str) or not sender:
-        return None
-    return (tenant if isinstance(tenant, str) else "")[:200], sender[:200]
+    if path.startswith("/chat/"):
+        session = data.get("session")
+        return ("session", session[:MAX_KEY_CHARS]) if isinstance(session, str) and session else None
+    sender = data.get("sender")
+    return ("sender", sender[:MAX_KEY_CHARS]) if isinstance(sender, str) and sender else None
+
+
+def _text_length(body: bytes) -> int:
+    data = _parse(body)
+    if data is None:
+        return len(body)
+    text = data.get("text", data.get("message"))
+    return len(text) if isinstance(text, str) else len(body)
+
+
+class RateLimits:
+    """The limits one app enforces: settings, the shared buckets and the open-socket counts. The
+    middleware and the WebSocket route use the same instance (`app.state.rate_limits`)."""
+
+    def __init__(self, settings: RateLimitSettings | None = None, limiter: Limiter | None = None) -> None:
+        self.settings = settings or RateLimitSettings()
+        self.limiter = limiter if limiter is not None else Limiter(self.settings.max_buckets)
+        self._sockets: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    def client_ip(self, scope) -> str:
+        if self.settings.trust_forwarded_for:
+            for name, value in scope.get("headers") or ():
+                if name == b"x-forwarded-for":
+                    first = value.decode("latin-1").split(",")[0].strip()
+                    if first:
+                        return first[:64]
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
+
+    def text_cost(self, length: int) -> float:
+        return text_cost(length, self.settings.text_cost_chars)
+
+    def _take(self, key: tuple[str, ...], rate: float, burst: int, cost: float) -> float:
+        return self.limiter.take(key, rate, burst, cost) if self.enabled else 0.0
+
+    def take_address(self, ip: str, cost: float = 1.0) -> float:
+        s = self.settings
+        return self._take(("ip", ip), s.ip_per_second, s.ip_burst, cost)
+
+    def take_conversation(self, key: tuple[str, ...], cost: float = 1.0) -> float:
+        s = self.settings
+        return self._take(key, s.sender_per_second, s.sender_burst, cost)
+
+    def take_new_conversation(self, ip: str) -> float:
+        s = self.settings
+        return self._take(("new", ip), s.new_conversation_per_second, s.new_conversation_burst, 1.0)
+
+    def frame_bucket(self) -> TokenBucket | None:
+        """A bucket for one socket's frames (None when limits are off)."""
+        s = self.settings
+        if not self.enabled:
+            return None
+        return TokenBucket(s.ws_frames_per_second, float(s.ws_frames_burst), float(s.ws_frames_burst),
+                           self.limiter.clock())  # fmt: skip
+
+    def take_frame(self, bucket: TokenBucket | None) -> float:
+        return bucket.take(self.limiter.clock()) if bucket is not None else 0.0
+
+    def open_socket(self, ip: str) -> bool:
+        """Count one more open socket for `ip`; False (and nothing counted) at the limit."""
+        with self._lock:
+            n = self._sockets.get(ip, 0)
+            if self.enabled and n >= self.settings.ws_per_address:
+                return False
+            self._sockets[ip] = n + 1
+            return True
+
+    def close_socket(self, ip: str) -> None:
+        with self._lock:
+            n = self._sockets.get(ip, 0) - 1
+            if n > 0:
+                self._sockets[ip] = n
+            else:
+                self._sockets.pop(ip, None)
+
+    def open_sockets(self, ip: str) -> int:
+        with self._lock:
+            return self._sockets.get(ip, 0)
+
+
+def retry_seconds(wait: float) -> int:
+    return max(1, math.ceil(wait)) if math.isfinite(wait) else 3600
 
 
 def _too_many(retry_after: float, what: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    seconds = max(1, math.ceil(retry_after)) if math.isfinite(retry_after) else 3600
+    seconds = retry_seconds(retry_after)
     body = json.dumps(
         {"error": "rate_limited", "message": f"Too many requests from this {what}; try again in {seconds} s."}
     ).encode()
@@ -126,36 +260,40 @@ def _too_many(retry_after: float, what: str) -> tuple[int, list[tuple[bytes, byt
 class RateLimit:
     """Pure ASGI middleware (register with `app.add_middleware(RateLimit)`, outermost)."""
 
-    def __init__(self, app, settings: RateLimitSettings | None = None, limiter: Limiter | None = None) -> None:
+    def __init__(
+        self,
+        app,
+        settings: RateLimitSettings | None = None,
+        limiter: Limiter | None = None,
+        limits: RateLimits | None = None,
+    ) -> None:
         self.app = app
-        self.settings = settings or RateLimitSettings()
-        self.limiter = limiter if limiter is not None else Limiter(self.settings.max_buckets)
-
-    def _client_ip(self, scope) -> str:
-        if self.settings.trust_forwarded_for:
-            for name, value in scope.get("headers") or ():
-                if name == b"x-forwarded-for":
-                    first = value.decode("latin-1").split(",")[0].strip()
-                    if first:
-                        return first[:64]
-        client = scope.get("client")
-        return str(client[0]) if client else "unknown"
+        self.limits = limits if limits is not None else RateLimits(settings, limiter)
+        self.settings = self.limits.settings
+        self.limiter = self.limits.limiter
 
     async def __call__(self, scope, receive, send) -> None:
         s = self.settings
         if scope["type"] != "http" or not s.enabled or scope.get("path", "") in s.exempt_paths:
             await self.app(scope, receive, send)
             return
-        wait = self.limiter.take(("ip", self._client_ip(scope)), s.ip_per_second, s.ip_burst)
+        ip = self.limits.client_ip(scope)
+        path = scope.get("path", "")
+        body: bytes | None = None
+        cost = 1.0
+        if scope.get("method") == "POST" and path in TEXT_PATHS:
+            body, receive = await _peek_body(receive, MAX_SENDER_BODY)
+            cost = self.limits.text_cost(_text_length(body) if body is not None else MAX_SENDER_BODY)
+        wait = self.limits.take_address(ip, cost)
         if wait:
             await _respond(send, *_too_many(wait, "address"))
             return
-        path = scope.get("path", "")
-        if scope.get("method") == "POST" and path in CHAT_PATHS:
-            body, receive = await _peek_body(receive, MAX_SENDER_BODY)
-            key = chat_sender_key(path, body) if body is not None else None
+        if body is not None and path in CHAT_PATHS:
+            key = chat_sender_key(path, body)
             if key is not None:
-                wait = self.limiter.take(("sender", *key), s.sender_per_second, s.sender_burst)
+                if key[0] == "sender":  # client-chosen: scoped to the address that sends it
+                    key = ("sender", ip, key[1])
+                wait = self.limits.take_conversation(key, cost)
                 if wait:
                     await _respond(send, *_too_many(wait, "chat session"))
                     return

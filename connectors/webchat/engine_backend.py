@@ -161,21 +161,34 @@ class EngineChatBackend:
             self._rendered.pop(session_id, None)
 
     # -- ChatBackend -------------------------------------------------------------------------
-    def open(self, session_id: str | None, tenant: str | None) -> SessionInfo:
+    def resume(self, session_id: str) -> SessionInfo | None:
+        try:
+            ref = self._locate(session_id)
+        except UnknownSession:
+            return None
+        if session_id in self._ended:
+            return None
+        if self.engine.contact(ref.tenant_id, ref.contact_id).state in FINAL_STATES:
+            return None
+        return SessionInfo(session_id, ref.tenant_id, created=False)
+
+    def open(self, session_id: str | None, tenant: str | None, *, new_id: str | None = None) -> SessionInfo:
         if session_id:
-            try:
-                ref = self._locate(session_id)
-            except UnknownSession:
-                ref = None
-            if ref is not None and session_id not in self._ended:
-                contact = self.engine.contact(ref.tenant_id, ref.contact_id)
-                if contact.state not in FINAL_STATES:
-                    return SessionInfo(session_id, ref.tenant_id, created=False)
-        tenant_id = self.tenants.get(tenant).id  # UnknownTenant names the known ones
-        sid = new_session_id()
+            resumed = self.resume(session_id)
+            if resumed is not None:
+                return resumed
+        tenant_id = self.tenants.get(tenant).id  # UnknownTenant: the routes check the tenant first
+        sid = new_id if new_id and SESSION_ID.match(new_id) and not self._exists(new_id) else new_session_id()
         contact = self.engine.open_contact(tenant_id, Channel.CHAT, sid)
         self._remember(self._refs, sid, _Ref(tenant_id, contact.id))
         return SessionInfo(sid, tenant_id, created=True)
+
+    def _exists(self, session_id: str) -> bool:
+        try:
+            self._locate(session_id)
+        except UnknownSession:
+            return False
+        return True
 
     def send(self, session_id: str, text: str, client_message_id: str | None = None) -> list[OutMessage]:
         ref = self._locate(session_id)

@@ -1,7 +1,7 @@
 """Web chat routes: the widget's static files, the WebSocket transport and the HTTP fallback.
 
     GET  /chat/widget.js, /chat/widget.css, /chat/demo       static (cached, ETag)
-    WS   /chat/ws?session=…&tenant=…                           {type:"message", text, client_message_id}
+    WS   /chat/ws?session=…&tenant=…&after=N                   see connectors/webchat/socket.py
     POST /chat/api/messages                                    the same over HTTP
     GET  /chat/api/messages?session=…&after=N                  polling
     GET  /chat/api/history?session=…                           re-render after a reload
@@ -9,16 +9,15 @@
 
 The routes translate between JSON and `ChatBackend`; they keep no conversation state. The backend
 is `app.state.chat_backend`; when none is set, a `BotOnlyBackend` over the app's understanding is
-created on first use.
+created on first use. Errors are `{error: code, message: Danish text}` (errors_da.yml); an
+unknown tenant is a 404 that names no other tenant. A new conversation spends from its address's
+new-conversation bucket (bot/api/ratelimit.py), so only a message that needs one opens a contact.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -26,11 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
+from bot.api import Text
+from bot.api.ratelimit import retry_seconds
+from connectors.webchat.errors import ChatInputError, error_text
 from connectors.webchat.session import (
     CLIENT_MESSAGE_ID,
     FEEDBACK_QUESTIONS,
@@ -54,7 +55,6 @@ log = logging.getLogger("kontakt.webchat")
 router = APIRouter(tags=["webchat"])
 
 STATIC = Path(__file__).parent / "static"
-WS_POLL_SECONDS = 1.0  # how often a WebSocket looks for agent/system messages from the backend
 MAX_COMMENT_CHARS = 2000
 PHONE = re.compile(r"^(\+45)?\d{8}$")
 _backend_lock = threading.Lock()
@@ -96,66 +96,76 @@ api = APIRouter(prefix="/chat/api", dependencies=[Depends(_cors)])
 # -- boundary models -----------------------------------------------------------------------------
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    session: str | None = Field(None, max_length=200)
-    tenant: str | None = Field(None, max_length=200)
-    text: str = Field(max_length=200_000)
-    client_message_id: str | None = Field(None, max_length=200)
+    session: Text | None = Field(None, max_length=200)
+    tenant: Text | None = Field(None, max_length=200)
+    text: Text = Field(max_length=200_000)
+    client_message_id: Text | None = Field(None, max_length=200)
 
 
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    session: str = Field(max_length=200)
+    session: Text = Field(max_length=200)
 
 
 class FeedbackIn(SessionIn):
-    scores: dict[str, int] = Field(default_factory=dict)
-    comment: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+    scores: dict[Text, int] = Field(default_factory=dict)
+    comment: Text | None = Field(None, max_length=MAX_COMMENT_CHARS)
 
 
 class ContactIn(SessionIn):
     kind: ContactKind
-    phone: str | None = Field(None, max_length=40)
-    text: str | None = Field(None, max_length=MAX_COMMENT_CHARS)
+    phone: Text | None = Field(None, max_length=40)
+    text: Text | None = Field(None, max_length=MAX_COMMENT_CHARS)
 
 
-class ChatInputError(ValueError):
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.code, self.status = code, status
-
-
-def _error(code: str, message: str, status: int) -> JSONResponse:
+def _error(code: str, message: str, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status,
-                        headers={"Access-Control-Allow-Origin": "*"})
+                        headers={"Access-Control-Allow-Origin": "*", **(headers or {})})  # fmt: skip
+
+
+def _input_error(e: ChatInputError) -> JSONResponse:
+    return _error(e.code, str(e), e.status)
 
 
 def _session_or_none(value: str | None) -> str | None:
     return value if value and SESSION_ID.match(value) else None
 
 
-def _tenant(value: str | None) -> str | None:
+def _tenant(value: str | None, app: Any = None) -> str | None:
+    """The tenant a chat names: None for the default, else a tenant this installation serves.
+    A malformed id is a 422, one that is not served a 404; neither answer names other tenants."""
     if value is None or value == "":
         return None
     if not TENANT_ID.match(value):
-        raise ChatInputError("invalid_tenant", f"Tenant {value[:40]!r} is not a valid tenant id "
-                             "(lower-case letters, digits, '-' and '_'; set data-tenant on the script tag).")
+        raise ChatInputError("invalid_tenant")
+    tenants = getattr(getattr(app, "state", None), "tenants", None)
+    if tenants is not None and value not in tenants.by_id:
+        raise ChatInputError("unknown_tenant", status=404)
     return value
 
 
 def _check_text(text: str, limit: int) -> str:
     if not text.strip():
-        raise ChatInputError("empty_text", "The message is empty; write a question.")
+        raise ChatInputError("empty_text")
     if len(text) > limit:
-        raise ChatInputError("text_too_long",
-                             f"The message has {len(text)} characters; the limit is {limit}.", status=413)
+        raise ChatInputError("text_too_long", status=413, limit=limit)
     return text
 
 
 def _check_client_id(value: str | None) -> str | None:
     if value is not None and not CLIENT_MESSAGE_ID.match(value):
-        raise ChatInputError("invalid_client_message_id",
-                             "client_message_id must be 1-64 characters of letters, digits and . _ : -")
+        raise ChatInputError("invalid_client_message_id")
     return value
+
+
+def _admit_new_conversation(app: Any, scope: Any) -> None:
+    """Spend from the address's new-conversation bucket before a contact is opened."""
+    limits = getattr(app.state, "rate_limits", None)
+    if limits is None:
+        return
+    wait = limits.take_new_conversation(limits.client_ip(scope))
+    if wait:
+        raise ChatInputError("rate_limited", status=429, seconds=retry_seconds(wait))
 
 
 # -- JSON shapes ---------------------------------------------------------------------------------
@@ -261,16 +271,25 @@ def post_message(body: MessageIn, request: Request, backend: BackendDep) -> Any:
     try:
         text = _check_text(body.text, _max_text(request.app))
         cmid = _check_client_id(body.client_message_id)
-        info = backend.open(_session_or_none(body.session), _tenant(body.tenant))
+        tenant = _tenant(body.tenant, request.app)
+        sid = _session_or_none(body.session)
+        info = backend.resume(sid) if sid else None
+        if info is None:
+            _admit_new_conversation(request.app, request.scope)
+            info = backend.open(None, tenant)
         messages = backend.send(info.id, text, cmid)
     except ChatInputError as e:
-        return _error(e.code, str(e), e.status)
+        if e.code == "rate_limited":
+            return _error(e.code, str(e), e.status, {"Retry-After": str(e.values["seconds"])})
+        return _input_error(e)
+    except UnknownSession:  # the conversation was closed meanwhile: the next message starts anew
+        return _error("unknown_session", error_text("unknown_session"), 404)
     return {"session": info.id, "created": info.created, "messages": [message_json(m) for m in messages]}
 
 
 @api.get("/messages", summary="Poll for messages after a given id")
 def get_messages(backend: BackendDep, session: Annotated[str, Query(max_length=200)],
-                 after: Annotated[int, Query(ge=0)] = 0) -> Any:
+                 after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0) -> Any:
     return _read(backend, session, after)
 
 
@@ -299,14 +318,11 @@ def end(body: SessionIn, backend: BackendDep) -> Any:
 def feedback(body: FeedbackIn, backend: BackendDep) -> Any:
     unknown = sorted(set(body.scores) - set(FEEDBACK_QUESTIONS))
     low, high = FEEDBACK_SCALE
-    if unknown:
-        return _error("invalid_feedback",
-                      f"Unknown question(s) {unknown}; expected {list(FEEDBACK_QUESTIONS)}.", 422)
-    if any(not low <= v <= high for v in body.scores.values()):
-        return _error("invalid_feedback", f"Scores must be whole numbers from {low} to {high}.", 422)
+    if unknown or any(not low <= v <= high for v in body.scores.values()):
+        return _input_error(ChatInputError("invalid_feedback"))
     comment = (body.comment or "").strip() or None
     if not body.scores and comment is None:
-        return _error("invalid_feedback", "No answers: give at least one score or a comment.", 422)
+        return _input_error(ChatInputError("invalid_feedback"))
 
     def record(sid: str) -> dict[str, Any]:
         backend.record_feedback(sid, Feedback(dict(body.scores), comment))
@@ -319,12 +335,10 @@ def feedback(body: FeedbackIn, backend: BackendDep) -> Any:
 def contact_request(body: ContactIn, backend: BackendDep) -> Any:
     phone = re.sub(r"[\s-]", "", body.phone or "") or None
     text = (body.text or "").strip() or None
-    if phone is not None and not PHONE.match(phone):
-        return _error("invalid_phone", "The phone number must be 8 digits, optionally with +45.", 422)
-    if body.kind == ContactKind.CALLBACK and phone is None:
-        return _error("invalid_phone", "A call-back needs a phone number.", 422)
+    if (phone is not None and not PHONE.match(phone)) or (body.kind == ContactKind.CALLBACK and phone is None):
+        return _input_error(ChatInputError("invalid_phone"))
     if body.kind == ContactKind.MESSAGE and text is None:
-        return _error("empty_text", "The message is empty.", 422)
+        return _input_error(ChatInputError("empty_text"))
     req = ContactRequest(body.kind, phone, text)
     return _call(lambda sid: _messages(sid, backend.request_contact(sid, req)), body.session)
 
@@ -350,79 +364,7 @@ def _call(fn, session: str) -> Any:
 router.include_router(api)
 
 
-# -- WebSocket -----------------------------------------------------------------------------------
-@router.websocket("/chat/ws")
-async def chat_ws(ws: WebSocket) -> None:
-    await ws.accept()
-    app = ws.scope["app"]
-    backend = _backend_for(app)
-    limit = _max_text(app)
-    try:
-        tenant = _tenant(ws.query_params.get("tenant"))
-    except ChatInputError as e:
-        await ws.send_json({"type": "error", "code": e.code, "message": str(e)})
-        await ws.close(code=1008)
-        return
-    info = await run_in_threadpool(backend.open, _session_or_none(ws.query_params.get("session")), tenant)
-    await ws.send_json({"type": "session", "session": info.id, "created": info.created})
-    # `after` = the last message id the client has shown; missed messages are pushed at once.
-    after = ws.query_params.get("after", "")
-    sent_up_to = int(after) if after.isdigit() and not info.created else 0
-    send_lock = asyncio.Lock()
+# -- WebSocket -------------------------------------------------------------------------------------
+from connectors.webchat.socket import chat_ws  # noqa: E402  (it uses the helpers above)
 
-    async def flush() -> None:
-        # Everything the backend has after what this socket already delivered, in order.
-        nonlocal sent_up_to
-        async with send_lock:
-            new = await run_in_threadpool(backend.poll, info.id, sent_up_to)
-            for frame in frames_json(new):
-                await ws.send_json(frame)
-            if new:
-                sent_up_to = new[-1].id
-
-    async def poller() -> None:
-        while True:
-            await asyncio.sleep(WS_POLL_SECONDS)
-            with contextlib.suppress(UnknownSession):
-                await flush()
-
-    await flush()
-    task = asyncio.create_task(poller())
-    try:
-        while True:
-            raw = await ws.receive_text()
-            try:
-                data = json.loads(raw)
-                if not isinstance(data, dict):
-                    raise ValueError("not an object")
-            except ValueError:
-                await ws.send_json({"type": "error", "code": "invalid_json",
-                                    "message": "Frames must be JSON objects."})
-                continue
-            kind = data.get("type")
-            if kind == "ping":
-                await ws.send_json({"type": "pong"})
-                continue
-            if kind != "message":
-                await ws.send_json({"type": "error", "code": "unknown_type",
-                                    "message": f"Unknown frame type {kind!r}."})
-                continue
-            try:
-                text = data.get("text")
-                cmid = data.get("client_message_id")
-                if not isinstance(text, str) or not (cmid is None or isinstance(cmid, str)):
-                    raise ChatInputError("invalid_message", "A message needs a string `text`.")
-                _check_text(text, limit)
-                _check_client_id(cmid)
-            except ChatInputError as e:
-                await ws.send_json({"type": "error", "code": e.code, "message": str(e),
-                                    "client_message_id": data.get("client_message_id")})
-                continue
-            await run_in_threadpool(backend.send, info.id, text, cmid)
-            await flush()
-    except WebSocketDisconnect:
-        pass
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
+router.add_api_websocket_route("/chat/ws", chat_ws)

@@ -157,8 +157,12 @@ class ChatBackend(Protocol):
     """What the web chat needs from a conversation backend. Implementations must be thread-safe
     (HTTP handlers run in a thread pool) and keep all conversation state."""
 
-    def open(self, session_id: str | None, tenant: str | None) -> SessionInfo:
-        """Resume `session_id` if it exists and has not ended, else start a new session."""
+    def resume(self, session_id: str) -> SessionInfo | None:
+        """The session `session_id` if it exists and has not ended, else None. Creates nothing."""
+
+    def open(self, session_id: str | None, tenant: str | None, *, new_id: str | None = None) -> SessionInfo:
+        """Resume `session_id` if it exists and has not ended, else start a new session: with the
+        id `new_id` when given (an id this server issued and nobody has used yet), else a fresh one."""
 
     def send(self, session_id: str, text: str, client_message_id: str | None = None) -> list[OutMessage]:
         """Handle a citizen message; return the stored user message and every reply produced.
@@ -235,13 +239,22 @@ class BotOnlyBackend:
             self._sessions.move_to_end(session_id)
             return s
 
-    def open(self, session_id: str | None, tenant: str | None) -> SessionInfo:
+    def resume(self, session_id: str) -> SessionInfo | None:
+        with self._lock:
+            s = self._sessions.get(session_id)
+            if s is None or s.ended:
+                return None
+            self._sessions.move_to_end(s.id)
+            return SessionInfo(s.id, s.tenant, created=False)
+
+    def open(self, session_id: str | None, tenant: str | None, *, new_id: str | None = None) -> SessionInfo:
         with self._lock:
             s = self._sessions.get(session_id) if session_id else None
             if s is not None and not s.ended:
                 self._sessions.move_to_end(s.id)
                 return SessionInfo(s.id, s.tenant, created=False)
-            s = _Session(id=new_session_id(), tenant=tenant)
+            fresh = new_id is not None and SESSION_ID.match(new_id) and new_id not in self._sessions
+            s = _Session(id=new_id if fresh else new_session_id(), tenant=tenant)
             s.offered[HUMAN_PAYLOAD] = texts()["da"]["human_button"]
             self._sessions[s.id] = s
             while len(self._sessions) > self._max:

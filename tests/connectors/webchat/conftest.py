@@ -61,11 +61,17 @@ class ScriptedBackend:
             raise UnknownSession(sid)
         return self.sessions[sid]
 
-    def open(self, session_id, tenant):
+    def resume(self, session_id):
+        with self.lock:
+            if session_id in self.sessions and session_id not in self.ended:
+                return SessionInfo(session_id, None, created=False)
+            return None
+
+    def open(self, session_id, tenant, *, new_id=None):
         with self.lock:
             if session_id in self.sessions and session_id not in self.ended:
                 return SessionInfo(session_id, tenant, created=False)
-            sid = new_session_id()
+            sid = new_id if new_id and new_id not in self.sessions else new_session_id()
             self.sessions[sid] = []
             return SessionInfo(sid, tenant, created=True)
 
