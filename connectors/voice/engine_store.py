@@ -23,7 +23,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.engine import ConversationEngine
-from bot.errors import UnknownCall
+from bot.errors import NumberNotServed, UnknownCall
 from bot.routing.handoff import PacketReason
 from bot.storage import repository as repo
 from bot.storage.models import Channel, ContactState
@@ -40,7 +40,7 @@ from connectors.voice.calls import (
     final_state,
 )
 
-__all__ = ["EngineCallStore", "handoff_reason", "TEXTS_DA"]
+__all__ = ["TEXTS_DA", "EngineCallStore", "handoff_reason"]
 
 TEXTS_DA = {"callback_note": "Ønsker at blive ringet op (telefon)."}
 _LEAVABLE = (ContactState.BOT, ContactState.QUEUED, ContactState.OFFERED)
@@ -232,10 +232,19 @@ def _call_state(state: ContactState) -> CallState:
 
 
 def tenant_by_number(tenants) -> Callable[[str], str]:
-    """`tenant_for` from bot.tenants: the tenant whose phone_numbers hold the called number,
-    else the default tenant."""
+    """`tenant_for` from bot.tenants: the tenant whose phone_numbers hold the called number; the
+    default tenant when no tenant lists numbers or no number was called; `NumberNotServed`
+    for any other number (the routes refuse such calls before they reach the store)."""
     by_number = {n: t.id for t in tenants.tenants for n in t.phone_numbers}
-    return lambda called: by_number.get(called, tenants.default_tenant)
+
+    def tenant_for(called: str) -> str:
+        if not by_number or not called:
+            return tenants.default_tenant
+        if called not in by_number:
+            raise NumberNotServed(f"no tenant lists the called number {called[:32]!r} under phone_numbers")
+        return by_number[called]
+
+    return tenant_for
 
 
 def install_engine_store(app) -> None:

@@ -3,6 +3,8 @@ Field names are Twilio's; Twilio sends empty strings for absent values, which be
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -12,6 +14,9 @@ from bot.errors import KontaktError
 
 class InvalidWebhook(KontaktError, ValueError):
     """A signed request lacks a field every Twilio voice webhook has (CallSid)."""
+
+
+KEYPAD = re.compile(r"^[0-9*#]{1,64}$")  # what a phone keypad can send (ASCII only: "²".isdigit())
 
 
 class VoiceWebhook(BaseModel):
@@ -46,6 +51,20 @@ class VoiceWebhook(BaseModel):
     def _empty_is_none(cls, v: object) -> object:
         if isinstance(v, str) and not v.strip():
             return None
+        return v
+
+    @field_validator("digits")
+    @classmethod
+    def _keypad(cls, v: str | None) -> str | None:
+        if v is not None and not KEYPAD.match(v.strip()):
+            raise ValueError("Digits must be keypad keys: 0-9, * and #")
+        return v.strip() if v is not None else None
+
+    @field_validator("confidence")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        if v is not None and not (math.isfinite(v) and 0.0 <= v <= 1.0):
+            raise ValueError("Confidence must be a number from 0 to 1")
         return v
 
     @property

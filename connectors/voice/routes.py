@@ -12,6 +12,10 @@ X-Twilio-Signature (router dependency); every answer is TwiML.
 
 Injected through dependencies (override them in tests): `get_voice_settings`, `get_call_store`,
 `get_now`, `get_schedule`. The understanding core is `request.app.state.understanding`.
+
+A call to a number no tenant lists (knowledge/tenants.yaml, `phone_numbers`) is told in Danish
+that the number is not served and hung up on; no contact is opened. A malformed webhook (a
+missing CallSid, Digits that are not keypad keys) is a 400.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from twilio.twiml.voice_response import VoiceResponse
 
-from bot.errors import KontaktError, NeverOpen, VoiceConfigError
+from bot.errors import KontaktError, NeverOpen, NumberNotServed
 from bot.routing.calendar import OpeningHours, closing_reason, next_open
 from bot.topics import TopicContract
 from bot.triage import topic_decision
@@ -42,6 +46,7 @@ from connectors.voice.calls import (
     InMemoryCallStore,
 )
 from connectors.voice.config import VoiceSettings
+from connectors.voice.edge import Answered, VoiceRoute, check_number_served, check_voice_setup
 from connectors.voice.inbound import InvalidWebhook, VoiceWebhook
 from connectors.voice.prompts import Lang, Prompts, load_prompts
 from connectors.voice.security import TwilioSigned, VoiceSettingsDep
@@ -55,7 +60,9 @@ TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canc
 ENGLISH_TOPIC = "generelt_engelsk"
 NO_QUEUE = "alarm_112"  # never enqueued or dialled: the caller rings 112 themselves
 
-router = APIRouter(prefix="/voice", tags=["voice"], dependencies=[TwilioSigned])
+
+
+router = APIRouter(prefix="/voice", tags=["voice"], dependencies=[TwilioSigned], route_class=VoiceRoute)
 
 
 # --- dependencies ---------------------------------------------------------------------------
@@ -118,24 +125,6 @@ class Call:
         return self.prompts.text(key, lang or self.lang, **values)
 
 
-def check_voice_setup(settings: VoiceSettings, prompts: Prompts, contract: TopicContract) -> None:
-    """Every queue the voice settings and the menu name must exist in the topic contract.
-    Raises `VoiceConfigError` naming the key. Runs once per app on the first webhook; call it at
-    startup too, so a typo fails the deployment instead of the first caller."""
-    prompts.check_queues(contract)
-    named = {
-        "KONTAKT_VOICE_FALLBACK_QUEUE": settings.fallback_queue,
-        "KONTAKT_VOICE_ENGLISH_QUEUE": settings.english_queue,
-        "KONTAKT_VOICE_SWITCHBOARD_QUEUE": settings.switchboard_queue,
-        **{f"KONTAKT_VOICE_TRANSFER_NUMBERS[{q}]": q for q in settings.transfer_numbers},
-    }
-    for key, queue_id in named.items():
-        if queue_id not in contract.queue_by_id:
-            raise VoiceConfigError(
-                f"{key} names unknown queue {queue_id!r}; use a queue id from knowledge/topics.yaml"
-            )
-
-
 def get_call(
     request: Request,
     form: Annotated[VoiceWebhook, Depends(get_webhook)],
@@ -156,9 +145,13 @@ def get_call(
         settings.voice_en or None,
         settings.gather_timeout_seconds,
     )
-    record, created = store.start(
-        form.call_sid, caller=form.number, called=form.to or form.called or "", now=now
-    )
+    called = form.to or form.called or ""
+    try:
+        check_number_served(request, called)
+    except NumberNotServed as exc:
+        log.warning("call %s refused: %s", form.call_sid, exc)
+        raise Answered(Response(str(voice.goodbye(Lang.DA, "number_not_served")), media_type="application/xml"))
+    record, created = store.start(form.call_sid, caller=form.number, called=called, now=now)
     if created and request.url.path != "/voice/incoming":
         log.warning("call %s unknown at %s (restart?); started a new record", form.call_sid, request.url.path)
     return Call(request, form, settings, store, now, schedule, prompts, voice, record)
@@ -370,7 +363,7 @@ def gather(call: CallDep, step: str = "menu") -> Response:
                 return _to_human(
                     call, call.settings.fallback_queue, HandoffVia.ASKED, [call.text("to_human")]
                 )
-            if digits.isdigit() and 1 <= int(digits) <= len(call.record.candidates):
+            if digits.isascii() and digits.isdigit() and 1 <= int(digits) <= len(call.record.candidates):
                 u = call.understanding
                 topic = call.record.candidates[int(digits) - 1]
                 decision = topic_decision(topic, 1.0, u.contract, (), u.article_refs, u.by_topic)

@@ -28,8 +28,8 @@ from typing import Any
 from bot.conversation import FINAL_STATES, decision_from_event, handle_citizen_message
 from bot.engine import ConversationEngine
 from bot.errors import ConversationClosed, FeedbackNotStorable, InvalidTaskInput
-from bot.routing import calendar
 from bot.responses import render, texts
+from bot.routing import calendar
 from bot.storage import repository as repo
 from bot.storage.db import Database
 from bot.storage.models import Author, Channel, ContactState, EventKind
@@ -53,7 +53,7 @@ from connectors.webchat.session import (
     new_session_id,
 )
 
-__all__ = ["EngineChatBackend", "FEEDBACK_KIND", "TEXTS_DA", "install_engine_backend", "record_feedback_event"]
+__all__ = ["FEEDBACK_KIND", "TEXTS_DA", "EngineChatBackend", "install_engine_backend", "record_feedback_event"]
 
 SLOTS = 10  # OutMessage ids per engine message: the message itself, then up to 9 notices after it
 

@@ -365,6 +365,6 @@ router.include_router(api)
 
 
 # -- WebSocket -------------------------------------------------------------------------------------
-from connectors.webchat.socket import chat_ws  # noqa: E402  (it uses the helpers above)
+from connectors.webchat.socket import chat_ws
 
 router.add_api_websocket_route("/chat/ws", chat_ws)

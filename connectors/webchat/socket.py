@@ -46,7 +46,13 @@ from connectors.webchat.routes import (
     _tenant,
     frames_json,
 )
-from connectors.webchat.session import CLIENT_MESSAGE_ID, ChatBackend, SessionInfo, UnknownSession, new_session_id
+from connectors.webchat.session import (
+    CLIENT_MESSAGE_ID,
+    ChatBackend,
+    SessionInfo,
+    UnknownSession,
+    new_session_id,
+)
 
 log = logging.getLogger("kontakt.webchat")
 
@@ -72,6 +78,8 @@ class FrameError(Exception):
         out: dict[str, Any] = {"type": "error", "code": self.code, "message": error_text(self.code, **self.values)}
         if self.client_message_id is not None:
             out["client_message_id"] = self.client_message_id
+        if "seconds" in self.values:  # when to try again, for a client that wants to wait
+            out["retry_after"] = self.values["seconds"]
         return out
 
 

@@ -1,0 +1,72 @@
+"""The edge of the voice webhooks: checks made before the call flow starts (the setup, the
+called number) and answers given then, as TwiML.
+
+`check_number_served` refuses a call to a number no tenant lists; the routes then raise
+`Answered` with the TwiML to send, and `VoiceRoute` (the voice router's route class) returns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+
+from bot.errors import NumberNotServed, VoiceConfigError
+from bot.topics import TopicContract
+from connectors.voice.config import VoiceSettings
+from connectors.voice.prompts import Prompts
+
+__all__ = ["Answered", "VoiceRoute", "check_number_served", "check_voice_setup"]
+
+
+class Answered(Exception):
+    """A webhook already answered with TwiML before the call flow started (e.g. a number that
+    is not served); `VoiceRoute` returns the response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("answered")
+        self.response = response
+
+
+class VoiceRoute(APIRoute):
+    """Returns the TwiML of an `Answered` raised by a dependency (FastAPI would make it a 500)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Answered as answered:
+                return answered.response
+
+        return handle
+
+
+def check_number_served(request: Request, called: str) -> None:
+    """`NumberNotServed` when tenants list their phone numbers and `called` is none of them.
+    (Without any listed number, or without a called number, the default tenant takes the call.)"""
+    tenants = getattr(request.app.state, "tenants", None)
+    served = {n for t in tenants.tenants for n in t.phone_numbers} if tenants is not None else set()
+    if served and called and called not in served:
+        raise NumberNotServed(f"no tenant lists the called number {called[:32]!r} under phone_numbers")
+
+
+def check_voice_setup(settings: VoiceSettings, prompts: Prompts, contract: TopicContract) -> None:
+    """Every queue the voice settings and the menu name must exist in the topic contract.
+    Raises `VoiceConfigError` naming the key. Runs once per app on the first webhook; call it at
+    startup too, so a typo fails the deployment instead of the first caller."""
+    prompts.check_queues(contract)
+    named = {
+        "KONTAKT_VOICE_FALLBACK_QUEUE": settings.fallback_queue,
+        "KONTAKT_VOICE_ENGLISH_QUEUE": settings.english_queue,
+        "KONTAKT_VOICE_SWITCHBOARD_QUEUE": settings.switchboard_queue,
+        **{f"KONTAKT_VOICE_TRANSFER_NUMBERS[{q}]": q for q in settings.transfer_numbers},
+    }
+    for key, queue_id in named.items():
+        if queue_id not in contract.queue_by_id:
+            raise VoiceConfigError(
+                f"{key} names unknown queue {queue_id!r}; use a queue id from knowledge/topics.yaml"
+            )
