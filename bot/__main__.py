@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.agent_cli import add_agent_commands, run_agent_command
 
     add_agent_commands(sub)
+    from bot.capacity.cli import add_capacity_command, run_capacity_command
+
+    add_capacity_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()  # fresh: the environment may have changed since import
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_privacy_command(args, settings)
     if args.command == "agent":
         return run_agent_command(args, settings)
+    if args.command == "capacity":
+        return run_capacity_command(args, settings)
 
     from bot.train import is_fresh, train
 
