@@ -133,6 +133,9 @@ class EventKind(enum.StrEnum):
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
     OUTBOX_FAILED = "outbox_failed"
+    # poison handling (migration 0003): gave up on an item that never finished; a supervisor looks
+    MAIL_QUARANTINED = "mail_quarantined"
+    OUTBOX_QUARANTINED = "outbox_quarantined"
     FEEDBACK = "feedback"  # a citizen's survey answers (chat or voice)
 
 
@@ -393,6 +396,7 @@ class OutboxStatus(enum.StrEnum):
     SENDING = "sending"  # claimed by a worker until next_attempt_at (a lease); then claimable again
     SENT = "sent"
     FAILED = "failed"  # permanently refused or out of attempts; an agent must look
+    QUARANTINED = "quarantined"  # claimed again and again without an outcome (it kills the worker)
 
 
 class OutboxKind(enum.StrEnum):
@@ -405,6 +409,7 @@ class InboundMailStatus(enum.StrEnum):
     HANDLED = "handled"  # on its contact (and auto-replied where allowed)
     SKIPPED = "skipped"  # automatic mail (bounce, list, auto-reply) outside any thread: stored only
     FAILED = "failed"  # handling raised; the raw mail is kept and handling can be retried
+    QUARANTINED = "quarantined"  # out of attempts (it failed or killed the process each time)
 
 
 class OutboxItem(Base):
@@ -434,6 +439,9 @@ class OutboxItem(Base):
     sent_at: Mapped[datetime | None]
     contact_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("contacts.id"))
     message_id: Mapped[str | None] = mapped_column(String(255))  # our Message-ID, "<...@domain>"
+    # Claims whose lease ran out without an outcome: the worker died while sending it.
+    unfinished_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    quarantined_at: Mapped[datetime | None]
 
 
 class InboundMail(Base):
@@ -469,3 +477,8 @@ class InboundMail(Base):
     thread_id: Mapped[str | None] = mapped_column(String(255))
     handled_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # migration 0003: where replies go (addr-spec of Reply-To, else From, as written; None: nobody),
+    # when the last attempt to handle it began (counted before handling), and when it was given up
+    reply_addr: Mapped[str | None] = mapped_column(String(320))
+    last_attempt_at: Mapped[datetime | None]
+    quarantined_at: Mapped[datetime | None]

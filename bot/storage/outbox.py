@@ -11,12 +11,20 @@ once for a permanent refusal) the item is FAILED and an `outbox_failed` event is
 Inbound mail: `store_inbound` commits the raw bytes keyed by (tenant, Message-ID) before the
 mail is handled; a second delivery of the same Message-ID is recognised (`find_inbound`).
 
+Poison handling: no single item may keep a worker or the whole process in a crash loop. Every
+attempt is counted and committed *before* the work starts (`begin_inbound_attempt`, and for the
+outbox the claim itself), so an attempt that kills the process still counts. An inbound mail out
+of attempts, or an outbox item whose lease ran out `RetryPolicy.poison_after` times without an
+outcome, is QUARANTINED with an event (`mail_quarantined`, `outbox_quarantined`) and listed for
+supervisors (`quarantined`); it is never picked up again on its own.
+
 The claim and the SLA scan work across tenants (one worker per installation); everything else
 takes `tenant_id` like `bot.storage.repository`.
 """
 
 from __future__ import annotations
 
+import enum
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -26,6 +34,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exc as sa_exc, or_, select
 from sqlalchemy.orm import Session
 
+from bot.privacy import redact
 from bot.storage import repository as repo
 from bot.storage.models import (
     Channel,
@@ -41,27 +50,35 @@ from bot.storage.models import (
 )
 
 __all__ = [
-    "DEFAULT_RETRY", "Outbox", "OutboxView", "RetryPolicy", "backoff", "claim_due", "contacts_awaiting_reply",
-    "enqueue", "find_inbound", "get_item", "has_event", "inbound_for_contact", "items", "mark_failed",
-    "mark_sent", "pending_inbound", "set_sla_due", "store_inbound", "thread_of_message_id",
-    "thread_by_subject",
+    "DEFAULT_POISON_ATTEMPTS", "DEFAULT_RETRY", "Attempt", "Outbox", "OutboxView", "QuarantinedView", "RetryPolicy",
+    "backoff", "begin_inbound_attempt", "claim_due", "contacts_awaiting_reply", "enqueue", "fail_inbound",
+    "find_inbound", "get_item", "has_event", "inbound_for_contact", "items", "mark_failed", "mark_sent",
+    "pending_inbound", "quarantine_inbound", "quarantined", "set_sla_due", "store_inbound",
+    "thread_of_message_id", "thread_by_subject",
 ]  # fmt: skip
+
+DEFAULT_POISON_ATTEMPTS = 3  # attempts without an outcome before an item is quarantined
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff: base * 2**(attempt-1), capped, times a random factor in
-    [1 - jitter, 1 + jitter]. `lease` is how long a claimed item stays with its worker."""
+    [1 - jitter, 1 + jitter]. `lease` is how long a claimed item stays with its worker.
+    `poison_after`: after this many claims whose lease ran out without an outcome (the worker
+    died while sending it) the item is quarantined instead of claimed again."""
 
     max_attempts: int = 10
     base: timedelta = timedelta(seconds=30)
     cap: timedelta = timedelta(hours=2)
     jitter: float = 0.2
     lease: timedelta = timedelta(minutes=5)
+    poison_after: int = DEFAULT_POISON_ATTEMPTS
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError(f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}")
+        if self.poison_after < 1:
+            raise ValueError(f"RetryPolicy.poison_after must be at least 1, got {self.poison_after}")
         if not 0 <= self.jitter < 1:
             raise ValueError(f"RetryPolicy.jitter must be in [0, 1), got {self.jitter}")
 
@@ -177,7 +194,9 @@ def claim_due(
     policy: RetryPolicy = DEFAULT_RETRY,
 ) -> list[OutboxItem]:
     """Due items (PENDING, or SENDING whose lease ran out), oldest due first, moved to SENDING
-    with a new lease and one more attempt counted. Rows locked by another worker are skipped."""
+    with a new lease and one more attempt counted. Rows locked by another worker are skipped.
+    A SENDING item is one whose worker died mid-send; after `policy.poison_after` of those it is
+    quarantined (with an `outbox_quarantined` event) and not returned."""
     due = or_(
         and_(OutboxItem.status == OutboxStatus.PENDING, OutboxItem.next_attempt_at <= now),
         and_(OutboxItem.status == OutboxStatus.SENDING, OutboxItem.next_attempt_at <= now),
@@ -186,13 +205,33 @@ def claim_due(
     if channels is not None:
         stmt = stmt.where(OutboxItem.channel.in_([Channel(c) for c in channels]))
     stmt = stmt.order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(limit)
-    rows = list(session.scalars(stmt.with_for_update(skip_locked=True)))
-    for row in rows:
+    claimed = []
+    for row in session.scalars(stmt.with_for_update(skip_locked=True)):
+        if row.status is OutboxStatus.SENDING:
+            row.unfinished_attempts = (row.unfinished_attempts or 0) + 1
+        if (row.unfinished_attempts or 0) >= policy.poison_after:
+            _quarantine_item(session, row, now)
+            continue
         row.status = OutboxStatus.SENDING
         row.attempts += 1
         row.next_attempt_at = now + policy.lease
+        claimed.append(row)
     session.flush()
-    return rows
+    return claimed
+
+
+def _quarantine_item(session: Session, row: OutboxItem, now: datetime) -> None:
+    row.status = OutboxStatus.QUARANTINED
+    row.quarantined_at = now
+    row.last_error = row.last_error or (
+        f"quarantined: {row.unfinished_attempts} attempt(s) ended without an outcome (the worker stopped while"
+        " sending it); check the message before sending it again"
+    )
+    repo.add_event(
+        session, tenant_id=row.tenant_id, kind=EventKind.OUTBOX_QUARANTINED, at=now, contact_id=row.contact_id,
+        data={"outbox_id": row.id, "kind": row.kind.value, "attempts": row.attempts,
+              "unfinished_attempts": row.unfinished_attempts},
+    )  # fmt: skip
 
 
 def mark_sent(session: Session, *, item_id: int, now: datetime) -> OutboxItem:
@@ -254,20 +293,110 @@ def store_inbound(session: Session, *, row: InboundMail) -> tuple[InboundMail, b
     return row, True
 
 
-def pending_inbound(session: Session, *, max_attempts: int, limit: int = 100) -> list[InboundMail]:
-    """Mail stored but not handled (RECEIVED, or FAILED with attempts left), oldest first."""
+def pending_inbound(session: Session, *, limit: int = 100) -> list[InboundMail]:
+    """Mail stored but not handled (RECEIVED or FAILED), oldest first. Those out of attempts are
+    among them on purpose: `begin_inbound_attempt` quarantines them."""
     stmt = (
         select(InboundMail)
-        .where(
-            or_(
-                InboundMail.status == InboundMailStatus.RECEIVED,
-                and_(InboundMail.status == InboundMailStatus.FAILED, InboundMail.attempts < max_attempts),
-            )
-        )
+        .where(InboundMail.status.in_((InboundMailStatus.RECEIVED, InboundMailStatus.FAILED)))
         .order_by(InboundMail.id)
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+class Attempt(enum.StrEnum):
+    """What `begin_inbound_attempt` decided."""
+
+    GO = "go"  # counted and committed: handle it now
+    BUSY = "busy"  # an attempt began less than `lease` ago (in flight, or it just killed the process)
+    DONE = "done"  # handled, skipped or quarantined before: nothing to do
+    QUARANTINED = "quarantined"  # out of attempts: quarantined now, do not handle
+
+
+def begin_inbound_attempt(
+    session: Session, *, inbound_id: int, now: datetime, max_attempts: int, lease: timedelta | None = None
+) -> Attempt:
+    """Count one attempt to handle a stored mail before it is made (commit before handling, so
+    an attempt that kills the process still counts), or quarantine it when `max_attempts` are
+    used up. With `lease`, a mail whose last attempt began less than `lease` ago is left alone."""
+    row = session.scalars(select(InboundMail).where(InboundMail.id == inbound_id).with_for_update()).one()
+    if row.status not in (InboundMailStatus.RECEIVED, InboundMailStatus.FAILED):
+        return Attempt.DONE
+    if lease is not None and row.last_attempt_at is not None and row.last_attempt_at > now - lease:
+        return Attempt.BUSY
+    if row.attempts >= max_attempts:
+        quarantine_inbound(session, row=row, now=now)
+        return Attempt.QUARANTINED
+    row.attempts += 1
+    row.last_attempt_at = now
+    return Attempt.GO
+
+
+def fail_inbound(session: Session, *, inbound_id: int, error: str, now: datetime, max_attempts: int) -> InboundMailStatus:
+    """Record a failed attempt (already counted): FAILED for a retry, or QUARANTINED when it was
+    the last one."""
+    row = session.scalars(select(InboundMail).where(InboundMail.id == inbound_id).with_for_update()).one()
+    row.last_error = error[:2000]
+    if row.attempts >= max_attempts:
+        quarantine_inbound(session, row=row, now=now)
+    else:
+        row.status = InboundMailStatus.FAILED
+    return row.status
+
+
+def quarantine_inbound(session: Session, *, row: InboundMail, now: datetime) -> None:
+    """Give up on a stored mail: QUARANTINED, with a `mail_quarantined` event. The raw mail stays."""
+    row.status = InboundMailStatus.QUARANTINED
+    row.quarantined_at = now
+    row.last_error = row.last_error or (
+        f"quarantined after {row.attempts} attempt(s) that never finished (the process stopped while handling it)"
+    )
+    repo.add_event(
+        session, tenant_id=row.tenant_id, kind=EventKind.MAIL_QUARANTINED, at=now, contact_id=row.contact_id,
+        data={"inbound_id": row.id, "attempts": row.attempts, "error": redact(row.last_error)[:500]},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantinedView:
+    """One quarantined item for the supervisor list; texts are redacted (bot.privacy.redact)."""
+
+    queue: str  # "inbound_mail" or "outbox"
+    id: int
+    kind: str  # "mail" for inbound mail; the outbox kind (auto_reply, agent_reply) otherwise
+    quarantined_at: datetime | None
+    attempts: int
+    error: str
+    subject: str | None
+    message_id: str | None
+    contact_id: str | None
+    since: datetime  # received (inbound) or enqueued (outbox)
+
+
+def quarantined(session: Session, *, tenant_id: str, limit: int = 500) -> list[QuarantinedView]:
+    """Every quarantined inbound mail and outbox item of one tenant, newest first."""
+    mails = session.scalars(
+        select(InboundMail)
+        .where(InboundMail.tenant_id == tenant_id, InboundMail.status == InboundMailStatus.QUARANTINED)
+        .order_by(InboundMail.id.desc()).limit(limit)
+    )  # fmt: skip
+    out = [
+        QuarantinedView("inbound_mail", m.id, "mail", m.quarantined_at, m.attempts, redact(m.last_error or ""),
+                        redact(m.subject) if m.subject else None, m.message_id, m.contact_id, m.received_at)
+        for m in mails
+    ]  # fmt: skip
+    items_ = session.scalars(
+        select(OutboxItem)
+        .where(OutboxItem.tenant_id == tenant_id, OutboxItem.status == OutboxStatus.QUARANTINED)
+        .order_by(OutboxItem.id.desc()).limit(limit)
+    )  # fmt: skip
+    out += [
+        QuarantinedView("outbox", i.id, i.kind.value, i.quarantined_at, i.attempts, redact(i.last_error or ""),
+                        None, i.message_id, i.contact_id, i.created_at)
+        for i in items_
+    ]  # fmt: skip
+    return sorted(out, key=lambda v: (v.quarantined_at or v.since), reverse=True)[:limit]
 
 
 def inbound_for_contact(session: Session, *, tenant_id: str, contact_id: str) -> list[InboundMail]:

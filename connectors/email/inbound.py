@@ -8,27 +8,31 @@ replaced), so nothing read from a citizen's mail can inject headers into the mai
 Attachments are described (sanitised name, content type, size, SHA-256) but never stored,
 opened or executed here.
 
-`automatic_reason` is the loop guard: it says why a mail was sent by a machine (auto-reply,
-bounce, mailing list, no-reply sender), in which case no auto-reply may be sent to it.
+Addresses are read per RFC 5322/6532 by `connectors.email.addresses` (a reply goes to the
+addr-spec of Reply-To, else From, never to a display name), charsets by
+`connectors.email.charsets`. `automatic_reason` is the loop guard (`connectors.email.loopguard`):
+it says why a mail was sent by a machine, in which case no auto-reply may be sent to it.
 """
 
 from __future__ import annotations
 
-import codecs
 import email
 import hashlib
 import re
 import unicodedata
 import warnings
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from bs4 import BeautifulSoup
+
+from connectors.email.addresses import Mailbox, mailboxes
+from connectors.email.charsets import decode_text
+from connectors.email.loopguard import automatic_reason, machine_reason
 
 __all__ = [
     "Attachment",
@@ -36,6 +40,7 @@ __all__ = [
     "automatic_reason",
     "clean_header",
     "html_to_text",
+    "machine_reason",
     "parse_mail",
     "sanitize_filename",
     "strip_quotes_and_signature",
@@ -47,6 +52,7 @@ MAX_HEADERS = 500
 MAX_TEXT_CHARS = 2_000_000  # `text`; a longer body is cut and a defect recorded
 MAX_UNDERSTANDING_CHARS = 20_000  # `body_for_understanding`, the part NLU reads
 MAX_ATTACHMENTS = 200
+MAX_PART_TYPES = 50
 MAX_DEFECTS = 50
 MAX_FILENAME_CHARS = 120
 DEFAULT_FILENAME = "attachment"
@@ -72,11 +78,11 @@ class InboundMail:
     in_reply_to: str | None
     references: tuple[str, ...]  # oldest first, as in the header
     subject: str
-    from_addr: str  # lower-cased addr-spec, "" if none could be read
+    from_addr: str  # lower-cased addr-spec of From (else Sender), "" if none could be read
     from_name: str
     to: tuple[str, ...]
     cc: tuple[str, ...]
-    reply_to: str | None
+    reply_to: str | None  # lower-cased addr-spec of the first Reply-To mailbox
     date: datetime | None  # aware; None if missing or unreadable
     content_type: str  # of the whole message, e.g. "multipart/alternative"
     text: str  # the body as text (HTML converted), quotes and signatures kept
@@ -85,6 +91,9 @@ class InboundMail:
     headers: tuple[tuple[str, str], ...]  # (lower-case name, cleaned value), in order
     defects: tuple[str, ...]
     size: int  # raw bytes
+    # Where a reply goes: the addr-spec of Reply-To, else From, as written (case kept); "" if none.
+    reply_addr: str = ""
+    part_types: tuple[str, ...] = ()  # content types of every MIME part, in walk order (capped)
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (case-insensitive), cleaned, or None."""
@@ -192,48 +201,15 @@ def _dedupe(items: Iterable[str]) -> tuple[str, ...]:
 # --- addresses ----------------------------------------------------------------------------------
 
 
-_ADDR_OK = re.compile(r"^[^\s@<>()\[\],;:\"\\]+@[\w-]+(?:\.[\w-]+)+$")
-_ANGLE_ADDR = re.compile(r"<\s*([^<>\s]+@[^<>\s]+)\s*>")
-
-
-def _decode_words(text: str) -> str:
-    try:
-        return str(make_header(decode_header(text)))
-    except Exception:  # noqa: BLE001
-        return text
-
-
-def _addresses(msg: Message, name: str, defects: list[str]) -> list[tuple[str, str]]:
-    """(display name, lower-case address) pairs; never raises.
-
-    When the strict parser fails (e.g. an encoded display name that decodes to CR/LF and a
-    second address), only <angle-bracket> addresses are trusted, so a forged display name can
-    never redirect our reply.
-    """
-    try:
-        header = msg.get(name)
-        if header is None:
-            return []
-        pairs = [(a.display_name, a.addr_spec) for a in header.addresses]  # type: ignore[union-attr]
-    except Exception:  # noqa: BLE001 - broken address lists: fall back to a cautious reading
-        raw = _raw_header(msg, name)
-        if raw is None:
-            return []
-        defects.append(f"header {name}: unparseable address list")
-        raw = _fix_surrogates(raw)
-        angle = list(_ANGLE_ADDR.finditer(raw))
-        if angle:
-            first = _decode_words(raw[: angle[0].start()].strip().strip('"'))
-            pairs = [(first if i == 0 else "", m.group(1)) for i, m in enumerate(angle)]
-        else:
-            pairs = getaddresses([raw])
-    out = []
-    for display, addr in pairs:
-        addr = clean_header(addr, 320).lower().strip("<>")
-        if not _ADDR_OK.match(addr):
-            continue
-        out.append((clean_header(display, 200), addr))
-    return out
+def _addresses(msg: Message, name: str, defects: list[str]) -> list[Mailbox]:
+    """The deliverable mailboxes of the first `name` header, read from its raw text; never raises."""
+    raw = _raw_header(msg, name)
+    if raw is None:
+        return []
+    found = mailboxes(_fix_surrogates(raw))
+    if not found and raw.strip():
+        defects.append(f"header {name}: no readable address")
+    return found
 
 
 def _date(msg: Message, defects: list[str]) -> datetime | None:
@@ -252,39 +228,6 @@ def _date(msg: Message, defects: list[str]) -> datetime | None:
 
 # --- body text --------------------------------------------------------------------------------
 
-_LATIN1_ALIASES = {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii"}
-
-
-def _decode_text(payload: bytes, charset: str | None, defects: list[str]) -> str:
-    """Decode a body part. Latin-1 and ASCII labels are read as windows-1252, as browsers do;
-    a missing, wrong or unknown charset falls back to UTF-8, then windows-1252 with replacement."""
-    label = (charset or "").strip().strip('"').lower()
-    if label in _LATIN1_ALIASES:
-        try:
-            return payload.decode("ascii")
-        except UnicodeDecodeError:
-            pass
-        try:
-            return payload.decode("utf-8")  # a common lie: "us-ascii" on UTF-8 text
-        except UnicodeDecodeError:
-            return payload.decode("cp1252", "replace")
-    if label:
-        try:
-            codecs.lookup(label)
-        except LookupError:
-            defects.append(f"unknown charset {clean_header(label, 40)!r}; decoded with replacement")
-        else:
-            try:
-                return payload.decode(label)
-            except UnicodeDecodeError:
-                defects.append(f"text is not valid {clean_header(label, 40)}; decoded with replacement")
-                return payload.decode(label, "replace")
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return payload.decode("cp1252", "replace")
-
-
 def _part_text(part: Message, defects: list[str]) -> str:
     try:
         payload = part.get_payload(decode=True)
@@ -301,7 +244,7 @@ def _part_text(part: Message, defects: list[str]) -> str:
         charset = part.get_content_charset()
     except Exception:  # noqa: BLE001
         charset = None
-    text = _decode_text(payload, charset, defects)
+    text = decode_text(payload, charset, defects)
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -541,11 +484,13 @@ def parse_mail(raw: bytes) -> InboundMail:
     in_reply_to_ids = _msg_ids(_header_str(msg, "In-Reply-To", defects))
     references = _dedupe(_msg_ids(_header_str(msg, "References", defects)))
 
-    senders = _addresses(msg, "From", defects) or _addresses(msg, "Sender", defects)
-    from_name, from_addr = senders[0] if senders else ("", "")
+    authors = _addresses(msg, "From", defects)
+    senders = authors or _addresses(msg, "Sender", defects)
+    from_name, from_addr = (senders[0].display_name, senders[0].addr_spec.lower()) if senders else ("", "")
     if not senders:
         defects.append("no readable From address")
     reply_to = _addresses(msg, "Reply-To", defects)
+    reply_addr = (reply_to or authors)[0].addr_spec if (reply_to or authors) else ""
 
     try:
         content_type = msg.get_content_type()
@@ -566,8 +511,14 @@ def parse_mail(raw: bytes) -> InboundMail:
 
     attachments: list[Attachment] = []
     part_defects: list[str] = []
+    part_types: list[str] = []
     for part in msg.walk():
         part_defects.extend(_defect_names(part))
+        if len(part_types) < MAX_PART_TYPES:
+            try:
+                part_types.append(clean_header(part.get_content_type(), 100).lower())
+            except Exception:  # noqa: BLE001
+                part_types.append("application/octet-stream")
         if part is body or part.is_multipart() or not _is_attachment(part):
             continue
         if len(attachments) >= MAX_ATTACHMENTS:
@@ -583,9 +534,9 @@ def parse_mail(raw: bytes) -> InboundMail:
         subject=_header_str(msg, "Subject", defects) or "",
         from_addr=from_addr,
         from_name=from_name,
-        to=tuple(addr for _, addr in _addresses(msg, "To", defects)),
-        cc=tuple(addr for _, addr in _addresses(msg, "Cc", defects)),
-        reply_to=reply_to[0][1] if reply_to else None,
+        to=tuple(m.addr_spec.lower() for m in _addresses(msg, "To", defects)),
+        cc=tuple(m.addr_spec.lower() for m in _addresses(msg, "Cc", defects)),
+        reply_to=reply_to[0].addr_spec.lower() if reply_to else None,
         date=_date(msg, defects),
         content_type=clean_header(content_type, 100),
         text=text,
@@ -596,60 +547,6 @@ def parse_mail(raw: bytes) -> InboundMail:
         headers=headers,
         defects=_dedupe(part_defects + defects)[:MAX_DEFECTS],
         size=len(raw),
+        reply_addr=reply_addr,
+        part_types=tuple(part_types),
     )
-
-
-# --- loop guard (RFC 3834) ---------------------------------------------------------------------
-
-_NO_REPLY_LOCAL = re.compile(
-    r"^(?:mailer[-_.]?daemon|postmaster|no[-_.]?reply|do[-_.]?not[-_.]?reply|donotreply|"
-    r"noreply[-_.].*|bounces?(?:[-+].*)?)$"
-)
-_AUTOMATIC_SUBJECT = re.compile(
-    r"^\s*(?:automatisk svar|autosvar|auto[- ]?reply|automatic reply|autoreply|auto[- ]?response|"
-    r"out of (?:the )?office|fraværende|ikke på kontoret|abwesenheitsnotiz|undeliverable|"
-    r"undelivered mail|kan ikke leveres|ikke leveret|returned mail|mail delivery (?:failed|failure)|"
-    r"delivery status notification|failure notice|delivery failure)\b",
-    re.I,
-)
-_SUPPRESS_TOKENS = {"all", "oof", "autoreply"}
-
-
-def automatic_reason(mail: InboundMail, own_addresses: Collection[str] = ()) -> str | None:
-    """Why `mail` was sent by a machine, or None if it looks like a person wrote it.
-
-    A non-None answer means: never send an auto-reply (RFC 3834 §2, loop prevention). Agents
-    may still see the mail. `own_addresses` are our own mailboxes: mail from them is a loop.
-    """
-    auto_submitted = (mail.header("auto-submitted") or "").split(";")[0].strip().lower()
-    if auto_submitted and auto_submitted != "no":
-        return f"Auto-Submitted: {auto_submitted}"
-    precedence = (mail.header("precedence") or "").strip().lower()
-    if precedence in ("bulk", "list", "junk", "auto_reply"):
-        return f"Precedence: {precedence}"
-    for list_header in ("list-id", "list-unsubscribe", "list-post"):
-        if mail.header(list_header) is not None:
-            return f"mailing list ({list_header})"
-    suppress = {t.strip().lower() for t in (mail.header("x-auto-response-suppress") or "").split(",")}
-    if suppress & _SUPPRESS_TOKENS:
-        return "X-Auto-Response-Suppress: " + ", ".join(sorted(suppress & _SUPPRESS_TOKENS))
-    for auto_header in ("x-autoreply", "x-autorespond", "x-autogenerated", "x-auto-reply"):
-        value = mail.header(auto_header)
-        if value is not None and value.strip().lower() not in ("no", "false", "0"):
-            return f"{auto_header}: {value}"
-    return_path = mail.header("return-path")
-    if return_path is not None and return_path.replace(" ", "") in ("<>", ""):
-        return "empty Return-Path (bounce)"
-    if mail.content_type == "multipart/report":
-        return "multipart/report (delivery or read report)"
-    if not mail.from_addr:
-        return "no sender address"
-    local = mail.from_addr.rsplit("@", 1)[0].split("+", 1)[0]
-    if _NO_REPLY_LOCAL.match(local):
-        return f"automatic sender ({local}@…)"
-    own = {a.strip().lower() for a in own_addresses}
-    if mail.from_addr in own:
-        return "sent from our own address"
-    if _AUTOMATIC_SUBJECT.match(mail.subject):
-        return f"automatic subject ({mail.subject[:40]})"
-    return None

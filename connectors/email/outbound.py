@@ -5,16 +5,23 @@ Every reply is threaded to the citizen's mail (In-Reply-To, References with the 
 first, "Re: <subject>" once) and gets a fresh Message-ID from our own domain. Auto-replies are
 marked `Auto-Submitted: auto-replied` (RFC 3834) and `X-Auto-Response-Suppress: All`, and are
 refused for automatic mail (`AutoReplySuppressed`). Danish text comes from `templates_da.yml`.
+
+A reply goes to the addr-spec of the citizen's Reply-To, else From (`InboundMail.reply_addr`),
+written as UTF-8 when it is not ASCII (RFC 6532; `wire_bytes`), never as encoded-words. Headers
+travel in clear, so the subject is redacted (`bot.privacy.redact`: no CPR number, phone or
+e-mail address goes back out in it).
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.headerregistry import Address
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
@@ -23,6 +30,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.privacy import redact
 from bot.errors import AutoReplySuppressed, MailPolicyError, NaiveDatetime, NoReplyAddress, TopicContractError
 from bot.routing.calendar import COPENHAGEN, MONTHS_DA, OpeningHours, add_business_hours, format_deadline_da
 from bot.topics import Handling, TopicContract
@@ -44,6 +52,7 @@ __all__ = [
     "reply_subject",
     "routing_hint",
     "sla_state",
+    "wire_bytes",
 ]
 
 TEMPLATES_PATH = Path(__file__).with_name("templates_da.yml")
@@ -149,10 +158,10 @@ def _date_da(value: date | str) -> str:
 
 
 def _reply_to_address(mail: InboundMail) -> str:
-    addr = mail.from_addr
+    addr = mail.reply_addr
     if not addr or "@" not in addr:
         raise NoReplyAddress(
-            f"mail {mail.message_id} has no usable From address; it cannot be answered by mail"
+            f"mail {mail.message_id} has no usable Reply-To or From address; it cannot be answered by mail"
         )
     return addr
 
@@ -162,8 +171,17 @@ def _domain_of(addr: str) -> str:
 
 
 def _address(addr: str, display_name: str = "") -> Address:
-    username, _, domain = clean_header(addr, 320).partition("@")
+    username, _, domain = clean_header(addr, 320).rpartition("@")
+    if len(username) >= 2 and username.startswith('"') and username.endswith('"'):
+        username = re.sub(r"\\(.)", r"\1", username[1:-1])  # Address quotes it again where needed
     return Address(display_name=clean_header(display_name, 200), username=username, domain=domain)
+
+
+def wire_bytes(msg: EmailMessage) -> bytes:
+    """The message as sent: CRLF, and UTF-8 headers when an address is not ASCII (RFC 6532), since
+    an encoded-word in an address would make it undeliverable (RFC 2047 §5)."""
+    addresses = " ".join(str(msg.get(h, "")) for h in ("From", "To", "Cc"))
+    return msg.as_bytes(policy=email_policy.SMTP if addresses.isascii() else email_policy.SMTPUTF8)
 
 
 def _threaded_message(
@@ -271,7 +289,7 @@ def auto_reply(
         from_addr=from_addr,
         from_name=tenant_name,
         sent_at=sent_at or received_at,
-        subject=reply_subject(mail.subject, (templates or default_templates()).no_subject),
+        subject=reply_subject(redact(mail.subject), (templates or default_templates()).no_subject),
         thread_root=thread_root,
         message_id=message_id,
     )
@@ -306,7 +324,7 @@ def agent_reply(
         from_addr=from_addr,
         from_name=tenant_name,
         sent_at=sent_at,
-        subject=reply_subject(mail.subject, tmpl.no_subject),
+        subject=reply_subject(redact(mail.subject), tmpl.no_subject),
         thread_root=thread_root,
         message_id=message_id,
     )

@@ -15,8 +15,18 @@
    of 2 business hours in the queue's opening hours (`Tenant.opening_hours(queue)`), and gets the
    Danish auto-reply, enqueued in the outbox (never sent from here).
 
+Poison mail cannot loop: every attempt to handle a stored mail is counted and committed before
+it starts (so an attempt that kills the process counts too); a mail out of attempts
+(`max_handle_attempts`, setting KONTAKT_EMAIL_POISON_ATTEMPTS, default 3) is QUARANTINED with a
+`mail_quarantined` event and listed for supervisors, and is never picked up again on its own.
 Handling errors are caught: the mail stays stored with status FAILED and `reprocess_pending`
-tries again. `send_agent_reply` threads an agent's answer to the citizen's last mail and enqueues
+tries again; one bad mail never stops the pass for the others. Mail from a person without a
+usable sender address still reaches a queue, only without an auto-reply.
+
+Privacy: the subject is redacted (`bot.privacy.redact`) before it is stored for display, used
+for threading or sent back in a reply header. The raw mail (`inbound_mail.raw`) keeps the
+original: it is the only copy of the attachments and of text beyond the transcript's limit, so
+it stays until retention or a GDPR deletion anonymises the contact (`bot.retention`). `send_agent_reply` threads an agent's answer to the citizen's last mail and enqueues
 it; `check_deadlines` writes `sla_warning` (30 min before, counted in opening hours) and
 `sla_breached` events, once per contact each.
 """
@@ -37,6 +47,7 @@ from typing import Any
 from bot.engine import ConversationEngine
 from bot.errors import AutoReplySuppressed, NaiveDatetime, NoReplyAddress
 from bot.outbox_worker import Sender
+from bot.privacy import redact
 from bot.routing.handoff import PacketReason
 from bot.storage import outbox as ob
 from bot.storage import repository as repo
@@ -45,7 +56,7 @@ from bot.storage.models import Channel, ContactState, EventKind, InboundMailStat
 from bot.storage.models import InboundMail as InboundMailRow
 from bot.tenants import Tenant, Tenants
 from bot.types import Action
-from connectors.email.inbound import GENERATED_ID_DOMAIN, InboundMail, automatic_reason, parse_mail
+from connectors.email.inbound import GENERATED_ID_DOMAIN, InboundMail, machine_reason, parse_mail
 from connectors.email.outbound import (
     DEFAULT_REPLY_HOURS,
     FaqContent,
@@ -57,6 +68,7 @@ from connectors.email.outbound import (
     reply_deadline,
     routing_hint,
     sla_state,
+    wire_bytes,
 )
 from connectors.email.threading import MatchKind, make_message_id, normalize_subject, thread_key
 from connectors.email.transport import SmtpSender
@@ -87,14 +99,24 @@ class IngestResult:
 
 
 def _stored_mail(row: InboundMailRow) -> InboundMail:
-    """What the reply builders need of a stored mail, without parsing the raw bytes again."""
+    """What the reply builders need of a stored mail, without parsing the raw bytes again. Rows
+    stored before `reply_addr` existed are answered at their From address."""
     return InboundMail(
         message_id=row.message_id, message_id_generated=row.message_id.endswith(f"@{GENERATED_ID_DOMAIN}>"),
         in_reply_to=row.in_reply_to, references=tuple((row.reference_ids or "").split()),
         subject=row.subject or "", from_addr=row.from_addr or "", from_name="", to=(), cc=(), reply_to=None,
         date=None, content_type="text/plain", text="", body_for_understanding="", attachments=(), headers=(),
-        defects=(), size=row.size,
+        defects=(), size=row.size, reply_addr=row.reply_addr or row.from_addr or "",
     )  # fmt: skip
+
+
+def _parse(raw: bytes) -> tuple[InboundMail | None, str | None]:
+    """`parse_mail`, which promises not to raise; a failure is kept as text all the same."""
+    try:
+        mail = parse_mail(raw)
+    except Exception as exc:  # noqa: BLE001
+        return None, f"{type(exc).__name__}: {exc}"
+    return dataclasses.replace(mail, subject=redact(mail.subject)), None
 
 
 class MailService:
@@ -112,7 +134,8 @@ class MailService:
         *,
         reply_hours: float = DEFAULT_REPLY_HOURS,
         warn_before: timedelta = timedelta(minutes=30),
-        max_handle_attempts: int = 5,
+        max_handle_attempts: int = ob.DEFAULT_POISON_ATTEMPTS,
+        attempt_lease: timedelta = timedelta(minutes=2),
         templates: MailTemplates | None = None,
     ) -> None:
         self.engine = engine
@@ -123,7 +146,10 @@ class MailService:
         self.clock = clock or engine.clock
         self.reply_hours = reply_hours
         self.warn_before = warn_before
+        if max_handle_attempts < 1:
+            raise ValueError(f"MailService: max_handle_attempts must be at least 1, got {max_handle_attempts}")
         self.max_handle_attempts = max_handle_attempts
+        self.attempt_lease = attempt_lease  # an attempt younger than this is in flight: leave it alone
         self.templates = templates
 
     # --- helpers -------------------------------------------------------------------------------
@@ -150,59 +176,85 @@ class MailService:
         at = self._now(now)
         raw = bytes(raw)
         digest = hashlib.sha256(raw).hexdigest()
-        mail: InboundMail | None
-        try:
-            mail = parse_mail(raw)
-            parse_error = None
-        except Exception as exc:  # noqa: BLE001 - parse_mail promises not to raise; be safe anyway
-            mail, parse_error = None, f"{type(exc).__name__}: {exc}"
+        mail, parse_error = _parse(raw)
         message_id = mail.message_id if mail else f"<{digest[:40]}@{GENERATED_ID_DOMAIN}>"
         row = InboundMailRow(
             tenant_id=tenant.id, message_id=message_id[:255], source=source[:32], raw=raw, size=len(raw),
             sha256=digest, received_at=at, status=InboundMailStatus.RECEIVED, attempts=0,
-            from_addr=(mail.from_addr or None) if mail else None, subject=mail.subject if mail else None,
+            from_addr=(mail.from_addr[:320] or None) if mail else None, subject=mail.subject if mail else None,
             subject_key=normalize_subject(mail.subject)[:255] if mail else None,
             in_reply_to=mail.in_reply_to if mail else None,
             reference_ids=" ".join(mail.references) if mail else None,
-            automatic=(automatic_reason(mail, self._own_addresses()) or None) if mail else None,
+            automatic=(machine_reason(mail, self._own_addresses()) or None) if mail else None,
+            reply_addr=(mail.reply_addr[:320] or None) if mail else None,
         )  # fmt: skip
         with self.db.write() as s:
             stored, created = ob.store_inbound(s, row=row)
             if created:
                 repo.add_event(s, tenant_id=tenant.id, kind=EventKind.MAIL_RECEIVED, at=at, contact_id=None,
                                data={"inbound_id": stored.id, "source": source, "size": len(raw)})  # fmt: skip
+                stored.attempts, stored.last_attempt_at = 1, at  # counted in the same commit as the store
+                gate = ob.Attempt.GO
+            else:
+                gate = ob.begin_inbound_attempt(s, inbound_id=stored.id, now=at, max_attempts=self.max_handle_attempts,
+                                                lease=self.attempt_lease)  # fmt: skip
             s.flush()
             inbound_id, status, received_at = stored.id, stored.status, stored.received_at
-        if not created and status in (InboundMailStatus.HANDLED, InboundMailStatus.SKIPPED):
-            log.info("mail %s for %s delivered again (%s); ignored", inbound_id, tenant.id, source)
-            return IngestResult(inbound_id, message_id, True, status)
+        if gate is not ob.Attempt.GO:
+            log.info("mail %s for %s delivered again (%s): %s, %s", inbound_id, tenant.id, source, status.value,
+                     gate.value)  # fmt: skip
+            return IngestResult(inbound_id, message_id, not created, status)
         if mail is None:
-            return self._failed(inbound_id, message_id, not created, parse_error or "unparseable")
+            return self._failed(inbound_id, message_id, not created, parse_error or "unparseable", at)
         return self._handle(tenant, inbound_id, mail, received_at, duplicate=not created)
 
-    def reprocess_pending(self, *, now: datetime | None = None, grace: timedelta = timedelta(minutes=2)) -> list[IngestResult]:
-        """Handle stored mail that was never handled (a crash after storing) or failed before,
-        if it was received at least `grace` ago (so an ingest in flight is left alone)."""
+    def reprocess_pending(self, *, now: datetime | None = None, grace: timedelta | None = None) -> list[IngestResult]:
+        """Handle stored mail that was never handled (a crash after storing) or failed before, if
+        its last attempt began at least `grace` ago (default `attempt_lease`, so an ingest in
+        flight is left alone). Mail out of attempts is quarantined instead. One mail's failure
+        never stops the pass: each is handled on its own."""
         at = self._now(now)
+        lease = self.attempt_lease if grace is None else grace
         with self.db.read() as s:
-            rows = [(r.id, r.tenant_id, bytes(r.raw), r.received_at, r.status)
-                    for r in ob.pending_inbound(s, max_attempts=self.max_handle_attempts)]  # fmt: skip
+            rows = [(r.id, r.tenant_id) for r in ob.pending_inbound(s)]
         out = []
-        for inbound_id, tenant_id, raw, received_at, _status in rows:
-            if received_at > at - grace or tenant_id not in self.tenants.by_id:
+        for inbound_id, tenant_id in rows:
+            if tenant_id not in self.tenants.by_id:
                 continue
-            mail = parse_mail(raw)
-            out.append(self._handle(self.tenants.get(tenant_id), inbound_id, mail, received_at, duplicate=True))
+            try:
+                result = self._retry(self.tenants.get(tenant_id), inbound_id, at, lease)
+            except Exception:  # noqa: BLE001 - e.g. the database went away for this one; the next pass retries
+                log.exception("retrying stored mail %s for %s failed; the pass goes on", inbound_id, tenant_id)
+                continue
+            if result is not None:
+                out.append(result)
         return out
 
-    def _failed(self, inbound_id: int, message_id: str, duplicate: bool, error: str) -> IngestResult:
+    def _retry(self, tenant: Tenant, inbound_id: int, at: datetime, lease: timedelta) -> IngestResult | None:
         with self.db.write() as s:
+            gate = ob.begin_inbound_attempt(s, inbound_id=inbound_id, now=at, max_attempts=self.max_handle_attempts,
+                                            lease=lease)  # fmt: skip
             row = s.get(InboundMailRow, inbound_id)
             assert row is not None
-            row.status = InboundMailStatus.FAILED
-            row.attempts += 1
-            row.last_error = error[:2000]
-        return IngestResult(inbound_id, message_id, duplicate, InboundMailStatus.FAILED, error=error)
+            message_id, received_at, status = row.message_id, row.received_at, row.status
+            raw = bytes(row.raw) if gate is ob.Attempt.GO else b""
+        if gate is ob.Attempt.QUARANTINED:
+            log.error("stored mail %s for %s quarantined: out of attempts", inbound_id, tenant.id)
+            return IngestResult(inbound_id, message_id, True, status, error="quarantined")
+        if gate is not ob.Attempt.GO:
+            return None
+        mail, parse_error = _parse(raw)
+        if mail is None:
+            return self._failed(inbound_id, message_id, True, parse_error or "unparseable", at)
+        return self._handle(tenant, inbound_id, mail, received_at, duplicate=True)
+
+    def _failed(self, inbound_id: int, message_id: str, duplicate: bool, error: str, at: datetime) -> IngestResult:
+        with self.db.write() as s:
+            status = ob.fail_inbound(s, inbound_id=inbound_id, error=redact(error), now=at,
+                                     max_attempts=self.max_handle_attempts)  # fmt: skip
+        if status is InboundMailStatus.QUARANTINED:
+            log.error("mail %s quarantined after %s failed attempts", inbound_id, self.max_handle_attempts)
+        return IngestResult(inbound_id, message_id, duplicate, status, error=error)
 
     def _handle(
         self, tenant: Tenant, inbound_id: int, mail: InboundMail, received_at: datetime, *, duplicate: bool
@@ -211,7 +263,7 @@ class MailService:
             result = self._process(tenant, inbound_id, mail, received_at)
         except Exception as exc:  # noqa: BLE001 - the raw mail is stored; record and retry later
             log.exception("handling mail %s for %s failed; it stays stored for a retry", inbound_id, tenant.id)
-            return self._failed(inbound_id, mail.message_id, duplicate, f"{type(exc).__name__}: {exc}")
+            return self._failed(inbound_id, mail.message_id, duplicate, f"{type(exc).__name__}: {exc}", received_at)
         return dataclasses.replace(result, duplicate=duplicate)
 
     def _finish(
@@ -220,12 +272,12 @@ class MailService:
         with self.db.write() as s:
             row = s.get(InboundMailRow, inbound_id)
             assert row is not None
-            row.status, row.handled_at, row.attempts = status, at, row.attempts + 1
+            row.status, row.handled_at = status, at  # the attempt was counted before it began
             row.contact_id, row.thread_id, row.last_error = contact_id, thread_id, None
 
     def _process(self, tenant: Tenant, inbound_id: int, mail: InboundMail, received_at: datetime) -> IngestResult:
         at = received_at
-        auto = automatic_reason(mail, self._own_addresses())
+        auto = machine_reason(mail, self._own_addresses())
         with self.db.read() as s:
             match = thread_key(
                 mail,
@@ -249,7 +301,7 @@ class MailService:
         if contact is None:
             contact = self.engine.open_contact(
                 tenant.id, Channel.EMAIL, mail.message_id, name=mail.from_name or None,
-                email=mail.from_addr or None, now=at,
+                email=mail.reply_addr or mail.from_addr or None, now=at,
             )  # fmt: skip
         new_thread = contact.external_ref == mail.message_id
         thread_id = contact.external_ref
@@ -289,7 +341,7 @@ class MailService:
         if msg is not None:
             item, _ = self.outbox.enqueue(
                 tenant_id=tenant.id, channel=Channel.EMAIL, kind=OutboxKind.AUTO_REPLY,
-                payload=msg.as_bytes(policy=email_policy.SMTP), dedupe_key=f"auto_reply:{tenant.id}:{mail.message_id}",
+                payload=wire_bytes(msg), dedupe_key=f"auto_reply:{tenant.id}:{mail.message_id}",
                 now=at, contact_id=contact_id, message_id=str(msg["Message-ID"]),
             )  # fmt: skip
             outbox_id = item.id
@@ -367,7 +419,7 @@ class MailService:
         with self.db.read() as s:
             contact = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
             rows = ob.inbound_for_contact(s, tenant_id=tenant_id, contact_id=contact_id)
-            people = [r for r in rows if r.automatic is None and r.from_addr]
+            people = [r for r in rows if r.automatic is None and (r.reply_addr or r.from_addr)]
             if not people:
                 raise NoReplyAddress(f"contact {contact_id!r} has no mail from a person to answer")
             target, root = _stored_mail(people[-1]), contact.external_ref
@@ -381,7 +433,7 @@ class MailService:
         )  # fmt: skip
         item, _ = self.outbox.enqueue(
             tenant_id=tenant_id, channel=Channel.EMAIL, kind=OutboxKind.AGENT_REPLY,
-            payload=msg.as_bytes(policy=email_policy.SMTP), dedupe_key=f"agent_reply:{tenant_id}:{message.id}",
+            payload=wire_bytes(msg), dedupe_key=f"agent_reply:{tenant_id}:{message.id}",
             now=at, contact_id=contact_id, message_id=str(msg["Message-ID"]),
         )  # fmt: skip
         return item
@@ -396,21 +448,32 @@ class MailService:
             waiting = [(c.tenant_id, c.id, c.sla_due_at, c.queue_id) for c in ob.contacts_awaiting_reply(s)]
         fired: list[tuple[str, EventKind]] = []
         for tenant_id, contact_id, due, queue_id in waiting:
-            tenant = self.tenants.by_id.get(tenant_id)
-            if tenant is None or due is None:
+            try:  # one contact's trouble (e.g. a queue without hours) never stops the others' clocks
+                kind = self._deadline_event(tenant_id, contact_id, due, queue_id, at)
+            except Exception:  # noqa: BLE001
+                log.exception("deadline check for contact %s failed; the others go on", contact_id)
                 continue
-            state = sla_state(due, at, self.warn_before, tenant.opening_hours(queue_id))
-            if state is SlaState.OK:
-                continue
-            kind = EventKind.SLA_WARNING if state is SlaState.WARNING else EventKind.SLA_BREACHED
-            with self.db.write() as s:
-                repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)  # one checker at a time
-                if ob.has_event(s, tenant_id=tenant_id, contact_id=contact_id, kind=kind):
-                    continue
-                repo.add_event(s, tenant_id=tenant_id, kind=kind, at=at, contact_id=contact_id,
-                               data={"due_at": due.isoformat(), "queue_id": queue_id})  # fmt: skip
-            fired.append((contact_id, kind))
+            if kind is not None:
+                fired.append((contact_id, kind))
         return fired
+
+    def _deadline_event(
+        self, tenant_id: str, contact_id: str, due: datetime | None, queue_id: str | None, at: datetime
+    ) -> EventKind | None:
+        tenant = self.tenants.by_id.get(tenant_id)
+        if tenant is None or due is None:
+            return None
+        state = sla_state(due, at, self.warn_before, tenant.opening_hours(queue_id))
+        if state is SlaState.OK:
+            return None
+        kind = EventKind.SLA_WARNING if state is SlaState.WARNING else EventKind.SLA_BREACHED
+        with self.db.write() as s:
+            repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)  # one checker at a time
+            if ob.has_event(s, tenant_id=tenant_id, contact_id=contact_id, kind=kind):
+                return None
+            repo.add_event(s, tenant_id=tenant_id, kind=kind, at=at, contact_id=contact_id,
+                           data={"due_at": due.isoformat(), "queue_id": queue_id})  # fmt: skip
+        return kind
 
 
 # --- background helpers ------------------------------------------------------------------------
@@ -433,11 +496,11 @@ async def run_deadline_checker(
     """`check_deadlines` and `reprocess_pending` every `interval` seconds until `stop` is set."""
     stop = stop or asyncio.Event()
     while not stop.is_set():
-        try:
-            await asyncio.to_thread(service.check_deadlines)
-            await asyncio.to_thread(service.reprocess_pending)
-        except Exception:  # noqa: BLE001 - keep the checker alive
-            log.exception("e-mail deadline check failed")
+        for job in (service.check_deadlines, service.reprocess_pending):
+            try:  # separately: a failing deadline check must not stop the retries, nor the reverse
+                await asyncio.to_thread(job)
+            except Exception:  # noqa: BLE001 - keep the checker alive
+                log.exception("e-mail background job %s failed", job.__name__)
         try:
             await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:

@@ -189,7 +189,8 @@ def test_outbound_header_injection_in_subject_does_not_leak(subject_header: str)
     assert b"bcc" not in names and b"x-evil" not in names
     back = reparsed(msg)
     assert back["Bcc"] is None and back["X-Evil"] is None
-    assert back["Subject"].startswith("Re: Pas Bcc: victim@example.com")
+    # The injected text stays on one line; the address in it is masked like any personal data.
+    assert back["Subject"].startswith("Re: Pas Bcc: [E-MAIL]")
     assert [a.addr_spec for a in back["To"].addresses] == ["jens@example.dk"]
 
 

@@ -56,7 +56,7 @@ def test_transport_auto_reply_arrives_with_its_headers(smtp_sink: SmtpSink) -> N
     assert sent["X-Auto-Response-Suppress"] == "All"
     assert sent["In-Reply-To"] == "<citizen-1@example.dk>"
     assert sent["References"] == "<citizen-1@example.dk>"
-    assert sent["Subject"] == "Re: Spørgsmål om pas Bcc: victim@example.com"
+    assert sent["Subject"] == "Re: Spørgsmål om pas Bcc: [E-MAIL]"  # one line; the address masked
     assert sent["Bcc"] is None
     assert sent["Message-ID"] == msg["Message-ID"] and sent["Message-ID"].endswith("@kommune.dk>")
     assert sent["From"].addresses[0].display_name == "Københavns Kommune"
