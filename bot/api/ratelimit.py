@@ -16,8 +16,9 @@ Buckets, each refilled continuously up to its burst size (`RateLimitSettings`):
 * **open sockets** (`ws_per_address`): at most this many open chat sockets per address.
 
 Understanding costs CPU in proportion to the text, so a text message spends
-`1 + len(text) / text_cost_chars` tokens (a 4,000-character message costs 5), never more than a
-full bucket, from the address and conversation buckets alike (`/model/parse` too).
+`1 + len(text) // text_cost_chars` tokens (one more per full 1,000 characters: a short message
+costs 1, a 4,000-character one 5), never more than a full bucket, from the address and
+conversation buckets alike (`/model/parse` too).
 
 The middleware enforces the HTTP limits; the chat WebSocket route enforces the socket, frame and
 new-conversation limits with the same `RateLimits` (`app.state.rate_limits`). An empty bucket
@@ -71,7 +72,7 @@ class RateLimitSettings(BaseSettings):
     ws_frames_per_second: float = 5.0  # frames of any kind per second per socket
     ws_frames_burst: int = 30
     ws_per_address: int = 50  # open chat sockets per client IP
-    text_cost_chars: int = 1000  # a text message costs 1 + len(text) / this many tokens
+    text_cost_chars: int = 1000  # a text message costs 1 + len(text) // this many tokens
     exempt_paths: tuple[str, ...] = ("/health",)
     # Use the first X-Forwarded-For address as the client IP. Only behind a proxy that sets it;
     # otherwise any client could pick its own bucket.
@@ -127,8 +128,9 @@ class Limiter:
 
 
 def text_cost(length: int, per_chars: int) -> float:
-    """Tokens a text of `length` characters costs: 1 plus one per `per_chars` characters."""
-    return 1.0 + max(0, length) / max(1, per_chars)
+    """Tokens a text of `length` characters costs: 1, plus one per full `per_chars` characters
+    (whole tokens, so a burst of N short messages stays N messages)."""
+    return 1.0 + max(0, length) // max(1, per_chars)
 
 
 def _parse(body: bytes) -> dict | None:

@@ -7,7 +7,7 @@ import warnings
 import pytest
 from fastapi import FastAPI, Request
 
-from bot.api.ratelimit import Limiter, RateLimit, RateLimitSettings, TokenBucket, chat_sender_key
+from bot.api.ratelimit import Limiter, RateLimit, RateLimits, RateLimitSettings, TokenBucket, chat_sender_key, text_cost
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
@@ -31,6 +31,29 @@ def test_ratelimit_bucket_spends_and_refills() -> None:
 
 
 @pytest.mark.unit
+def test_ratelimit_bucket_cost_is_capped_at_a_full_bucket() -> None:
+    b = TokenBucket(rate=1.0, capacity=5.0, tokens=5.0, updated=0.0)
+    assert b.take(0.0, cost=100.0) == 0.0  # a huge text empties the bucket, never locks it for good
+    assert b.take(0.0, cost=2.0) == pytest.approx(2.0)
+    assert b.take(2.0, cost=2.0) == 0.0
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("length", "cost"), [(0, 1.0), (999, 1.0), (1000, 2.0), (3999, 4.0), (4000, 5.0)])
+def test_ratelimit_text_cost_grows_with_length(length: int, cost: float) -> None:
+    assert text_cost(length, 1000) == pytest.approx(cost)
+
+
+@pytest.mark.unit
+def test_ratelimit_open_sockets_are_counted_per_address() -> None:
+    limits = RateLimits(RateLimitSettings(_env_file=None, ws_per_address=2), Limiter(clock=Clock()))
+    assert [limits.open_socket("a"), limits.open_socket("a"), limits.open_socket("a")] == [True, True, False]
+    assert limits.open_socket("b")
+    limits.close_socket("a")
+    assert limits.open_socket("a") and limits.open_sockets("a") == 2
+
+
+@pytest.mark.unit
 def test_ratelimit_limiter_is_bounded() -> None:
     limiter = Limiter(max_buckets=3, clock=Clock())
     for i in range(10):
@@ -42,9 +65,11 @@ def test_ratelimit_limiter_is_bounded() -> None:
 @pytest.mark.parametrize(
     ("path", "body", "key"),
     [
-        ("/chat/api/messages", b'{"session": "s1", "tenant": "kk", "text": "hej"}', ("kk", "s1")),
+        # the session the server issued identifies the conversation; the tenant field is no part of it
+        ("/chat/api/messages", b'{"session": "s1", "tenant": "kk", "text": "hej"}', ("session", "s1")),
+        ("/chat/api/messages", b'{"session": "s1", "tenant": "other", "text": "hej"}', ("session", "s1")),
         ("/chat/api/messages", b'{"text": "hej"}', None),
-        ("/webhooks/rest/webhook", b'{"sender": "b-42", "message": "hej"}', ("", "b-42")),
+        ("/webhooks/rest/webhook", b'{"sender": "b-42", "message": "hej"}', ("sender", "b-42")),
         ("/webhooks/rest/webhook", b"\xff\xfe not json", None),
         ("/webhooks/rest/webhook", b"[1, 2]", None),
         ("/webhooks/rest/webhook", b"[" * 100_000, None),
@@ -69,7 +94,7 @@ def small_app(clock: Clock, **settings: object) -> TestClient:
     def x() -> dict:
         return {}
 
-    cfg = RateLimitSettings(**settings)
+    cfg = RateLimitSettings(_env_file=None, **settings)
     app.add_middleware(RateLimit, settings=cfg, limiter=Limiter(cfg.max_buckets, clock=clock))
     return TestClient(app)
 
@@ -97,6 +122,15 @@ def test_ratelimit_per_chat_sender_and_body_still_readable() -> None:
     assert r.status_code == 429 and r.headers["retry-after"] == "2"
     assert client.post("/chat/api/messages", json={**body, "session": "s2"}).status_code == 200  # other citizen
     assert client.post("/chat/api/messages", json={"text": "ny"}).status_code == 200  # no session yet
+    assert client.post("/chat/api/messages", json={**body, "tenant": "other"}).status_code == 429
+
+
+@pytest.mark.unit
+def test_ratelimit_long_messages_cost_by_length() -> None:
+    clock = Clock()
+    client = small_app(clock, sender_per_second=0.5, sender_burst=10, text_cost_chars=1000)
+    long = {"session": "s1", "text": "x" * 4000}  # 5 tokens each
+    assert [client.post("/chat/api/messages", json=long).status_code for _ in range(3)] == [200, 200, 429]
 
 
 @pytest.mark.unit
