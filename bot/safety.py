@@ -2,8 +2,13 @@
 
 Indirect wording ("hun vil ikke vågne") and context spread over several messages are common, so
 evidence comes from (1) a Danish lexicon of patterns, (2) the topic classifier's probabilities for
-the emergency and sensitive classes with thresholds far below the normal ones, and (3) the whole
-recent conversation, not just the last message. Any one source is enough: recall over precision.
+the emergency and sensitive classes with thresholds far below the normal ones, (3) the safety
+classifier (`bot.safety_model`), trained for this one question on its own corpus, and (4) the
+whole recent conversation, not just the last message. Any one strong source is enough for an
+emergency, and so are two weaker ones that agree: recall over precision. A lexicon hit in a
+message about the past, an errand or a worry about the future ("i sidste uge", "regning for
+falsk alarm", "hvad gør man hvis") does not count alone unless the message also says it is
+happening now; the classifiers, which learned such contrasts, still count.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from importlib import resources
 import yaml
 
 from bot.nlu.text import fold
+from bot.safety_model import ACUTE, SENSITIVE, SafetyThresholds
 from bot.topics import EMERGENCY
 from bot.types import SafetySignal
 
@@ -29,9 +35,20 @@ def _tolerant(pattern: str) -> str:
     return pattern
 
 
+_CONTEXT_NOT_NOW = "context_not_now"
+_CONTEXT_NOW = "context_now"
+
+
 @dataclass(frozen=True)
 class Lexicon:
     patterns: Mapping[str, tuple[re.Pattern[str], ...]]  # category -> compiled patterns
+    not_now: tuple[re.Pattern[str], ...] = ()  # past events, errands, hypothetical worries
+    now: tuple[re.Pattern[str], ...] = ()  # "it is happening now": overrides not_now
+
+    def is_not_now(self, text: str) -> bool:
+        """The text speaks of the past, an errand or a worry, and nothing says it happens now."""
+        t = fold(text)
+        return any(p.search(t) for p in self.not_now) and not any(p.search(t) for p in self.now)
 
     def matches(self, text: str) -> dict[str, list[str]]:
         t = fold(text)
@@ -47,14 +64,23 @@ class Lexicon:
 @lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
     raw = yaml.safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
-    return Lexicon({k: tuple(re.compile(_tolerant(p)) for p in v) for k, v in raw.items()})
+    compiled = {k: tuple(re.compile(_tolerant(p)) for p in v) for k, v in raw.items()}
+    not_now, now = compiled.pop(_CONTEXT_NOT_NOW, ()), compiled.pop(_CONTEXT_NOW, ())
+    return Lexicon(compiled, not_now, now)
 
 
 @dataclass(frozen=True)
 class SafetyPolicy:
-    emergency_threshold: float = 0.25  # classifier probability; normal decisions use ~0.5+
+    """Thresholds of the safety layer. The safety classifier's two are fitted at training time
+    (`bot.safety_model.SafetyThresholds`, saved in the model manifest) and passed in here."""
+
+    emergency_threshold: float = 0.25  # topic classifier's emergency probability; normal decisions use ~0.5+
     distress_threshold: float = 0.30
     window: int = 3  # recent citizen messages read together
+    model_acute_threshold: float = SafetyThresholds.acute
+    model_sensitive_threshold: float = SafetyThresholds.sensitive
+    # Two signals that each reach this share of their own threshold raise the alarm together.
+    agreement: float = 0.5
 
 
 def assess(
@@ -65,28 +91,56 @@ def assess(
     window_probabilities: Mapping[str, float] | None = None,
     lexicon: Lexicon | None = None,
     policy: SafetyPolicy = SafetyPolicy(),
+    model_scores: Mapping[str, float] | None = None,
+    window_model_scores: Mapping[str, float] | None = None,
 ) -> SafetySignal:
     """Combine lexicon hits and classifier probabilities for the message and its recent context.
 
-    `probabilities` are the classifier's for `text`; `window_probabilities` (optional) are for
-    the last `policy.window` messages joined, so slowly revealed distress is caught.
+    `probabilities` are the topic classifier's for `text`; `window_probabilities` (optional) are
+    for the last `policy.window` messages joined, so slowly revealed distress is caught.
+    `model_scores` / `window_model_scores` are the safety classifier's (acute, sensitive, none)
+    for the same two texts.
     """
     lexicon = lexicon or default_lexicon()
     reasons: list[str] = []
     window_text = " \n ".join([*history[-(policy.window - 1) :], text]) if policy.window > 1 else text
-    hits = lexicon.matches(text)
-    for cat, found in lexicon.matches(window_text).items():
-        hits.setdefault(cat, found)
+    sources = (
+        ("message", text, probabilities, model_scores or {}),
+        ("conversation", window_text, window_probabilities or {}, window_model_scores or {}),
+    )
+    hits: dict[str, list[str]] = {}
+    discounted: list[str] = []
+    for _, source_text, _, _ in sources:
+        found = lexicon.matches(source_text)
+        if "emergency" in found and lexicon.is_not_now(source_text):
+            discounted.append(found.pop("emergency")[0])
+        for cat, pats in found.items():
+            hits.setdefault(cat, pats)
 
     emergency = 0.0
     if "emergency" in hits:
         emergency = 0.95
         reasons.append(f"lexicon:emergency:{hits['emergency'][0]!r}")
-    for source, probs in (("message", probabilities), ("conversation", window_probabilities or {})):
+    elif discounted:
+        reasons.append(f"lexicon:emergency:{discounted[0]!r} not now")
+    for source, _, probs, scores in sources:
         p = probs.get(EMERGENCY, 0.0)
         if p >= policy.emergency_threshold and p > emergency:
             emergency = p
             reasons.append(f"classifier:{source}:emergency={p:.2f}")
+        m = scores.get(ACUTE, 0.0)
+        if m >= policy.model_acute_threshold:
+            # Reported at least at the emergency threshold, so triage acts on the model's verdict.
+            if max(m, policy.emergency_threshold) > emergency:
+                emergency = max(m, policy.emergency_threshold)
+            reasons.append(f"safety_model:{source}:acute={m:.2f}")
+        elif (
+            emergency < policy.emergency_threshold
+            and m >= policy.agreement * policy.model_acute_threshold
+            and (p >= policy.agreement * policy.emergency_threshold or discounted)
+        ):
+            emergency = policy.emergency_threshold
+            reasons.append(f"agreement:{source}:acute={m:.2f},emergency={p:.2f}")
 
     distress, topic = 0.0, None
     for cat in sensitive_topics:
@@ -95,12 +149,20 @@ def assess(
             if score > distress:
                 distress, topic = score, cat
             reasons.append(f"lexicon:{cat}:{hits[cat][0]!r}")
-    for source, probs in (("message", probabilities), ("conversation", window_probabilities or {})):
+    for source, _, probs, scores in sources:
         sens = {t: probs.get(t, 0.0) for t in sensitive_topics}
         total = sum(sens.values())
+        if not sens:
+            continue
+        best = max(sens, key=sens.get)
         if total >= policy.distress_threshold:
-            best = max(sens, key=sens.get)
             if total > distress or topic is None:
                 distress, topic = max(distress, total), best if distress < 0.9 else topic
             reasons.append(f"classifier:{source}:{best}={sens[best]:.2f}")
+        m = scores.get(SENSITIVE, 0.0)
+        if m >= policy.model_sensitive_threshold and total >= policy.agreement * policy.distress_threshold:
+            # The safety model says "a person should take this", the topic classifier says which person.
+            if topic is None or m > distress:
+                distress, topic = max(distress, m), topic or best
+            reasons.append(f"safety_model:{source}:sensitive={m:.2f},{best}={sens[best]:.2f}")
     return SafetySignal(emergency=emergency, distress=distress, topic=topic, reasons=tuple(reasons))

@@ -18,9 +18,19 @@ from bot.nlu.classifier import TopicClassifier
 from bot.retrieval.articles import Article, load_articles
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
-from bot.topics import TopicContract, load_contract
+from bot.safety_model import (
+    SafetyClassifier,
+    SafetyExample,
+    examples_from_topics,
+    load_corpus,
+    merge_examples,
+    sensitive_handoff_topics,
+)
+from bot.topics import EMERGENCY, TopicContract, load_contract
 
 MODEL_FILE = "classifier.joblib"
+SAFETY_MODEL_FILE = "safety.joblib"
+SAFETY_CORPUS_DIR = "safety"  # under nlu_data/
 MANIFEST_FILE = "model.manifest.json"
 MIN_EXAMPLES = 25
 
@@ -35,10 +45,15 @@ def check_training_data(data: training_data.TrainingData, contract: TopicContrac
         raise TrainingDataError("nlu_data", f"topics with fewer than {MIN_EXAMPLES} examples: {thin}")
 
 
-def data_hash(data: training_data.TrainingData, articles: list[Article], embedder: str) -> str:
+def data_hash(
+    data: training_data.TrainingData, articles: list[Article], embedder: str,
+    safety_corpus: list[SafetyExample] | tuple[()] = (),
+) -> str:
     h = hashlib.sha256(embedder.encode())
     for ex in data.examples:
         h.update(f"{ex.intent}\t{ex.text}\n".encode())
+    for sx in safety_corpus:
+        h.update(f"{sx.label}\t{sx.kind}\t{sx.topic}\t{sx.text}\n".encode())
     h.update(training_data.dumps(training_data.TrainingData(synonyms=data.synonyms, lookups=data.lookups)).encode())
     for a in articles:
         h.update(a.model_dump_json().encode())
@@ -77,9 +92,14 @@ def is_fresh(settings: Settings) -> bool:
         contract = load_contract(settings.topics_file)
         data = training_data.load_dir(settings.nlu_data_dir)
         articles = load_articles(settings.articles_dir, contract)
+        corpus = load_safety_corpus(settings, contract)
     except (OSError, ValueError):
         return False
-    return manifest.get("data_hash") == data_hash(data, articles, settings.embedder)
+    return manifest.get("data_hash") == data_hash(data, articles, settings.embedder, corpus)
+
+
+def load_safety_corpus(settings: Settings, contract: TopicContract) -> list[SafetyExample]:
+    return load_corpus(settings.nlu_data_dir / SAFETY_CORPUS_DIR, sensitive_handoff_topics(contract))
 
 
 def train(settings: Settings, log=print) -> dict:
@@ -88,6 +108,7 @@ def train(settings: Settings, log=print) -> dict:
     data = training_data.load_dir(settings.nlu_data_dir)
     check_training_data(data, contract)
     articles = load_articles(settings.articles_dir, contract)
+    corpus = load_safety_corpus(settings, contract)
     embedder = make_embedder(settings.embedder)
     log(f"training on {len(data.examples)} examples in {len(data.intents)} topics, {len(articles)} articles")
 
@@ -104,19 +125,34 @@ def train(settings: Settings, log=print) -> dict:
     clf = TopicClassifier().fit(texts, labels, x, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1)))
     steps.close()
 
+    safety_examples = merge_examples(
+        corpus, examples_from_topics(zip(labels, texts), EMERGENCY, sensitive_handoff_topics(contract))
+    )
+    stexts = [e.text for e in safety_examples]
+    sx = embed_cached(embedder, stexts, settings.cache_dir, "query", "embedding safety corpus")
+    steps = tqdm(total=SafetyClassifier().config.folds + 1, desc="fitting safety model", unit="step")
+    safety = SafetyClassifier().fit(
+        safety_examples, sx, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1))
+    )
+    steps.close()
+    log(f"safety model: thresholds {safety.thresholds.to_dict()}, held-out folds {safety.report}")
+
     out = settings.model_dir
     out.mkdir(parents=True, exist_ok=True)
     joblib.dump(clf, out / MODEL_FILE)
+    joblib.dump(safety, out / SAFETY_MODEL_FILE)
     index.save(out)
     manifest = {
         "embedder": embedder.name,
         "embedder_spec": settings.embedder,
-        "data_hash": data_hash(data, articles, settings.embedder),
+        "data_hash": data_hash(data, articles, settings.embedder, corpus),
         "examples": len(texts),
         "topics": len(data.intents),
         "articles": len(articles),
         "synonyms": data.synonym_map(),
         "lookups": data.lookups,
+        # Alarm thresholds of the safety classifier (tune here; see bot.safety_model.SafetyThresholds).
+        "safety": {"thresholds": safety.thresholds.to_dict(), "held_out": safety.report},
         "index_build_seconds": round(index_seconds, 2),
         "train_seconds": round(time.perf_counter() - started, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

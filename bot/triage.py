@@ -2,7 +2,8 @@
 scope, or refer to 112. Pure functions over the NLU result, the topic contract and article hits.
 
 Order of precedence, most important first:
-1. acute danger (safety layer or the emergency class) -> emergency: call 112, never a KB answer;
+1. acute danger (safety layer or the emergency class) -> emergency: call 112, never a KB answer,
+   and never a sensitive handoff instead: acute beats sensitive, however strong the distress;
 2. sensitive situations (segment 2) -> handoff to the topic's specialist queue at once;
 3. the citizen asks for a human -> handoff (to the queue of the topic discussed, if known);
 4. out of scope -> polite refusal;
@@ -27,7 +28,7 @@ class TriagePolicy:
     margin: float = 0.05  # top-1 minus top-2 below this -> ask, unless top-1 is high
     clarify_floor: float = 0.08  # candidates below this are not offered
     out_of_scope_threshold: float = 0.5
-    emergency_threshold: float = 0.25
+    emergency_threshold: float = 0.25  # the same as bot.safety.SafetyPolicy.emergency_threshold
     sensitive_threshold: float = 0.30
     human_threshold: float = 0.40
     max_candidates: int = 3
@@ -42,9 +43,13 @@ def _decision(action: Action, topic: str | None, contract: TopicContract, conf: 
 
 
 def emergency_decision(nlu: NLUResult, contract: TopicContract, policy: TriagePolicy) -> TriageDecision | None:
-    p = max(nlu.safety.emergency, nlu.top.confidence if nlu.top.name == EMERGENCY else 0.0)
-    if p >= policy.emergency_threshold:
-        why = "; ".join(nlu.safety.reasons) or f"classifier emergency={p:.2f}"
+    """Acute danger, whatever else the message also is. The emergency topic as the best guess of
+    the topic classifier is enough on its own, however unsure: of two readings of a message, one
+    of them acute, the acute one wins (a needless referral costs little, a missed one a life)."""
+    top_is_emergency = nlu.top.name == EMERGENCY
+    p = max(nlu.safety.emergency, nlu.top.confidence if top_is_emergency else 0.0)
+    if p >= policy.emergency_threshold or top_is_emergency:
+        why = "; ".join(nlu.safety.reasons) or f"classifier emergency={nlu.top.confidence:.2f}"
         return _decision(Action.EMERGENCY, EMERGENCY, contract, p, reason=HandoffReason.EMERGENCY, explanation=why)
     return None
 

@@ -23,8 +23,9 @@ from bot.nlu.text import bounded
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
 from bot.safety import SafetyPolicy, assess
+from bot.safety_model import SafetyClassifier, SafetyThresholds
 from bot.topics import TopicContract, load_contract
-from bot.train import MANIFEST_FILE, MODEL_FILE
+from bot.train import MANIFEST_FILE, MODEL_FILE, SAFETY_MODEL_FILE
 from bot.triage import TriagePolicy, triage
 from bot.types import ArticleHit, IntentScore, NLUResult, TriageDecision
 
@@ -61,6 +62,8 @@ class Understanding:
         extractor: EntityExtractor,
         index: ArticleIndex,
         settings: Settings,
+        safety_model: SafetyClassifier | None = None,
+        safety_thresholds: SafetyThresholds | None = None,
     ) -> None:
         self.contract = contract
         self.embedder = embedder
@@ -77,7 +80,13 @@ class Understanding:
         # The answer threshold is learned from out-of-fold predictions at training time.
         t = getattr(classifier, "answer_threshold", TriagePolicy.answer_threshold)
         self.triage_policy = TriagePolicy(answer_threshold=t, retrieval_agreement=round(t * 0.7, 2))
-        self.safety_policy = SafetyPolicy(window=settings.conversation_window)
+        self.safety_model = safety_model
+        st = safety_thresholds or (safety_model.thresholds if safety_model else SafetyThresholds())
+        self.safety_policy = SafetyPolicy(
+            window=settings.conversation_window,
+            model_acute_threshold=st.acute,
+            model_sensitive_threshold=st.sensitive,
+        )
 
     @classmethod
     def load(cls, settings: Settings) -> Understanding:
@@ -85,6 +94,7 @@ class Understanding:
         try:
             manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
             classifier: TopicClassifier = joblib.load(settings.model_dir / MODEL_FILE)
+            safety_model: SafetyClassifier = joblib.load(settings.model_dir / SAFETY_MODEL_FILE)
         except (OSError, ValueError) as exc:
             raise ModelNotBuilt(f"no trained model in {settings.model_dir}: run `python -m bot train` ({exc})") from None
         if manifest["embedder_spec"] != settings.embedder:
@@ -97,7 +107,10 @@ class Understanding:
         articles = load_articles(settings.articles_dir, contract)
         index = ArticleIndex.load(settings.model_dir, articles, embedder)
         extractor = EntityExtractor(manifest["synonyms"], manifest["lookups"])
-        self = cls(contract, embedder, classifier, extractor, index, settings)
+        # The manifest holds the alarm thresholds in force (fitted at training, tunable there).
+        raw = manifest.get("safety", {}).get("thresholds")
+        thresholds = SafetyThresholds.from_dict(raw) if raw else None
+        self = cls(contract, embedder, classifier, extractor, index, settings, safety_model, thresholds)
         # The classifier's matrices are tiny; OpenBLAS threads left spinning after them starve the
         # embedder's OpenMP threads (parse p50 28 -> 16 ms, p99 125 -> 31 ms on 2 cores).
         threadpool_limits(limits=1, user_api="blas")
@@ -131,7 +144,11 @@ class Understanding:
         p_win = dict(zip(labels, probs[1].tolist(), strict=True)) if window is not None else None
         order = np.argsort(-probs[0])
         ranking = tuple(IntentScore(labels[i], float(probs[0][i])) for i in order)
-        safety = assess(text, p_msg, self.sensitive_topics, history, p_win, policy=self.safety_policy)
+        scores = self.safety_model.scores(texts, vecs) if self.safety_model is not None else [None, None]
+        safety = assess(
+            text, p_msg, self.sensitive_topics, history, p_win, policy=self.safety_policy,
+            model_scores=scores[0], window_model_scores=scores[1] if window is not None else None,
+        )
         nlu = NLUResult(
             text=text,
             ranking=ranking,

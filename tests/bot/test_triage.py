@@ -290,3 +290,26 @@ def test_triage_retrieval_agreement_has_a_floor() -> None:
     result = nlu(("affald_toemning", 0.2), ("affald_storskrald", 0.05), ("miljoe_gener", 0.04))
     d = decide(result, hits=(hit("affald_toemning"),))
     assert d.action == Action.CLARIFY
+
+
+# --- acute beats sensitive ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("topic", ["social_selvmordstanker", "social_vold", "boern_bekymring", "social_psykisk_sygdom"])
+def test_triage_acute_is_never_downgraded_to_a_sensitive_handoff(topic: str) -> None:
+    # distress and the topic classifier both point at a sensitive queue, far more strongly than
+    # the emergency evidence: the citizen is still told to call 112
+    signal = SafetySignal(emergency=0.25, distress=0.97, topic=topic, reasons=("safety_model:message:acute=0.31",))
+    d = decide(nlu((topic, 0.95), (EMERGENCY, 0.03), safety=signal))
+    assert (d.action, d.topic, d.reason) == (Action.EMERGENCY, EMERGENCY, HandoffReason.EMERGENCY)
+    assert "safety_model" in d.explanation
+
+
+def test_triage_emergency_as_unsure_best_topic_is_still_an_emergency() -> None:
+    d = decide(nlu((EMERGENCY, 0.2), ("social_vold", 0.19), ("miljoe_gener", 0.18)))
+    assert d.action == Action.EMERGENCY
+
+
+def test_triage_emergency_as_second_topic_below_threshold_is_sensitive() -> None:
+    d = decide(nlu(("social_vold", 0.7), (EMERGENCY, 0.2)))
+    assert (d.action, d.topic, d.reason) == (Action.HANDOFF, "social_vold", HandoffReason.SENSITIVE)

@@ -1,0 +1,258 @@
+"""The safety classifier: acute danger now / a sensitive situation / neither.
+
+The topic classifier learns 97 topics from examples written for routing; its emergency class is
+one of many and sees few ways of describing danger. This model answers one question with a
+corpus written for it (`nlu_data/safety/`, format in its README): many kinds of emergency in
+direct, indirect, understated, spoken, misspelt and English wording, next to harmless messages
+that share their words (errands, past events, worries about the future). Features are the
+message embedding (the same one the topic classifier uses, so no extra embedding per message)
+concatenated with character n-grams and word stems, which carry misspellings and rare words the
+small embedding model blurs; one logistic regression over the concatenation.
+
+Alarm thresholds are chosen at training time from out-of-fold predictions, for a target recall
+of acute and sensitive examples, and saved with the model (`SafetyThresholds`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from bot.errors import TrainingDataError
+from bot.nlu.text import ascii_fold, lexical_form
+
+ACUTE, SENSITIVE, NONE = "acute", "sensitive", "none"
+LABELS = (ACUTE, SENSITIVE, NONE)
+CORPUS_SUFFIX = ".safety"
+_KIND = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyExample:
+    text: str
+    label: str  # one of LABELS
+    kind: str  # what it is about, e.g. "gas", "brand_aerinde", or the topic id for topic data
+    topic: str | None = None  # the sensitive topic, for sensitive examples
+    source: str = ""  # file it came from
+    weight: float = 1.0
+
+
+def _lines(raw: object, where: str) -> list[str]:
+    if not isinstance(raw, str):
+        raise TrainingDataError(where, "`examples:` must be a literal block of '- ' lines (use `examples: |`)")
+    out = []
+    for n, line in enumerate(raw.splitlines(), 1):
+        s = line.strip()
+        if not s:
+            continue
+        if not s.startswith("- ") or not s[2:].strip():
+            raise TrainingDataError(where, f"example line {n} is not a '- text' line: {line!r}")
+        out.append(s[2:].strip())
+    if not out:
+        raise TrainingDataError(where, "group has no examples")
+    return out
+
+
+def loads_corpus(content: str, source: str, sensitive_topics: Iterable[str]) -> list[SafetyExample]:
+    """Parse one corpus file; every problem raises TrainingDataError naming the file and group."""
+    allowed = set(sensitive_topics)
+    try:
+        doc = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        raise TrainingDataError(source, f"not valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) != {"groups"} or not isinstance(doc["groups"], list) or not doc["groups"]:
+        raise TrainingDataError(source, "top level must be a mapping with one key, `groups`, a non-empty list")
+    out: list[SafetyExample] = []
+    for i, group in enumerate(doc["groups"], 1):
+        where = f"{source} (group {i})"
+        if not isinstance(group, dict):
+            raise TrainingDataError(where, "each group must be a mapping")
+        unknown = set(group) - {"kind", "label", "topic", "examples"}
+        if unknown:
+            raise TrainingDataError(where, f"unknown keys {sorted(unknown)}")
+        kind, label, topic = group.get("kind"), group.get("label"), group.get("topic")
+        if not isinstance(kind, str) or not _KIND.match(kind):
+            raise TrainingDataError(where, f"`kind` must be a lower-case word, got {kind!r}")
+        where = f"{source} (group {kind!r})"
+        if label not in LABELS:
+            raise TrainingDataError(where, f"`label` must be one of {list(LABELS)}, got {label!r}")
+        if label == SENSITIVE and topic not in allowed:
+            raise TrainingDataError(where, f"a sensitive group needs `topic`, one of {sorted(allowed)}; got {topic!r}")
+        if label != SENSITIVE and topic is not None:
+            raise TrainingDataError(where, "only sensitive groups name a topic")
+        texts = _lines(group.get("examples"), where)
+        dupes = sorted({t for t in texts if texts.count(t) > 1})
+        if dupes:
+            raise TrainingDataError(where, f"duplicate examples: {dupes[:5]}")
+        out.extend(SafetyExample(t, label, kind, topic, source) for t in texts)
+    return out
+
+
+def load_corpus(root: Path, sensitive_topics: Iterable[str]) -> list[SafetyExample]:
+    """Every `*.safety` file under root, in sorted order."""
+    topics = tuple(sensitive_topics)
+    files = sorted(root.rglob(f"*{CORPUS_SUFFIX}"))
+    if not files:
+        raise TrainingDataError(root, f"no safety corpus files (*{CORPUS_SUFFIX})")
+    return [ex for f in files for ex in loads_corpus(f.read_text(encoding="utf-8"), str(f), topics)]
+
+
+def examples_from_topics(
+    examples: Iterable[tuple[str, str]], emergency: str, sensitive_topics: Iterable[str]
+) -> list[SafetyExample]:
+    """Topic training data as safety examples: the emergency topic is acute, the sensitive handoff
+    topics are sensitive, everything else is none. (intent, text) pairs in."""
+    sens = set(sensitive_topics)
+    out = []
+    for intent, text in examples:
+        if intent == emergency:
+            out.append(SafetyExample(text, ACUTE, intent, source="topics"))
+        elif intent in sens:
+            out.append(SafetyExample(text, SENSITIVE, intent, topic=intent, source="topics"))
+        else:
+            out.append(SafetyExample(text, NONE, intent, source="topics"))
+    return out
+
+
+def merge_examples(*parts: Sequence[SafetyExample]) -> list[SafetyExample]:
+    """One example per text; a label from the safety corpus wins over one derived from a topic
+    (the corpus was written for this question)."""
+    seen: dict[str, SafetyExample] = {}
+    for part in parts:
+        for ex in part:
+            key = " ".join(ex.text.lower().split())
+            if key not in seen or (seen[key].source == "topics" and ex.source != "topics"):
+                seen[key] = ex
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class SafetyThresholds:
+    """The probabilities from which the safety classifier alone raises an alarm. Fitted at
+    training time for `target_*` recall on held-out folds; saved in the model manifest under
+    `safety.thresholds`. This is the one place to tune them."""
+
+    acute: float = 0.30
+    sensitive: float = 0.40
+    target_acute_recall: float = 0.97
+    target_sensitive_recall: float = 0.90
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> SafetyThresholds:
+        return cls(**{k: float(v) for k, v in raw.items() if k in cls.__dataclass_fields__})
+
+
+def threshold_for_recall(scores: np.ndarray, positive: np.ndarray, recall: float,
+                         lowest: float = 0.05, highest: float = 0.5) -> float:
+    """The highest threshold that keeps `recall` of the positives at or above it, within
+    [lowest, highest]: a model that separates well gets a strict bar, never a lax one above 0.5."""
+    pos = np.sort(scores[positive])
+    if pos.size == 0:
+        return highest
+    k = int(np.floor((1 - recall) * pos.size))  # positives allowed below the bar
+    t = float(pos[min(k, pos.size - 1)])
+    return round(min(max(t - 1e-6, lowest), highest), 4)
+
+
+@dataclass
+class SafetyConfig:
+    c: float = 4.0
+    embedding_weight: float = 1.0  # scale of the (unit-length) embedding next to the tf-idf rows
+    corpus_weight: float = 2.0  # examples written for this model count more than topic examples
+    folds: int = 5
+    seed: int = 17
+
+
+class SafetyClassifier:
+    """fit() on examples and their embeddings; predict() -> probabilities in LABELS order."""
+
+    labels = LABELS
+
+    def __init__(self, config: SafetyConfig | None = None) -> None:
+        self.config = config or SafetyConfig()
+        self.thresholds = SafetyThresholds()
+        self.report: dict[str, float] = {}
+        self._char: TfidfVectorizer | None = None
+        self._word: TfidfVectorizer | None = None
+        self._lr: LogisticRegression | None = None
+
+    def _features(self, texts: Sequence[str], embeddings: np.ndarray, fit: bool = False) -> sparse.csr_matrix:
+        folded = [ascii_fold(t) for t in texts]
+        stemmed = [lexical_form(t) for t in texts]
+        if fit:
+            self._char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2,
+                                         dtype=np.float32)
+            self._word = TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                                         token_pattern=r"\S+", dtype=np.float32)
+            chars, ws = self._char.fit_transform(folded), self._word.fit_transform(stemmed)
+        else:
+            chars, ws = self._char.transform(folded), self._word.transform(stemmed)
+        emb = sparse.csr_matrix(np.asarray(embeddings, dtype=np.float32) * self.config.embedding_weight)
+        return sparse.hstack([emb, chars, ws]).tocsr()
+
+    def _new_lr(self) -> LogisticRegression:
+        return LogisticRegression(C=self.config.c, max_iter=3000, class_weight="balanced")
+
+    def fit(
+        self,
+        examples: Sequence[SafetyExample],
+        embeddings: np.ndarray,
+        thresholds: SafetyThresholds | None = None,
+        progress: Callable[[str], None] = lambda _: None,
+    ) -> SafetyClassifier:
+        cfg = self.config
+        target = thresholds or SafetyThresholds()
+        texts = [e.text for e in examples]
+        y = np.array([LABELS.index(e.label) for e in examples])
+        w = np.array([e.weight * (cfg.corpus_weight if e.source != "topics" else 1.0) for e in examples])
+        # Out-of-fold probabilities choose the thresholds on examples the model has not seen.
+        oof = np.zeros((len(texts), len(LABELS)))
+        skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
+        for i, (tr, te) in enumerate(skf.split(texts, y), 1):
+            progress(f"fold {i}/{cfg.folds}")
+            x_tr = self._features([texts[j] for j in tr], embeddings[tr], fit=True)
+            lr = self._new_lr().fit(x_tr, y[tr], sample_weight=w[tr])
+            oof[te] = lr.predict_proba(self._features([texts[j] for j in te], embeddings[te]))
+        acute, sens = y == 0, y == 1
+        t_acute = threshold_for_recall(oof[:, 0], acute, target.target_acute_recall)
+        t_sens = threshold_for_recall(oof[:, 1], sens, target.target_sensitive_recall)
+        self.thresholds = SafetyThresholds(t_acute, t_sens, target.target_acute_recall, target.target_sensitive_recall)
+        alarm = oof[:, 0] >= t_acute
+        self.report = {
+            "examples": len(texts),
+            "acute": int(acute.sum()),
+            "sensitive": int(sens.sum()),
+            "none": int((y == 2).sum()),
+            "oof_acute_recall": round(float(alarm[acute].mean()), 4),
+            "oof_acute_false_alarm_rate": round(float(alarm[~acute].mean()), 4),
+            "oof_sensitive_recall": round(float((oof[sens, 1] >= t_sens).mean()), 4),
+            "oof_none_flagged_rate": round(float((alarm | (oof[:, 1] >= t_sens))[y == 2].mean()), 4),
+        }
+        progress("final model")
+        self._lr = self._new_lr().fit(self._features(texts, embeddings, fit=True), y, sample_weight=w)
+        self._lr.coef_ = self._lr.coef_.astype(np.float32)
+        return self
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        """Probabilities over LABELS (acute, sensitive, none), one row per text."""
+        return self._lr.predict_proba(self._features(texts, embeddings))
+
+    def scores(self, texts: Sequence[str], embeddings: np.ndarray) -> list[dict[str, float]]:
+        return [dict(zip(LABELS, row.tolist(), strict=True)) for row in self.predict(texts, embeddings)]
+
+
+def sensitive_handoff_topics(contract) -> tuple[str, ...]:
+    """Sensitive topics a person takes over (the emergency topic is sensitive too, but goes to 112)."""
+    return tuple(t.id for t in contract.topics if t.sensitive and t.handling == "handoff")
