@@ -24,7 +24,9 @@ SIMULATION_START = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
 
 def add_capacity_command(sub: Any) -> None:
-    p = sub.add_parser("capacity", help="agents needed: Erlang C/A, simulation, or a staffing table from history")
+    p = sub.add_parser(
+        "capacity", help="agents needed: Erlang C/A, simulation, or a staffing table from history"
+    )
     p.add_argument("--calls", type=float, default=CONCEPT_CALLS, help="contacts per hour (default 1662)")
     p.add_argument("--aht", type=float, default=CONCEPT_AHT, help="handling time incl. after-call work, s")
     p.add_argument("--wrap", type=float, default=20.0, help="the after-call part of --aht, s (simulation)")
@@ -33,7 +35,9 @@ def add_capacity_command(sub: Any) -> None:
     p.add_argument("--simulate", action="store_true", help="also run the real router in a simulation")
     p.add_argument("--hours", type=float, default=24.0, help="simulated hours per run (two runs, paired)")
     p.add_argument("--seed", type=int, default=1, help="simulation seed")
-    p.add_argument("--from-history", action="store_true", help="staffing table per half hour from the database")
+    p.add_argument(
+        "--from-history", action="store_true", help="staffing table per half hour from the database"
+    )
     p.add_argument("--date", type=date.fromisoformat, help="day to staff, YYYY-MM-DD (with --from-history)")
     p.add_argument("--tenant", help="tenant id (default: the only tenant in the database)")
     p.add_argument("--queue", help="one queue only")
@@ -158,7 +162,9 @@ def _history_report(args: argparse.Namespace, target: ServiceTarget, database_ur
                 raise CapacityError(f"the database has tenants {tenants}; choose one with --tenant")
             tenant = tenants[0]
         options = ForecastOptions(weeks=args.weeks, acw_seconds=args.acw)
-        forecast = forecast_from_database(db, tenant_id=tenant, day=args.date, options=options, queue_id=args.queue)
+        forecast = forecast_from_database(
+            db, tenant_id=tenant, day=args.date, options=options, queue_id=args.queue
+        )
     finally:
         db.dispose()
     concurrency = DEFAULT_POLICY.concurrency[Channel.CHAT]
@@ -217,10 +223,14 @@ def _peak_text(r: dict[str, Any]) -> str:
     ]
     if "erlang_c" in r:
         c = r["erlang_c"]
-        lines.append(f"Erlang C (nobody hangs up) would need {c['agents']} agents ({_pct(c['service_level'])}).")
+        lines.append(
+            f"Erlang C (nobody hangs up) would need {c['agents']} agents ({_pct(c['service_level'])})."
+        )
     if "concept" in r:
         c = r["concept"]
-        lines.append(f"The Copenhagen concept staffed {c['agents']} agents for this hour: {_pct(c['service_level'])}.")
+        lines.append(
+            f"The Copenhagen concept staffed {c['agents']} agents for this hour: {_pct(c['service_level'])}."
+        )
     if "simulated_service_level" in r:
         lines.append(
             f"Simulated through the router ({r['simulated_hours']:g} h, seed {r['seed']}): {r['agents']} agents →"
@@ -234,10 +244,14 @@ def _peak_text(r: dict[str, Any]) -> str:
 def _history_text(r: dict[str, Any]) -> str:
     t = r["target"]
     lines = [
-        f"{r['tenant']}, {date.fromisoformat(r['date']):%A} {r['date']}: average of {', '.join(r['days_used'])};"
-        f" goal {t['share'] * 100:g}/{t['seconds']:g}, shrinkage {r['shrinkage'] * 100:g} %",
-        f"{'time':5}  {'queue':24} {'channel':7} {'contacts':>8} {'AHT s':>6} {'Erlang':>6} {'agents':>6}"
-        f" {'sched.':>6} {'SL':>6} {'ASA s':>6}",
+        (
+            f"{r['tenant']}, {date.fromisoformat(r['date']):%A} {r['date']}: average of {', '.join(r['days_used'])};"
+            f" goal {t['share'] * 100:g}/{t['seconds']:g}, shrinkage {r['shrinkage'] * 100:g} %"
+        ),
+        (
+            f"{'time':5}  {'queue':24} {'channel':7} {'contacts':>8} {'AHT s':>6} {'Erlang':>6} {'agents':>6}"
+            f" {'sched.':>6} {'SL':>6} {'ASA s':>6}"
+        ),
     ]
     for row in r["rows"]:
         sl = "-" if row["service_level"] is None else f"{row['service_level'] * 100:.0f} %"

@@ -118,7 +118,9 @@ def erlang_c(agents: int, load: float) -> float:
     return agents * b / (agents - load * (1 - b))
 
 
-def erlang_c_figures(agents: int, arrivals_per_hour: float, aht_seconds: float, target_seconds: float) -> QueueFigures:
+def erlang_c_figures(
+    agents: int, arrivals_per_hour: float, aht_seconds: float, target_seconds: float
+) -> QueueFigures:
     load = offered_load(arrivals_per_hour, aht_seconds)
     _check_agents(agents)
     if load <= 0:
@@ -234,5 +236,10 @@ def _check_agents(agents: int) -> None:
 
 
 def _check_positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-    if not isinstance(value, int | float) or not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    if (
+        not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+    ):
         raise CapacityError(f"{name} = {value!r}; use a finite number {'>=' if allow_zero else '>'} 0")

@@ -71,9 +71,12 @@ class DayForecast:
     slots: tuple[SlotForecast, ...]
 
 
+DEFAULT_TARGET = ServiceTarget(0.80, 20)  # the concept's first service goal
+
+
 @dataclass(frozen=True, slots=True)
 class StaffingOptions:
-    target: ServiceTarget = ServiceTarget(0.80, 20)
+    target: ServiceTarget = DEFAULT_TARGET
     shrinkage: float = 0.30
     patience_seconds: float | None = None  # voice only; None = Erlang C
     chat_concurrency: int = 3
@@ -191,7 +194,9 @@ def staffing_row(slot: SlotForecast, options: StaffingOptions = StaffingOptions(
     )  # fmt: skip
 
 
-def staffing_table(slots: Iterable[SlotForecast], options: StaffingOptions = StaffingOptions()) -> list[StaffingRow]:
+def staffing_table(
+    slots: Iterable[SlotForecast], options: StaffingOptions = StaffingOptions()
+) -> list[StaffingRow]:
     """One row per queue and half hour, in time order."""
     rows = [staffing_row(s, options) for s in slots]
     return sorted(rows, key=lambda r: (r.slot_start, r.queue_id))

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from statistics import NormalDist
 from types import MappingProxyType
+from typing import cast
 
 from bot.capacity.errors import InvalidScenario
 from bot.routing.skills import (
@@ -67,7 +68,9 @@ class QueueLoad:
         for name in ("arrivals_per_hour", "handle_seconds", "wrap_seconds"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
-                raise InvalidScenario(f"queue {self.queue_id!r}: {name} = {value!r}; use a finite number >= 0")
+                raise InvalidScenario(
+                    f"queue {self.queue_id!r}: {name} = {value!r}; use a finite number >= 0"
+                )
         if self.handle_seconds + self.wrap_seconds <= 0:
             raise InvalidScenario(f"queue {self.queue_id!r}: handle_seconds + wrap_seconds must be > 0")
         if self.patience_seconds is not None and not self.patience_seconds > 0:
@@ -220,8 +223,12 @@ def simulate(scenario: Scenario, *, antithetic: bool = False) -> SimulationResul
     for group in scenario.agents:
         unknown = set(group.skills) - known
         if unknown:
-            raise InvalidScenario(f"agent group {group.prefix!r} has skills for unknown queues {sorted(unknown)}")
-    arrivals, work_stream, patience = (_Stream(scenario.seed, name, antithetic) for name in ("arrivals", "work", "patience"))
+            raise InvalidScenario(
+                f"agent group {group.prefix!r} has skills for unknown queues {sorted(unknown)}"
+            )
+    arrivals, work_stream, patience = (
+        _Stream(scenario.seed, name, antithetic) for name in ("arrivals", "work", "patience")
+    )
     policy = scenario.policy
     t0 = scenario.start
     measure_from = t0 + timedelta(hours=scenario.warmup_hours)
@@ -269,7 +276,11 @@ def simulate(scenario: Scenario, *, antithetic: bool = False) -> SimulationResul
 
     for load in scenario.loads:
         if load.arrivals_per_hour > 0:
-            push(t0 + timedelta(hours=arrivals.exponential(1 / load.arrivals_per_hour)), _ARRIVAL, load.queue_id)
+            push(
+                t0 + timedelta(hours=arrivals.exponential(1 / load.arrivals_per_hour)),
+                _ARRIVAL,
+                load.queue_id,
+            )
 
     counter = 0
     while events:
@@ -278,7 +289,11 @@ def simulate(scenario: Scenario, *, antithetic: bool = False) -> SimulationResul
             break
         if kind == _ARRIVAL:
             load = loads[str(payload)]
-            push(now + timedelta(hours=arrivals.exponential(1 / load.arrivals_per_hour)), _ARRIVAL, load.queue_id)
+            push(
+                now + timedelta(hours=arrivals.exponential(1 / load.arrivals_per_hour)),
+                _ARRIVAL,
+                load.queue_id,
+            )
             counter += 1
             contact = QueuedContact(f"c{counter}", load.queue_id, load.channel, now, priority=load.priority)
             waiting[contact.contact_id] = contact
@@ -298,7 +313,7 @@ def simulate(scenario: Scenario, *, antithetic: bool = False) -> SimulationResul
                 tallies[contact.queue_id].abandoned += 1
             continue  # nobody became free: no routing needed
         elif kind == _FINISH:
-            agent_id, channel, acw = payload  # type: ignore[misc]
+            agent_id, channel, acw = cast(tuple[str, Channel, float], payload)
             agent = finish_contact(agents[agent_id], channel, now, replace(policy, acw_seconds=acw))
             agents[agent_id] = agent
             if not any(agent.active.values()):

@@ -108,9 +108,9 @@ def _generate_day(
             cid = f"{tenant}-{p.queue_id}-{day.isoformat()}-{slot:%H%M}-{i}"
             queued = slot_start + timedelta(minutes=30) * (i + 0.5) / count
             contacts.append(
-                dict(id=cid, tenant_id=tenant, channel=p.channel, external_ref=cid, state=ContactState.CLOSED,
-                     queue_id=p.queue_id, created_at=queued, updated_at=queued, enqueued_at=queued,
-                     offer_attempts=0, authenticated=False)
+                {"id": cid, "tenant_id": tenant, "channel": p.channel, "external_ref": cid, "state": ContactState.CLOSED,
+                     "queue_id": p.queue_id, "created_at": queued, "updated_at": queued, "enqueued_at": queued,
+                     "offer_attempts": 0, "authenticated": False}
             )  # fmt: skip
             events.append(_event(tenant, cid, EventKind.QUEUED, queued, queue_id=p.queue_id))
             if i >= answered:
@@ -124,7 +124,14 @@ def _generate_day(
 
 
 def _event(tenant: str, contact_id: str, kind: EventKind, at: datetime, **data: object) -> dict[str, object]:
-    return dict(tenant_id=tenant, contact_id=contact_id, agent_id=None, kind=kind, at=at, data=data)
+    return {
+        "tenant_id": tenant,
+        "contact_id": contact_id,
+        "agent_id": None,
+        "kind": kind,
+        "at": at,
+        "data": data,
+    }
 
 
 @pytest.fixture
@@ -139,9 +146,9 @@ def sqlite_db(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Database]:
         database.dispose()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def month_db_url(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated SQLite file with the generated month, built once per module."""
+    """A migrated SQLite file with the generated month, built once per session (read-only use)."""
     target = tmp_path_factory.mktemp("month") / "kontakt.sqlite3"
     shutil.copyfile(migrated_sqlite, target)
     url = f"sqlite:///{target}"

@@ -38,7 +38,9 @@ def test_offered_load_of_the_peak_hour_is_42_erlang() -> None:
         (47, 0.351, 0.883, 6.4, 0.894),
     ],
 )
-def test_erlang_c_peak_hour_table(agents: int, p_wait: float, service_level: float, asa: float, occupancy: float) -> None:
+def test_erlang_c_peak_hour_table(
+    agents: int, p_wait: float, service_level: float, asa: float, occupancy: float
+) -> None:
     figures = erlang_c_figures(agents, CALLS, AHT, 20)
     assert figures.p_wait == pytest.approx(p_wait, abs=0.0005)
     # 45 agents give 71.45 %: the research table's 71.5 % rounds the load to 42.0 Erlang first.

@@ -69,7 +69,9 @@ def test_forecast_matches_the_generating_profile(month_db: Database) -> None:
 def test_staffing_table_matches_erlang_on_the_generating_profile(month_db: Database) -> None:
     options = StaffingOptions(target=ServiceTarget(0.8, 20), shrinkage=0.25, chat_concurrency=2,
                               email_occupancy=0.8)  # fmt: skip
-    table = staffing_table(forecast_from_database(month_db, tenant_id=TENANT, day=DAY, options=OPTIONS).slots, options)
+    table = staffing_table(
+        forecast_from_database(month_db, tenant_id=TENANT, day=DAY, options=OPTIONS).slots, options
+    )
     rows = {(r.queue_id, r.slot_start.time()): r for r in table}
     assert [r.slot_start for r in table] == sorted(r.slot_start for r in table)
     for profile in PROFILES:
@@ -92,7 +94,9 @@ def test_staffing_table_matches_erlang_on_the_generating_profile(month_db: Datab
 
 
 def test_forecast_for_one_queue(month_db: Database) -> None:
-    rows = forecast_from_database(month_db, tenant_id=TENANT, day=DAY, options=OPTIONS, queue_id="chat_basis").slots
+    rows = forecast_from_database(
+        month_db, tenant_id=TENANT, day=DAY, options=OPTIONS, queue_id="chat_basis"
+    ).slots
     assert {r.queue_id for r in rows} == {"chat_basis"}
 
 
@@ -124,9 +128,15 @@ def test_thin_slots_fall_back_to_the_queue_mean_then_the_configured_default() ->
         monday: [_segment("q", at, 100.0)] * 6 + [_segment("q", at + timedelta(hours=2), 400.0)]
         + [_segment("r", at, None)]
     }  # fmt: skip
-    rows = {(r.queue_id, r.slot_start.time()): r for r in forecast_day(
-        history, DAY, options=ForecastOptions(weeks=1, acw_seconds=0, min_samples=5), handle_defaults={"r": 250}
-    ).slots}
+    rows = {
+        (r.queue_id, r.slot_start.time()): r
+        for r in forecast_day(
+            history,
+            DAY,
+            options=ForecastOptions(weeks=1, acw_seconds=0, min_samples=5),
+            handle_defaults={"r": 250},
+        ).slots
+    }
     assert rows[("q", time(10, 0))].aht_seconds == pytest.approx(100.0)
     assert rows[("q", time(12, 0))].aht_seconds == pytest.approx((6 * 100 + 400) / 7)  # queue mean
     assert rows[("q", time(12, 0))].samples == 0
@@ -148,19 +158,22 @@ def test_history_splits_a_transfer_into_two_segments(sqlite_db: Database) -> Non
         for q in ("a", "b"):
             s.add(QueueRow(tenant_id=TENANT, id=q, name=q, priority=0, schedule=None, avg_handle_seconds=300))
         s.flush()
-        s.execute(insert(Contact), [dict(id="c1", tenant_id=TENANT, channel=Channel.VOICE, external_ref="c1",
-                                         state=ContactState.CLOSED, created_at=t, updated_at=t)])  # fmt: skip
+        s.execute(insert(Contact), [{"id": "c1", "tenant_id": TENANT, "channel": Channel.VOICE, "external_ref": "c1",
+                                         "state": ContactState.CLOSED, "created_at": t, "updated_at": t}])  # fmt: skip
         timeline = [
             (EventKind.QUEUED, 0, {"queue_id": "a"}), (EventKind.OFFER_ACCEPTED, 10, {}),
             (EventKind.TRANSFERRED, 70, {}), (EventKind.QUEUED, 70, {"queue_id": "b"}),
             (EventKind.OFFER_ACCEPTED, 100, {}), (EventKind.OFFER_ACCEPTED, 101, {}),
             (EventKind.CLOSED, 400, {}),
         ]  # fmt: skip
-        s.execute(insert(Event), [dict(tenant_id=TENANT, contact_id="c1", kind=k, at=t + timedelta(seconds=sec),
-                                       data=d) for k, sec, d in timeline])  # fmt: skip
+        s.execute(insert(Event), [{"tenant_id": TENANT, "contact_id": "c1", "kind": k, "at": t + timedelta(seconds=sec),
+                                       "data": d} for k, sec, d in timeline])  # fmt: skip
     with sqlite_db.read() as s:
         segments = queued_segments(s, tenant_id=TENANT, start=t, end=t + timedelta(hours=1))
-        assert queued_segments(s, tenant_id=TENANT, start=t, end=t + timedelta(hours=1), queue_id="b") == segments[1:]
+        assert (
+            queued_segments(s, tenant_id=TENANT, start=t, end=t + timedelta(hours=1), queue_id="b")
+            == segments[1:]
+        )
         assert queued_segments(s, tenant_id="andet", start=t, end=t + timedelta(hours=1)) == []
     assert [(g.queue_id, g.wait_seconds, g.handle_seconds, g.end) for g in segments] == [
         ("a", 10.0, 60.0, EventKind.TRANSFERRED),

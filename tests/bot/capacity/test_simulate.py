@@ -158,7 +158,9 @@ def test_scenarios_refuse_nonsense() -> None:
         simulate(Scenario(loads=(QueueLoad("q", Channel.VOICE, 10, 60),), agents=(AgentGroup("a", 1, {"x": 5}),),
                           start=START, measure_hours=1))  # fmt: skip
     with pytest.raises(InvalidScenario, match="at least one agent"):
-        simulate(Scenario(loads=(QueueLoad("q", Channel.VOICE, 10, 60),), agents=(), start=START, measure_hours=1))
+        simulate(
+            Scenario(loads=(QueueLoad("q", Channel.VOICE, 10, 60),), agents=(), start=START, measure_hours=1)
+        )
     with pytest.raises(InvalidScenario, match="time zone"):
         Scenario(loads=(QueueLoad("q", Channel.VOICE, 10, 60),), agents=(), start=datetime(2026, 12, 7),
                  measure_hours=1)  # fmt: skip
