@@ -469,22 +469,34 @@ def agent_intervals(
     initial: Mapping[str, AgentState] | None = None,
 ) -> dict[str, AgentTime]:
     """Time per state of every agent in [start, end), from `agent_state_changed` rows
-    {from, to} (other kinds are ignored). The state at `start` is the last `to` before it, else
-    the `from` of the agent's first change in the window, else `initial` (agents with no change
-    at all spend the whole window in their `initial` state)."""
+    {from, to, acw_until?} (other kinds are ignored). The state at `start` is the last `to`
+    before it, else the `from` of the agent's first change in the window, else `initial`
+    (agents with no change at all spend the whole window in their `initial` state).
+
+    The router treats after-contact work as over at `acw_until` without writing a change, so a
+    change into ACW that carries `acw_until` (ISO 8601) counts as ACW until then and as
+    available after it, until the next change."""
     if end < start:
         raise ValueError(f"window end {end.isoformat()} is before its start {start.isoformat()}")
     changes = sorted((r for r in rows if r.kind == K.AGENT_STATE_CHANGED and r.agent_id), key=lambda r: r.at)
     known = {a: AgentState(s) for a, s in (initial or {}).items()}
     state: dict[str, AgentState | None] = {}
+    acw_end: dict[str, datetime | None] = {}
     cursor: dict[str, datetime] = {}
     totals: dict[str, dict[AgentState, float]] = {}
 
+    def add(agent: str, current: AgentState, begin: datetime, until: datetime) -> None:
+        if until > begin:
+            totals[agent][current] = totals[agent].get(current, 0.0) + (until - begin).total_seconds()
+
     def spend(agent: str, until: datetime) -> None:
-        current = state[agent]
-        if current is not None and until > cursor[agent]:
-            totals[agent][current] = totals[agent].get(current, 0.0) + (until - cursor[agent]).total_seconds()
-        cursor[agent] = max(cursor[agent], until)
+        current, begin, over = state[agent], cursor[agent], acw_end.get(agent)
+        if current is AgentState.AFTER_CONTACT_WORK and over is not None and over < until:
+            add(agent, current, begin, max(begin, over))
+            add(agent, AgentState.AVAILABLE, max(begin, over), until)
+        elif current is not None:
+            add(agent, current, begin, until)
+        cursor[agent] = max(begin, until)
 
     for row in changes:
         agent = str(row.agent_id)
@@ -496,6 +508,8 @@ def agent_intervals(
         if row.at >= start:
             spend(agent, min(row.at, end))
         state[agent] = AgentState(row.data["to"])
+        until = row.data.get("acw_until") if state[agent] is AgentState.AFTER_CONTACT_WORK else None
+        acw_end[agent] = _agent_time(row, until) if until else None
     for agent, current in known.items():
         if agent not in state:
             state[agent], cursor[agent], totals[agent] = current, start, {}
@@ -505,3 +519,15 @@ def agent_intervals(
         agent: AgentTime(agent_id=agent, **{s.value: secs for s, secs in per_state.items()})
         for agent, per_state in sorted(totals.items())
     }
+
+
+def _agent_time(row: EventRow, value: Any) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise MalformedEvent(
+            None, row.kind, f"agent {row.agent_id!r}: acw_until={value!r} is not ISO 8601"
+        ) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise MalformedEvent(None, row.kind, f"agent {row.agent_id!r}: acw_until={value!r} has no time zone")
+    return at
