@@ -40,7 +40,9 @@ def ev(kind: K | str, when: datetime, agent: str | None = None, **data: Any) -> 
     return EventRow(kind=str(kind), at=when, data=data, agent_id=agent)
 
 
-def decision(action: str, topic: str | None, confidence: float = 0.9, article: str | None = None) -> dict[str, Any]:
+def decision(
+    action: str, topic: str | None, confidence: float = 0.9, article: str | None = None
+) -> dict[str, Any]:
     return {"action": action, "topic": topic, "confidence": confidence,
             "article": {"id": article} if article else None}  # fmt: skip
 
@@ -82,8 +84,15 @@ LOG: Mapping[str, list[EventRow]] = {
         ev(K.HANDOFF_REQUESTED, at(10, 30), reason="casework", queue_id=BASIS, topic="boligstoette"),
         *queued_by_agent(at(10, 30), BASIS, 12, "a1"),  # accepted 09:10:42
         ev(K.AGENT_REPLIED, at(10, 50), "a1", first=True),
-        ev(K.CLOSED, at(14, 42), "a1", outcome="straksafklaret", queue_id=BASIS, topic="boligstoette",
-           acw_seconds=20),  # fmt: skip
+        ev(
+            K.CLOSED,
+            at(14, 42),
+            "a1",
+            outcome="straksafklaret",
+            queue_id=BASIS,
+            topic="boligstoette",
+            acw_seconds=20,
+        ),
         ev(K.FEEDBACK, at(15), level="agent", channel="chat", scores={"tilfredshed": 8}),
     ],
     "C": [
@@ -101,8 +110,14 @@ LOG: Mapping[str, list[EventRow]] = {
     "E": [
         ev(K.CONTACT_OPENED, at(40), channel="email"),
         ev(K.BOT_REPLIED, at(40), decision=decision("handoff", "parkering", 0.7)),
-        ev(K.HANDOFF_REQUESTED, at(40), reason="topic_policy", queue_id=BASIS, topic="parkering",
-           sla_due_at=at(160).isoformat()),  # fmt: skip
+        ev(
+            K.HANDOFF_REQUESTED,
+            at(40),
+            reason="topic_policy",
+            queue_id=BASIS,
+            topic="parkering",
+            sla_due_at=at(160).isoformat(),
+        ),
         *queued_by_agent(at(40), BASIS, 3 * 3600 - 40 * 60, "a2"),  # accepted 12:00
         ev(K.SLA_BREACHED, at(161), due_at=at(160).isoformat(), queue_id=BASIS),
         ev(K.AGENT_REPLIED, at(185), "a2", first=True),  # 12:05, 25 min late
@@ -110,8 +125,14 @@ LOG: Mapping[str, list[EventRow]] = {
     ],
     "F": [
         ev(K.CONTACT_OPENED, at(45), channel="email"),
-        ev(K.HANDOFF_REQUESTED, at(45), reason="topic_policy", queue_id=BASIS, topic="parkering",
-           sla_due_at=at(165).isoformat()),  # fmt: skip
+        ev(
+            K.HANDOFF_REQUESTED,
+            at(45),
+            reason="topic_policy",
+            queue_id=BASIS,
+            topic="parkering",
+            sla_due_at=at(165).isoformat(),
+        ),
         *queued_by_agent(at(45), BASIS, 40 * 60, "a2"),  # accepted 10:25
         ev(K.AGENT_REPLIED, at(90), "a2", first=True),  # 10:30
         ev(K.CLOSED, at(91), "a2", outcome="henvist_til_selvbetjening", queue_id=BASIS, topic="parkering"),
@@ -127,8 +148,11 @@ LOG: Mapping[str, list[EventRow]] = {
     ],
     "H": [
         ev(K.CONTACT_OPENED, at(0, days=1), channel="chat"),
-        ev(K.BOT_REPLIED, at(0, 10, days=1),
-           decision=decision("selfservice", "boligstoette", 0.88, "boligstoette_ansoeg")),  # fmt: skip
+        ev(
+            K.BOT_REPLIED,
+            at(0, 10, days=1),
+            decision=decision("selfservice", "boligstoette", 0.88, "boligstoette_ansoeg"),
+        ),
         ev(K.FEEDBACK, at(1, days=1), level="bot", channel="chat", scores={"tilfredshed": 7}),
         ev(K.ABANDONED, at(2, days=1), **{"from": "bot"}, waited_seconds=None),
     ],

@@ -44,7 +44,11 @@ def test_bot_answer_with_an_explicit_ending(facts: dict[str, ContactFacts]) -> N
 
 def test_chat_handed_off_and_closed_by_an_agent(facts: dict[str, ContactFacts]) -> None:
     b = facts["B"]
-    assert (b.ending, b.outcome, b.handoff_reason) == (Ending.AGENT_CLOSED, Outcome.STRAKSAFKLARET, PacketReason.CASEWORK)
+    assert (b.ending, b.outcome, b.handoff_reason) == (
+        Ending.AGENT_CLOSED,
+        Outcome.STRAKSAFKLARET,
+        PacketReason.CASEWORK,
+    )
     assert (b.first_queue, b.last_queue, b.agent_ids, b.transfers) == (BASIS, BASIS, ("a1",), 0)
     assert b.waited_seconds == 12.0  # queued 09:10:30, accepted 09:10:42
     assert b.handled_seconds == 240.0  # accepted 09:10:42, closed 09:14:42
@@ -54,8 +58,14 @@ def test_chat_handed_off_and_closed_by_an_agent(facts: dict[str, ContactFacts]) 
 
 
 def test_abandons_keep_the_time_waited(facts: dict[str, ContactFacts]) -> None:
-    assert (facts["C"].ending, facts["C"].waited_seconds) == (Ending.ABANDONED_IN_QUEUE, 30.0)  # 09:20:10 -> :40
-    assert (facts["D"].ending, facts["D"].waited_seconds) == (Ending.ABANDONED_IN_QUEUE, 3.0)  # 09:30:05 -> :08
+    assert (facts["C"].ending, facts["C"].waited_seconds) == (
+        Ending.ABANDONED_IN_QUEUE,
+        30.0,
+    )  # 09:20:10 -> :40
+    assert (facts["D"].ending, facts["D"].waited_seconds) == (
+        Ending.ABANDONED_IN_QUEUE,
+        3.0,
+    )  # 09:30:05 -> :08
     assert facts["C"].triage_action is Action.HANDOFF  # no bot reply: it handed off silently
 
 
@@ -111,7 +121,10 @@ def test_message_left_then_task_done_keeps_the_message_ending_and_takes_the_outc
         (ev("contact_ended", at(1), ending="gone"), "ending='gone'"),
         (ev(K.FEEDBACK, at(1), level="bot", channel="voice", scores={"1": 10}), "outside 1..9"),
         (ev(K.CLOSED, at(1), outcome="fixed"), "outcome='fixed'"),
-        (ev(K.HANDOFF_REQUESTED, at(1), reason="asked_for_human", sla_due_at="2026-03-02T11:00"), "no time zone"),
+        (
+            ev(K.HANDOFF_REQUESTED, at(1), reason="asked_for_human", sla_due_at="2026-03-02T11:00"),
+            "no time zone",
+        ),
     ],
 )
 def test_rows_that_break_the_contract_are_refused_by_name(row: EventRow, words: str) -> None:
@@ -169,8 +182,13 @@ def test_agent_intervals_clip_to_the_window() -> None:
 def test_after_contact_work_ends_at_acw_until_without_a_change() -> None:
     rows = [
         _state("a1", at(0), "available", "busy"),
-        ev(K.AGENT_STATE_CHANGED, at(4), "a1", acw_until=at(4, 30).isoformat(),
-           **{"from": "busy", "to": "after_contact_work"}),  # fmt: skip
+        ev(
+            K.AGENT_STATE_CHANGED,
+            at(4),
+            "a1",
+            acw_until=at(4, 30).isoformat(),
+            **{"from": "busy", "to": "after_contact_work"},
+        ),
         _state("a1", at(9), "after_contact_work", "paused"),
     ]
     times = agent_intervals(rows, start=at(0), end=at(10))
@@ -216,7 +234,11 @@ def test_engine_events_fold_into_the_facts_we_count(
     f = fold_contact(ContactHeader(TENANT, c.id, Channel.CHAT), rows)
     assert (f.ending, f.outcome, f.handoff_reason) == (Ending.AGENT_CLOSED, Outcome.STRAKSAFKLARET,
                                                        PacketReason.ASKED_FOR_HUMAN)  # fmt: skip
-    assert (f.waited_seconds, f.handled_seconds, f.first_queue) == (12.0, 120.0, BASIS)  # 09:00:10 -> :22 -> 09:02:22
+    assert (f.waited_seconds, f.handled_seconds, f.first_queue) == (
+        12.0,
+        120.0,
+        BASIS,
+    )  # 09:00:10 -> :22 -> 09:02:22
     times = agent_intervals(agent_rows, start=start, end=start + timedelta(minutes=10))
     # available 0-22 s, busy 22-142 s, then after-contact work to the end of the window (600 s):
     # the engine records entering ACW; leaving it is an explicit state change that never came.
