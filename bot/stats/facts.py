@@ -192,7 +192,7 @@ class _Fold:
     header: ContactHeader
     opened_at: datetime
     inferred: tuple[Ending, datetime] | None = None
-    explicit: tuple[Ending, datetime, Mapping[str, Any]] | None = None
+    explicit: tuple[Ending, EventRow] | None = None
     first_queue: str | None = None
     last_queue: str | None = None
     first_queued_at: datetime | None = None
@@ -313,7 +313,7 @@ def _step(fold: _Fold, row: EventRow) -> None:
     data = row.data
     kind = row.kind
     if data.get("ending") is not None and fold.explicit is None:
-        fold.explicit = (_enum(fold, row, Ending, data["ending"], "ending"), row.at, data)
+        fold.explicit = (_enum(fold, row, Ending, data["ending"], "ending"), row)
     if kind == K.CONTACT_OPENED:
         fold.opened_at = row.at
     elif kind == K.BOT_REPLIED:
@@ -389,13 +389,14 @@ def fold_contact(header: ContactHeader, rows: Sequence[EventRow]) -> ContactFact
     for row in rows:
         _step(fold, row)
     explicit: Mapping[str, Any] = _EMPTY
+    ended: datetime | None
     if fold.explicit is not None:
-        ending, ended_at, explicit = fold.explicit
-        ended: datetime | None = ended_at
+        ending, ending_row = fold.explicit
+        explicit, ended = ending_row.data, ending_row.at
         if explicit.get("outcome") is not None and fold.outcome is None:
-            fold.outcome = _enum(fold, rows[-1], Outcome, explicit["outcome"], "outcome")
+            fold.outcome = _enum(fold, ending_row, Outcome, explicit["outcome"], "outcome")
         if explicit.get("acw_seconds") is not None and fold.acw is None:
-            fold.acw = float(explicit["acw_seconds"])
+            fold.acw = _number(fold, ending_row, explicit["acw_seconds"], "acw_seconds")
     elif fold.inferred is not None:
         ending, ended = fold.inferred
     else:
