@@ -107,6 +107,27 @@ def test_the_first_explicit_ending_wins_over_inference() -> None:
     assert (f.ending, f.ended_at) == (Ending.LEFT_IN_BOT, at(1))
 
 
+def test_an_explicit_agent_ending_carries_outcome_and_after_contact_work() -> None:
+    rows = [
+        *LOG["B"][:6],  # up to the acceptance at 09:10:42
+        ev(
+            "contact_ended",
+            at(13),
+            "a1",
+            ending="agent_closed",
+            outcome="vejledt_i_selvbetjening",
+            acw_seconds=45,
+        ),
+    ]
+    f = fold_contact(HEADERS["B"], rows)
+    assert (f.ending, f.outcome, f.acw_seconds) == (
+        Ending.AGENT_CLOSED,
+        Outcome.VEJLEDT_I_SELVBETJENING,
+        45.0,
+    )
+    assert f.handled_seconds == 138.0  # accepted 09:10:42, ended 09:13:00
+
+
 def test_message_left_then_task_done_keeps_the_message_ending_and_takes_the_outcome() -> None:
     rows = [*LOG["J"], ev(K.TASK_DONE, at(200), "a2"), ev(K.CLOSED, at(200), "a2", outcome="besked_taget")]
     f = fold_contact(HEADERS["J"], rows)
