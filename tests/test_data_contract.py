@@ -14,8 +14,9 @@ import pytest
 from bot.errors import TrainingDataError
 from bot.nlu import training_data as td
 from bot.retrieval.articles import Article, parse_article
+from bot.safety_model import ACUTE, CORPUS_SUFFIX, NONE, SENSITIVE, load_corpus, sensitive_handoff_topics
 from bot.topics import OUT_OF_SCOPE, Handling, load_contract
-from bot.train import MIN_EXAMPLES, check_training_data
+from bot.train import MIN_EXAMPLES, SAFETY_CORPUS_DIR, check_training_data
 from eval.dataset import DEV_SET, load_dev_set
 
 pytestmark = pytest.mark.unit
@@ -26,7 +27,12 @@ ARTICLES = ROOT / "knowledge" / "articles"
 CONTRACT = load_contract(ROOT / "knowledge" / "topics.yaml")
 TOPIC_IDS = [t.id for t in CONTRACT.topics]
 
-NLU_FILES = sorted(p for p in NLU_DATA.rglob("*") if p.is_file() and p.name != "README.md")
+SAFETY_CORPUS = NLU_DATA / SAFETY_CORPUS_DIR
+# The safety corpus has its own format (nlu_data/safety/README.md) and is checked below.
+NLU_FILES = sorted(
+    p for p in NLU_DATA.rglob("*")
+    if p.is_file() and p.name != "README.md" and SAFETY_CORPUS not in p.parents
+)
 ARTICLE_FILES = sorted(p for p in ARTICLES.rglob("*.md") if p.name.lower() != "readme.md")
 
 BIG_TOPICS = [
@@ -117,6 +123,69 @@ def test_contract_normalise_ignores_case_and_punctuation(a: str, b: str) -> None
 @pytest.mark.parametrize(("a", "b"), [("?", "..."), ("👍", "👎"), ("tak 🙏", "tak"), ("boligstøtte", "boligstotte")])
 def test_contract_normalise_keeps_what_carries_meaning(a: str, b: str) -> None:
     assert normalise(a) != normalise(b)
+
+
+# --- nlu_data/safety: the safety classifier's corpus ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def safety_corpus():
+    return load_corpus(SAFETY_CORPUS, sensitive_handoff_topics(CONTRACT))
+
+
+def test_contract_safety_corpus_files_are_safety_files() -> None:
+    files = [p for p in SAFETY_CORPUS.rglob("*") if p.is_file() and p.name != "README.md"]
+    assert files and all(p.suffix == CORPUS_SUFFIX for p in files)
+
+
+def test_contract_safety_corpus_covers_many_kinds_of_emergency(safety_corpus) -> None:
+    kinds: dict[str, int] = defaultdict(int)
+    for ex in safety_corpus:
+        if ex.label == ACUTE:
+            kinds[ex.kind] += 1
+    assert len(kinds) >= 25, sorted(kinds)
+    assert sum(kinds.values()) >= 400
+    thin = {k: n for k, n in kinds.items() if n < 4}
+    assert thin == {}
+
+
+def test_contract_safety_corpus_covers_every_sensitive_topic(safety_corpus) -> None:
+    covered = {ex.topic for ex in safety_corpus if ex.label == SENSITIVE}
+    assert covered == set(sensitive_handoff_topics(CONTRACT))
+
+
+def test_contract_safety_corpus_has_harmless_look_alikes(safety_corpus) -> None:
+    harmless = [ex for ex in safety_corpus if ex.label == NONE]
+    assert len(harmless) >= 150
+    assert len({ex.kind for ex in harmless}) >= 6
+
+
+def test_contract_safety_corpus_text_has_one_label(safety_corpus) -> None:
+    labels: dict[str, set[str]] = defaultdict(set)
+    for ex in safety_corpus:
+        labels[normalise(ex.text)].add(ex.label)
+    assert {t: sorted(ls) for t, ls in labels.items() if len(ls) > 1} == {}
+
+
+def test_contract_safety_corpus_agrees_with_topic_data(safety_corpus, data: td.TrainingData) -> None:
+    """A text in both places means the same: acute only as the emergency topic, sensitive only as a
+    sensitive topic."""
+    by_text = {normalise(e.text): e.intent for e in data.examples}
+    sensitive = set(sensitive_handoff_topics(CONTRACT))
+    clashes = []
+    for ex in safety_corpus:
+        intent = by_text.get(normalise(ex.text))
+        if intent is None:
+            continue
+        expected = ACUTE if intent == "dialog_noedsituation" else SENSITIVE if intent in sensitive else NONE
+        if expected != ex.label:
+            clashes.append((ex.text, ex.label, intent))
+    assert clashes == []
+
+
+def test_contract_safety_corpus_is_not_copied_from_the_dev_set(safety_corpus, dev) -> None:
+    dev_texts = {normalise(c.text) for c in dev.cases}
+    assert [ex.text for ex in safety_corpus if normalise(ex.text) in dev_texts] == []
 
 
 # --- check_training_data itself ------------------------------------------------------------

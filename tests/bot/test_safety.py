@@ -38,6 +38,15 @@ EMERGENCIES = [
     "hun vil ikke vaagne",
     "han traekker ikke vejret",
     "det braender i koekkenet",
+    # the same danger in other words than the first patterns were written for
+    "det lugter voldsomt af gas nede i kælderen",
+    "min toårige har drukket af rengøringsmidlet",
+    "jeg gemmer mig på badeværelset",
+    "min kollega har fået et kraftigt stød fra en ledning",
+    "stuen er fuld af røg",
+    "han har trykken for brystet og sveder",
+    "der ligger en mand på fortovet og han svarer ikke",
+    "der var brand i opgangen i sidste uge og nu brænder det igen lige nu",
 ]
 
 
@@ -81,6 +90,14 @@ NEUTRAL = [
     "hvad koster en beboerlicens",
     "jeg vil søge om brandsyn til en koncert",
     "min søn skal starte i skole",
+    # alarm words in errands, past events and worries about the future
+    "jeg har fået en regning for en falsk brandalarm",
+    "der var brand i vores opgang i sidste uge hvem betaler rengøringen",
+    "min far fik en blodprop for et år siden og skal genoptræne",
+    "min kone er lammet efter en blodprop og har brug for en ledsager",
+    "skal jeg have en co-alarm i sommerhuset",
+    "hvad gør man hvis man finder en bevidstløs person",
+    "jeg har fået en p-afgift",
 ]
 
 
@@ -90,7 +107,7 @@ def test_safety_neutral_municipal_questions(text: str) -> None:
     assert signal.emergency == 0.0
     assert signal.distress == 0.0
     assert signal.topic is None
-    assert signal.reasons == ()
+    assert all(r.endswith(" not now") for r in signal.reasons)  # a discounted hit is only noted
 
 
 @pytest.mark.parametrize(
@@ -186,3 +203,94 @@ def test_safety_window_probabilities() -> None:
 def test_safety_window_probability_emergency() -> None:
     signal = assess("hjælp", {EMERGENCY: 0.1}, SENSITIVE, window_probabilities={EMERGENCY: 0.4})
     assert signal.emergency == pytest.approx(0.4)
+
+
+# --- the safety classifier -------------------------------------------------------------------
+
+
+def _model(acute: float, sensitive: float = 0.0) -> dict[str, float]:
+    return {"acute": acute, "sensitive": sensitive, "none": 1 - acute - sensitive}
+
+
+MODEL_POLICY = SafetyPolicy(model_acute_threshold=0.2, model_sensitive_threshold=0.4)
+
+
+def test_safety_model_acute_alone_raises_the_alarm() -> None:
+    signal = assess("hvornår kommer skraldebilen", {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.21))
+    # reported at least at the emergency threshold, so triage acts on it
+    assert signal.emergency == pytest.approx(MODEL_POLICY.emergency_threshold)
+    assert signal.reasons == ("safety_model:message:acute=0.21",)
+    high = assess("hvornår kommer skraldebilen", {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.8))
+    assert high.emergency == pytest.approx(0.8)
+
+
+def test_safety_model_acute_below_its_threshold_is_quiet() -> None:
+    signal = assess("hvornår kommer skraldebilen", {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.19))
+    assert (signal.emergency, signal.reasons) == (0.0, ())
+
+
+def test_safety_two_weak_signals_that_agree_raise_the_alarm() -> None:
+    probs = {EMERGENCY: 0.15, "affald_toemning": 0.85}  # below 0.25 alone
+    alone = assess("hvornår kommer skraldebilen", probs, SENSITIVE, policy=MODEL_POLICY)
+    assert alone.emergency == 0.0
+    both = assess("hvornår kommer skraldebilen", probs, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.12))
+    assert both.emergency >= MODEL_POLICY.emergency_threshold
+    assert both.reasons[0].startswith("agreement:message:")
+
+
+def test_safety_model_window_counts() -> None:
+    signal = assess("hvad gør jeg", {}, SENSITIVE, history=["min mor", "hun siger ingenting"], policy=MODEL_POLICY,
+                    model_scores=_model(0.05), window_model_scores=_model(0.6))
+    assert signal.emergency == pytest.approx(0.6)
+    assert signal.reasons == ("safety_model:conversation:acute=0.60",)
+
+
+def test_safety_model_sensitive_needs_the_topic_classifier_to_say_which_topic() -> None:
+    probs = {"social_vold": 0.14, "social_misbrug": 0.02, "affald_toemning": 0.84}
+    signal = assess("jeg har et spørgsmål", probs, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.0, 0.7))
+    assert signal.topic == "social_vold"
+    assert signal.distress == pytest.approx(0.7)
+    assert signal.emergency == 0.0
+    # without any sensitive reading from the topic classifier the model alone does not hand off
+    quiet = assess("jeg har et spørgsmål", {"affald_toemning": 1.0}, SENSITIVE, policy=MODEL_POLICY,
+                   model_scores=_model(0.0, 0.7))
+    assert (quiet.distress, quiet.topic) == (0.0, None)
+
+
+def test_safety_acute_and_sensitive_are_both_reported() -> None:
+    # triage decides precedence (acute first); the safety layer reports all it sees
+    signal = assess("min mand slår mig", {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.5, 0.4))
+    assert signal.emergency == pytest.approx(0.5)
+    assert signal.topic == "social_vold"
+
+
+# --- past events, errands and worries -----------------------------------------------------------
+
+
+def test_safety_lexicon_hit_about_the_past_is_discounted_but_noted() -> None:
+    signal = assess("der var brand i opgangen i sidste uge", {}, SENSITIVE)
+    assert signal.emergency == 0.0
+    assert signal.reasons == ("lexicon:emergency:'brand i' not now",)
+
+
+def test_safety_discounted_lexicon_hit_still_agrees_with_a_weak_model() -> None:
+    signal = assess("der var brand i opgangen i sidste uge", {}, SENSITIVE, policy=MODEL_POLICY,
+                    model_scores=_model(0.15))
+    assert signal.emergency >= MODEL_POLICY.emergency_threshold
+
+
+def test_safety_now_overrides_the_past() -> None:
+    signal = assess("der var brand i sidste uge og nu brænder det stadig", {}, SENSITIVE)
+    assert signal.emergency >= POLICY.emergency_threshold
+
+
+def test_safety_past_context_in_the_window_discounts_its_own_hits() -> None:
+    history = ["der var brand i opgangen i sidste uge", "det var forfærdeligt"]
+    signal = assess("hvem betaler for rengøringen", {}, SENSITIVE, history=history)
+    assert signal.emergency == 0.0
+
+
+def test_safety_past_violence_is_still_sensitive() -> None:
+    signal = assess("min kæreste slog mig for to uger siden", {}, SENSITIVE)
+    assert signal.topic == "social_vold"
+    assert signal.emergency == 0.0
