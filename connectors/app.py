@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from bot.api import create_app
 from bot.api.agents import router as agents_router
+from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
 from bot.api.supervisor import router as supervisor_router
 from bot.config import Settings, get_settings
@@ -39,7 +40,7 @@ async def channel_hooks(app: FastAPI) -> AsyncIterator[None]:
 def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     app = create_app(
         settings or get_settings(),
-        routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, console_router],
+        routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router, console_router],
         background=[channel_hooks, email_background],
         **kwargs,
     )
