@@ -40,7 +40,8 @@ async def channel_hooks(app: FastAPI) -> AsyncIterator[None]:
 def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     app = create_app(
         settings or get_settings(),
-        routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router, console_router],
+        routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
+                 console_router],
         background=[channel_hooks, email_background],
         **kwargs,
     )
