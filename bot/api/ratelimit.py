@@ -172,6 +172,7 @@ class RateLimits:
 
     def __init__(self, settings: RateLimitSettings | None = None, limiter: Limiter | None = None) -> None:
         self.settings = settings or RateLimitSettings()
+        # In this process only: with n workers a client gets up to n x every limit (module docs).
         self.limiter = limiter if limiter is not None else Limiter(self.settings.max_buckets)
         self._sockets: dict[str, int] = {}
         self._lock = threading.Lock()

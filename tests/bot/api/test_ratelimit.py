@@ -7,7 +7,15 @@ import warnings
 import pytest
 from fastapi import FastAPI, Request
 
-from bot.api.ratelimit import Limiter, RateLimit, RateLimits, RateLimitSettings, TokenBucket, chat_sender_key, text_cost
+from bot.api.ratelimit import (
+    Limiter,
+    RateLimit,
+    RateLimits,
+    RateLimitSettings,
+    TokenBucket,
+    chat_sender_key,
+    text_cost,
+)
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
