@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable, Sequence
-from typing import Annotated
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -21,9 +21,9 @@ from bot import __version__
 from bot.api.ratelimit import RateLimit, RateLimits, RateLimitSettings
 from bot.config import Settings
 from bot.dialogue import ConversationMemory
+from bot.engine import ConversationEngine
 from bot.errors import KontaktError, UnknownTenant
 from bot.privacy import RedactingFilter
-from bot.engine import ConversationEngine
 from bot.storage import Database
 from bot.tenants import load_tenants
 from bot.understanding import Understanding
