@@ -85,7 +85,7 @@ def json_body(rng: random.Random, fields: Sequence[tuple[str, str, Sequence[Any]
     if r < 0.9:
         return b'{"' + names[0].encode() + b'": "\xc3\x28\xa0\xa1 \xed\xa0\x80"}', "application/json", "utf8"
     ctype = rng.choice(["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "",
-                        "multipart/form-data; boundary=x", "application/json; charset=utf-16", "application/json; charset=\x00"])
+                        "multipart/form-data; boundary=x", "application/json; charset=utf-16", "application/json; charset=\\0"])
     obj = {n: rand_text(rng, 50) for n in names}
     return to_json(obj), ctype, "ctype"
 
@@ -107,7 +107,7 @@ def credentials(rng: random.Random, access: Access) -> tuple[list[tuple[str, str
         return [rng.choice(able).header], "token"
     if r < 0.85:
         return [rng.choice(AGENTS).header], "anytoken"
-    bad = rng.choice(["", "Bearer", "Bearer ", "Bearer x", "Basic Zm9vOmJhcg==", "Bearer " + "a" * 10_000,
+    bad = rng.choice(["", "Bearer", "Bearer x", "Basic Zm9vOmJhcg==", "Bearer " + "a" * 10_000,
                       "Bearer \u00e6\u00f8\u00e5", "bearer " + AGENTS[0].token, AGENTS[0].token])
     return ([("Authorization", bad)] if bad else []), "badtoken"
 

@@ -89,7 +89,7 @@ class FuzzReport:
 
     @property
     def failed(self) -> int:
-        return sum(n for o, n in self.by_outcome.items() if o != Outcome.OK.value)
+        return sum(n for o, n in self.by_outcome.items() if o not in (Outcome.OK.value, Outcome.UNSENDABLE.value))
 
     @property
     def failures(self) -> list[Result]:

@@ -36,9 +36,10 @@ class Outcome(StrEnum):
     DROPPED = "dropped"  # connection closed without an answer while the server lives on
     TIMEOUT = "timeout"
     CRASH = "crash"  # the server process died
+    UNSENDABLE = "unsendable"  # the HTTP client refused to send it: nothing reached the server
 
 
-FAILURES = frozenset(Outcome) - {Outcome.OK}
+FAILURES = frozenset(Outcome) - {Outcome.OK, Outcome.UNSENDABLE}
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,12 @@ class Runner:
         import httpx
 
         try:
-            r = self._http().request(case.method, case.target, content=case.body or None, headers=list(case.headers))
+            headers = [(k.encode(), v.encode("utf-8", "surrogatepass")) for k, v in case.headers]
+            r = self._http().request(case.method, case.target, content=case.body or None, headers=headers)
         except httpx.TimeoutException:
             return Outcome.TIMEOUT, None, f"no answer within {self.timeout:.0f} s"
+        except httpx.LocalProtocolError as exc:  # HTTP itself forbids it (a header ending in a space)
+            return Outcome.UNSENDABLE, None, repr(exc)
         except httpx.TransportError as exc:
             self.close()
             if self._died():
