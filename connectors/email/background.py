@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI
 
 from bot.outbox_worker import run_outbox_worker
+from bot.storage import outbox as ob
 from bot.storage.models import Channel
 from connectors.email.poller import run_imap_poller
 from connectors.email.routes import get_email_settings, get_mail_service
@@ -43,8 +44,10 @@ async def email_background(app: FastAPI) -> AsyncIterator[None]:
             settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
             starttls=settings.smtp_starttls, ssl=settings.smtp_ssl,
         )  # fmt: skip
+        policy = ob.RetryPolicy(poison_after=settings.poison_attempts)
         tasks.append(asyncio.create_task(run_outbox_worker(
-            service.db, {Channel.EMAIL: smtp_sender(smtp)}, clock, interval=settings.outbox_seconds, stop=stop)))
+            service.db, {Channel.EMAIL: smtp_sender(smtp)}, clock, interval=settings.outbox_seconds, stop=stop,
+            policy=policy)))
     if settings.imap_host and settings.imap_user and settings.imap_password:
         poller = ImapPoller(settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password,
                             ssl=settings.imap_ssl)  # fmt: skip

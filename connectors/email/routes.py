@@ -41,7 +41,9 @@ def get_mail_service(request: Request) -> MailService:
     """The app's MailService, built from the lifespan's engine, model, tenants and database."""
     state = request.app.state
     if getattr(state, "mail_service", None) is None:
-        state.mail_service = MailService(state.engine, state.understanding, state.tenants, state.db)
+        settings = get_email_settings(request)
+        state.mail_service = MailService(state.engine, state.understanding, state.tenants, state.db,
+                                         max_handle_attempts=settings.poison_attempts)  # fmt: skip
     return state.mail_service
 
 

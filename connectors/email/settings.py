@@ -5,7 +5,7 @@ Kept beside the channel until they move into `bot.config.Settings`. Secrets are 
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_INBOUND_BYTES = 25 * 1024 * 1024
@@ -31,3 +31,6 @@ class EmailSettings(BaseSettings):
     poll_seconds: float = 30.0
     outbox_seconds: float = 5.0
     deadline_check_seconds: float = 60.0
+    # An inbound mail or outgoing message that failed or stopped the process this many times is
+    # quarantined for a supervisor (GET /agent/api/supervisor/quarantine) instead of retried.
+    poison_attempts: int = Field(default=3, ge=1, le=100)

@@ -71,17 +71,27 @@ class _Recorder:
         return "250 Message accepted for delivery"
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
+def _sink() -> Iterator[SmtpSink]:
     from aiosmtpd.controller import Controller
 
     sink = SmtpSink("127.0.0.1", free_port())
-    controller = Controller(_Recorder(sink), hostname=sink.host, port=sink.port)
+    # SMTPUTF8 as real servers offer it, so replies to UTF-8 addresses (RFC 6531/6532) can be sent.
+    controller = Controller(_Recorder(sink), hostname=sink.host, port=sink.port, enable_SMTPUTF8=True)
     controller.start()
     try:
         yield sink
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    yield from _sink()
+
+
+@pytest.fixture(scope="module")
+def smtp_sink_module() -> Iterator[SmtpSink]:
+    yield from _sink()
 
 
 @dataclass(frozen=True)
