@@ -9,8 +9,9 @@ tenant parameter. Query values are read as text and checked here, so a bad one a
 `{error, message}` naming the parameter and what to send. A day without history is not an
 error: the answer has no queues and an empty `days_used`.
 
-The console's charting library (Chart.js, vendored from npm with its licence) is served from
-`/agent/static/vendor/`.
+The console's staffing page ("Bemanding") has its script at `/agent/static/capacity/staffing.js`,
+and its charting library (Chart.js, vendored from npm with its licence) at `/agent/static/vendor/`.
+Both are public files, like the console's own.
 """
 
 from __future__ import annotations
@@ -55,10 +56,14 @@ MAX_OFFERED_LOAD_PATIENCE = 300.0  # Erlang A: each candidate also sums a long q
 MIN_TARGET_SHARE = 0.5
 MAX_PATIENCE_SECONDS = 3_600.0
 
-VENDOR = Path(__file__).resolve().parent / "static" / "vendor"
-VENDOR_ASSETS = {
-    "chart.umd.min.js": "text/javascript; charset=utf-8",
-    "chart.js-LICENSE.md": "text/markdown; charset=utf-8",
+STATIC = Path(__file__).resolve().parent / "static"
+# Files served as they are, per folder: the staffing page's script, and vendored libraries.
+ASSETS = {
+    "capacity": {"staffing.js": "text/javascript; charset=utf-8"},
+    "vendor": {
+        "chart.umd.min.js": "text/javascript; charset=utf-8",
+        "chart.js-LICENSE.md": "text/markdown; charset=utf-8",
+    },
 }
 
 
@@ -440,27 +445,39 @@ def erlang(
     )
 
 
-# --- vendored browser libraries -------------------------------------------------------------------
+# --- static files of the staffing page -----------------------------------------------------------
 
 
-def vendor_asset(name: str) -> Response:
-    """A vendored third-party file (public; holds no data)."""
-    if name not in VENDOR_ASSETS:
+def _asset(folder: str, name: str) -> Response:
+    media_type = ASSETS[folder].get(name)
+    if media_type is None:
         return JSONResponse(
-            {"error": "not_found", "message": f"no vendored asset {printable(name, 80)!r}"}, status_code=404
+            {"error": "not_found", "message": f"no file {printable(name, 80)!r} in /agent/static/{folder}/"},
+            status_code=404,
         )
     return FileResponse(
-        VENDOR / name,
-        media_type=VENDOR_ASSETS[name],
+        STATIC / folder / name,
+        media_type=media_type,
         headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
     )
 
 
-router.add_api_route(
-    "/agent/static/vendor/{name}",
-    vendor_asset,
-    methods=["GET"],
-    include_in_schema=False,
-    response_model=None,
-    route_class_override=APIRoute,
-)
+def staffing_asset(name: str) -> Response:
+    """The staffing page's script (public; holds no data)."""
+    return _asset("capacity", name)
+
+
+def vendor_asset(name: str) -> Response:
+    """A vendored third-party file (public; holds no data)."""
+    return _asset("vendor", name)
+
+
+for _path, _endpoint in (("capacity", staffing_asset), ("vendor", vendor_asset)):
+    router.add_api_route(
+        f"/agent/static/{_path}/{{name}}",
+        _endpoint,
+        methods=["GET"],
+        include_in_schema=False,
+        response_model=None,
+        route_class_override=APIRoute,  # no `no-store`: these are files, not personal data
+    )

@@ -82,7 +82,9 @@
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    return fetch("/agent/api" + path, init).then(function (r) {
+    // Paths under /api/ (the capacity API) are absolute; the rest belong to /agent/api.
+    var url = path.indexOf("/api/") === 0 ? path : "/agent/api" + path;
+    return fetch(url, init).then(function (r) {
       if (r.status === 204) return null;
       return r.json().catch(function () { return {}; }).then(function (data) {
         if (r.status === 401) {
@@ -111,7 +113,9 @@
     $("login").hidden = true;
     $("app").hidden = false;
     $("whoami").hidden = false;
-    $("tab-supervisor").hidden = !(me.role === "supervisor" || me.role === "admin");
+    var supervisor = me.role === "supervisor" || me.role === "admin";
+    $("tab-supervisor").hidden = !supervisor;
+    $("tab-staffing").hidden = !supervisor;
     renderMe(me);
   }
 
@@ -421,13 +425,17 @@
     state.view = view;
     $("work").hidden = view !== "work";
     $("supervisor").hidden = view !== "supervisor";
+    $("staffing").hidden = view !== "staffing";
     $("tab-work").setAttribute("aria-pressed", String(view === "work"));
     $("tab-supervisor").setAttribute("aria-pressed", String(view === "supervisor"));
+    $("tab-staffing").setAttribute("aria-pressed", String(view === "staffing"));
     if (view === "supervisor") { loadSkills(); poll(); }
+    if (view === "staffing" && window.kontaktStaffing) window.kontaktStaffing.show();
   }
 
   $("tab-work").addEventListener("click", function () { showView("work"); });
   $("tab-supervisor").addEventListener("click", function () { showView("supervisor"); });
+  $("tab-staffing").addEventListener("click", function () { showView("staffing"); });
   $("sv-skills-reload").addEventListener("click", loadSkills);
 
   // --- polling -----------------------------------------------------------------------------------
@@ -520,7 +528,15 @@
     else if (key === "s" && !$("reply-form").hidden && !$("contact-body").hidden) { ev.preventDefault(); $("reply").focus(); }
     else if (key === "a" && !$("close-form").hidden && !$("contact-body").hidden) { ev.preventDefault(); $("outcome").focus(); }
     else if (key === "o" && !$("tab-supervisor").hidden) { ev.preventDefault(); showView(state.view === "work" ? "supervisor" : "work"); }
+    else if (key === "b" && !$("tab-staffing").hidden) { ev.preventDefault(); showView("staffing"); }
   });
+
+  // --- shared with staffing.js (the supervisor's staffing page) -----------------------------------
+
+  window.kontaktConsole = {
+    api: api, el: el, clear: clear, label: label, say: say, failed: failed,
+    queueNames: function () { return state.queueNames; }
+  };
 
   // --- boot --------------------------------------------------------------------------------------
 
