@@ -57,10 +57,35 @@ def _quote_local(content: str) -> str:
     return '"' + content.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _without_comments(text: str) -> str | None:
+    """`text` with its (nested) comments removed, outside quoted strings; None if unbalanced."""
+    out, depth, quoted, i = [], 0, False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            if not depth:
+                out.append(text[i : i + 2])
+            i += 2
+            continue
+        if quoted:
+            quoted = ch != '"'
+            out.append(ch)
+        elif ch == "(":
+            depth += 1
+        elif ch == ")" and depth:
+            depth -= 1
+        elif not depth:
+            quoted = ch == '"'
+            out.append(ch)
+        i += 1
+    return None if depth or quoted else "".join(out)
+
+
 def normalize_addr_spec(text: str) -> str | None:
     """`local@domain` if `text` is one deliverable addr-spec (dot-atom or quoted local part, a
-    dot-atom domain with at least two labels), else None. An obsolete route (`@a,@b:`) is dropped."""
-    text = text.strip()
+    dot-atom domain with at least two labels; comments around its parts are allowed), else None.
+    An obsolete route (`@a,@b:`) is dropped."""
+    text = (_without_comments(text) or "").strip()
     if text.startswith("@") and ":" in text:
         text = text.rsplit(":", 1)[1].strip()
     if not text or len(text) > MAX_ADDRESS_CHARS:
