@@ -122,3 +122,55 @@ def test_inbound_store_recognises_the_same_message_id(db: Database, engine: Conv
         again, created_again = ob.store_inbound(s, row=row(b"other"))
         assert created and not created_again and again.id == first.id
         assert bytes(again.raw) == big
+
+
+def test_outbox_item_that_kills_the_worker_is_quarantined_after_three_lost_leases(
+    db: Database, engine: ConversationEngine
+) -> None:
+    item, _ = _enqueue(db)
+    now = T0
+    for _ in range(3):  # claimed, then the worker dies mid-send: no outcome is ever recorded
+        with db.write() as s:
+            (row,) = ob.claim_due(s, now=now, policy=FAST)
+            assert row.id == item.id
+        now += FAST.lease
+    with db.write() as s:
+        assert ob.claim_due(s, now=now, policy=FAST) == []  # the third lost lease: given up
+    row = ob.Outbox(db).get(item.id)
+    assert row.status is OutboxStatus.QUARANTINED and row.attempts == 3
+    with db.write() as s:
+        assert ob.claim_due(s, now=now + timedelta(days=1), policy=FAST) == []
+    events = [e for e in engine.events("kobenhavn") if e.kind is EventKind.OUTBOX_QUARANTINED]
+    assert [e.data["outbox_id"] for e in events] == [item.id]
+    with db.read() as s:
+        (listed,) = ob.quarantined(s, tenant_id="kobenhavn")
+        assert (listed.queue, listed.id, listed.kind) == ("outbox", item.id, "auto_reply")
+        assert ob.quarantined(s, tenant_id="rodovre") == []
+
+
+def test_inbound_attempts_are_counted_before_handling_and_end_in_quarantine(
+    db: Database, engine: ConversationEngine
+) -> None:
+    raw = b"Subject: x\r\n\r\nhej\r\n"
+    with db.write() as s:
+        row, _ = ob.store_inbound(s, row=InboundMail(
+            tenant_id="kobenhavn", message_id="<p@example.dk>", source="test", raw=raw, size=len(raw),
+            sha256="0" * 64, received_at=T0, status=InboundMailStatus.RECEIVED, attempts=0))  # fmt: skip
+        s.flush()
+        inbound_id = row.id
+    lease = timedelta(minutes=2)
+    decide = lambda now: ob.begin_inbound_attempt(s, inbound_id=inbound_id, now=now, max_attempts=3, lease=lease)  # noqa: E731
+    with db.write() as s:
+        assert decide(T0) is ob.Attempt.GO
+    with db.write() as s:
+        assert decide(T0 + timedelta(minutes=1)) is ob.Attempt.BUSY  # in flight, or it just died
+    for minutes in (3, 6):
+        with db.write() as s:
+            assert decide(T0 + timedelta(minutes=minutes)) is ob.Attempt.GO
+    with db.write() as s:
+        assert decide(T0 + timedelta(minutes=9)) is ob.Attempt.QUARANTINED
+    with db.write() as s:
+        assert decide(T0 + timedelta(minutes=12)) is ob.Attempt.DONE
+        stored = s.get(InboundMail, inbound_id)
+        assert (stored.status, stored.attempts) == (InboundMailStatus.QUARANTINED, 3) and bytes(stored.raw) == raw
+    assert [e.kind for e in engine.events("kobenhavn")].count(EventKind.MAIL_QUARANTINED) == 1
