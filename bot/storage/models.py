@@ -472,7 +472,7 @@ class InboundMail(Base):
     subject_key: Mapped[str | None] = mapped_column(String(255))
     in_reply_to: Mapped[str | None] = mapped_column(String(255))
     reference_ids: Mapped[str | None] = mapped_column(Text)  # References: space-separated, oldest first
-    automatic: Mapped[str | None] = mapped_column(String(200))  # automatic_reason, None for a person
+    automatic: Mapped[str | None] = mapped_column(String(200))  # machine_reason, None for a person
     contact_id: Mapped[str | None] = mapped_column(String(36), ForeignKey("contacts.id"))
     thread_id: Mapped[str | None] = mapped_column(String(255))
     handled_at: Mapped[datetime | None]

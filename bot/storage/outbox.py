@@ -32,7 +32,7 @@ from typing import Any
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, exc as sa_exc, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.privacy import redact
 from bot.storage import repository as repo
@@ -298,6 +298,7 @@ def pending_inbound(session: Session, *, limit: int = 100) -> list[InboundMail]:
     among them on purpose: `begin_inbound_attempt` quarantines them."""
     stmt = (
         select(InboundMail)
+        .options(defer(InboundMail.raw))  # up to 25 MB each; read one at a time when handled
         .where(InboundMail.status.in_((InboundMailStatus.RECEIVED, InboundMailStatus.FAILED)))
         .order_by(InboundMail.id)
         .limit(limit)
