@@ -1,8 +1,11 @@
 """Capacity planning for supervisors: the staffing table of a day, forecast from the tenant's own
 history (`bot.capacity.forecast`), and a quick Erlang what-if (`bot.capacity.erlang`).
 
-    GET /api/v1/capacity/staffing?date=2026-12-07[&queue=Q][&weeks=4][&shrinkage=0.3][&target=80/20][&patience=60]
-    GET /api/v1/capacity/erlang?calls=1662&aht=91[&target=80/20][&patience=60]
+    GET /api/v1/capacity/staffing[?date=2026-12-07][&queue=Q][&weeks=4][&shrinkage=0.3][&target=80/20][&patience=60]
+    GET /api/v1/capacity/erlang[?calls=1662][&aht=91][&target=80/20][&patience=60]
+
+Defaults: tomorrow (Copenhagen, by the engine's clock) for `date`, and the concept's peak hour
+(1,662 contacts of 91 s, as in `python -m bot capacity`) for the what-if.
 
 Supervisor or admin (an agent gets 403, no token 401); the tenant is the caller's, so there is no
 tenant parameter. Query values are read as text and checked here, so a bad one answers 422 with
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Coroutine
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,10 +31,12 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
 from bot.api import printable
-from bot.api.auth import AgentRoute, DatabaseDep, SupervisorAgent
+from bot.api.auth import AgentRoute, DatabaseDep, EngineDep, SupervisorAgent
+from bot.capacity.cli import CONCEPT_AHT, CONCEPT_CALLS
 from bot.capacity.erlang import QueueFigures, ServiceTarget, agents_for_target, queue_figures
 from bot.capacity.errors import CapacityError, NoHistory
 from bot.capacity.forecast import (
+    COPENHAGEN,
     SLOT,
     ForecastOptions,
     StaffingOptions,
@@ -97,11 +102,9 @@ router = APIRouter(tags=["capacity"], route_class=CapacityRoute)
 # --- reading the query ----------------------------------------------------------------------------
 
 
-def parse_day(text: str | None) -> date:
+def parse_day(text: str | None, default: date) -> date:
     if text is None or not text.strip():
-        raise InvalidParameter(
-            "date is missing; send the day to staff as date=YYYY-MM-DD, e.g. date=2026-12-07"
-        )
+        return default
     try:
         day = date.fromisoformat(text.strip())
     except ValueError:
@@ -137,18 +140,6 @@ def parse_number(
         raise InvalidParameter(
             f"{name} = {printable(text, 40)!r}; send a number {bound} {low:g} up to {high:g}"
         )
-    return value
-
-
-def require_number(
-    name: str, text: str | None, *, low: float, high: float, low_inclusive: bool = True
-) -> float:
-    if text is None or not text.strip():
-        raise InvalidParameter(
-            f"{name} is missing; send a number {'from' if low_inclusive else 'above'} {low:g} up to {high:g}"
-        )
-    value = parse_number(name, text, low=low, high=high, low_inclusive=low_inclusive)
-    assert value is not None  # a non-empty text is a number or an error
     return value
 
 
@@ -265,8 +256,9 @@ class StaffingOut(_Out):
 def staffing(
     agent: SupervisorAgent,
     db: DatabaseDep,
+    engine: EngineDep,
     day: Annotated[
-        str | None, Query(alias="date", description="The day to staff, YYYY-MM-DD (required)")
+        str | None, Query(alias="date", description="The day to staff, YYYY-MM-DD (tomorrow)")
     ] = None,
     queue: Annotated[
         str | None, Query(description="One queue id of my tenant (default: every queue)")
@@ -286,7 +278,8 @@ def staffing(
     (the same weekday over the previous weeks), agents needed (Erlang C, or Erlang A with
     `patience`; chat per slot of the router's concurrency; e-mail as deferred work), agents to
     schedule with shrinkage, and the expected service level. Supervisor or admin."""
-    the_day = parse_day(day)
+    tomorrow = engine.clock().astimezone(COPENHAGEN).date() + timedelta(days=1)
+    the_day = parse_day(day, tomorrow)
     n_weeks = parse_weeks(weeks)
     share_away = parse_number("shrinkage", shrinkage, low=0, high=MAX_SHRINKAGE, default=0.30)
     mean_patience = parse_number("patience", patience, low=0, high=MAX_PATIENCE_SECONDS, low_inclusive=False)
@@ -406,17 +399,18 @@ class ErlangOut(_Out):
 @router.get(PREFIX + "/erlang", response_model=ErlangOut)
 def erlang(
     agent: SupervisorAgent,
-    calls: Annotated[str | None, Query(description="Contacts per hour, e.g. 1662 (required)")] = None,
+    calls: Annotated[str | None, Query(description=f"Contacts per hour ({CONCEPT_CALLS})")] = None,
     aht: Annotated[
-        str | None, Query(description="Handling time incl. after-contact work, seconds (required)")
+        str | None, Query(description=f"Handling time incl. after-contact work, s ({CONCEPT_AHT:g})")
     ] = None,
     target: Annotated[str | None, Query(description="Service goal percent/seconds (80/20)")] = None,
     patience: Annotated[str | None, Query(description="Mean caller patience in seconds: Erlang A")] = None,
 ) -> ErlangOut:
     """Agents needed for one queue and one hour: Erlang C, or Erlang A with `patience`, with
     the figures for one agent fewer and one more. Supervisor or admin."""
-    per_hour = require_number("calls", calls, low=0, high=MAX_CALLS_PER_HOUR)
-    handle = require_number("aht", aht, low=0, high=MAX_AHT_SECONDS, low_inclusive=False)
+    per_hour = parse_number("calls", calls, low=0, high=MAX_CALLS_PER_HOUR, default=float(CONCEPT_CALLS))
+    handle = parse_number("aht", aht, low=0, high=MAX_AHT_SECONDS, default=CONCEPT_AHT, low_inclusive=False)
+    assert per_hour is not None and handle is not None  # both have defaults
     mean_patience = parse_number("patience", patience, low=0, high=MAX_PATIENCE_SECONDS, low_inclusive=False)
     goal = parse_target(target)
     most = MAX_OFFERED_LOAD if mean_patience is None else MAX_OFFERED_LOAD_PATIENCE

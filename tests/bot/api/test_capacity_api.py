@@ -8,7 +8,7 @@ import math
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from bot.api.agents import router as agents_router
 from bot.api.capacity import router as capacity_router
 from bot.capacity.erlang import ServiceTarget, agents_for_target
 from bot.capacity.forecast import ForecastOptions, StaffingOptions, forecast_from_database, staffing_table
+from bot.engine import ConversationEngine
 from bot.routing.skills import DEFAULT_POLICY, Channel
 from bot.storage import Database
 from bot.topics import TopicContract
@@ -53,6 +54,7 @@ class ContractOnly:
 class World:
     client: TestClient
     db: Database
+    engine: ConversationEngine
     tokens: dict[str, str]
 
     def get(self, path: str, who: str | None = "sara", **params: object):
@@ -93,7 +95,7 @@ def world(settings, contract, migrated_sqlite: Path, tmp_path_factory) -> Iterat
                 "frida": add(OTHER_TENANT, "frida", "supervisor"),
                 "rita": add("rodovre", "rita", "supervisor"),
             }
-            yield World(client, app.state.db, tokens)
+            yield World(client, app.state.db, engine, tokens)
 
 
 def expected_rows(world: World, *, tenant: str = TENANT, queue: str | None = None, **staffing: object):
@@ -192,6 +194,20 @@ def test_staffing_for_a_day_without_history_is_empty(world):
     assert body["days_used"] == [] and body["queues"] == [] and body["slots"] == []
 
 
+@pytest.mark.parametrize(
+    ("now", "tomorrow"),
+    [
+        (datetime(2026, 12, 6, 22, 30, tzinfo=UTC), "2026-12-07"),  # 23:30 in Copenhagen
+        (datetime(2026, 12, 6, 23, 30, tzinfo=UTC), "2026-12-08"),  # already 00:30 on the 7th
+        (datetime(2026, 3, 29, 22, 30, tzinfo=UTC), "2026-03-31"),  # summer time: 00:30 on the 30th
+    ],
+)
+def test_staffing_without_a_date_is_tomorrow_in_copenhagen(world, monkeypatch, now, tomorrow):
+    monkeypatch.setattr(world.engine, "clock", lambda: now)
+    assert world.ok(STAFFING)["date"] == tomorrow
+    assert world.ok(STAFFING, date="")["date"] == tomorrow
+
+
 def test_staffing_admin_may_read_it(world):
     assert world.ok(STAFFING, who="adam", date=DAY.isoformat())["tenant"]["id"] == TENANT
 
@@ -237,8 +253,6 @@ def test_capacity_agent_role_is_403_and_no_token_401(world, path):
 @pytest.mark.parametrize(
     ("params", "named"),
     [
-        ({}, "date"),
-        ({"date": ""}, "date"),
         ({"date": "2026-13-01"}, "date"),
         ({"date": "i morgen"}, "date"),
         ({"date": "0001-01-01"}, "date"),
@@ -280,8 +294,6 @@ def test_staffing_undecodable_query_values_are_422(world, query):
 @pytest.mark.parametrize(
     ("params", "named"),
     [
-        ({"aht": "91"}, "calls"),
-        ({"calls": "1662"}, "aht"),
         ({"calls": "-1", "aht": "91"}, "calls"),
         ({"calls": "mange", "aht": "91"}, "calls"),
         ({"calls": "1662", "aht": "0"}, "aht"),
@@ -311,6 +323,11 @@ def test_erlang_what_if_is_the_concept_peak_hour(world):
     assert [n["agents"] for n in body["neighbours"]] == [45, 47]
     assert body["neighbours"][0]["service_level"] < 0.8 <= body["neighbours"][1]["service_level"]
     assert body["erlang_c"] is None
+
+
+def test_erlang_what_if_defaults_to_the_concept_peak_hour(world):
+    body = world.ok(ERLANG)
+    assert (body["calls_per_hour"], body["aht_seconds"], body["needed"]["agents"]) == (1662, 91, 46)
 
 
 def test_erlang_what_if_with_patience_is_erlang_a(world):
