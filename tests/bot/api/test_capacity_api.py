@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bot.agent_accounts import create_agent, token_pepper
 from bot.api import create_app
@@ -353,3 +356,35 @@ def test_vendored_chart_library_is_served_with_its_licence(world):
     assert licence.status_code == 200 and "MIT License" in licence.text
     assert world.client.get("/agent/static/vendor/..%2Fconsole%2Findex.html").status_code == 404
     assert world.client.get("/agent/static/vendor/chart.js").status_code == 404
+
+
+# --- any text in any parameter --------------------------------------------------------------------
+
+_value = st.one_of(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.sampled_from(["2026-12-07", "80/20", "0.3", "60", "4", "chat_basis", "1e-300", "-0", "0x10", "1_0"]),
+)
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["date", "queue", "weeks", "shrinkage", "target", "patience"]), _value
+    )
+)
+def test_staffing_any_parameter_text_is_200_or_422(world, params):
+    r = world.get(STAFFING, **params)
+    assert r.status_code in (200, 422), (params, r.status_code, r.text[:300])
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(params=st.dictionaries(st.sampled_from(["calls", "aht", "target", "patience"]), _value))
+def test_erlang_any_parameter_text_is_200_or_422(world, params):
+    r = world.get(ERLANG, **params)
+    assert r.status_code in (200, 422), (params, r.status_code, r.text[:300])
