@@ -94,11 +94,14 @@ def served(settings, understanding, tmp_path_factory) -> Iterator[Served]:
     db = tmp_path_factory.mktemp("redaction") / "kontakt.sqlite3"
     local = settings.model_copy(update={"database_url": f"sqlite:///{db}", "agent_token_pepper": SecretStr(PEPPER)})
     capture = _Capture()
-    names = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
-    saved = {n: logging.getLogger(n).level for n in names}
-    logging.getLogger().addHandler(capture)  # uvicorn's loggers propagate to it (log_config=None)
-    logging.getLogger("uvicorn.access").setLevel(logging.INFO)
-    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+    names = ("uvicorn", "uvicorn.error", "uvicorn.access")
+    saved = {n: (logging.getLogger(n).level, logging.getLogger(n).propagate, logging.getLogger(n).disabled)
+             for n in names}  # fmt: skip
+    logging.getLogger().addHandler(capture)
+    for n in names:  # an in-process uvicorn earlier in the session may have configured them apart
+        logger = logging.getLogger(n)
+        logger.setLevel(logging.INFO)
+        logger.propagate, logger.disabled = True, False
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     try:
@@ -122,7 +125,8 @@ def served(settings, understanding, tmp_path_factory) -> Iterator[Served]:
         sock.close()
         logging.getLogger().removeHandler(capture)
         for n in names:
-            logging.getLogger(n).setLevel(saved[n])
+            logger = logging.getLogger(n)
+            logger.level, logger.propagate, logger.disabled = saved[n]
 
 
 @pytest.fixture(scope="module")
