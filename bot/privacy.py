@@ -17,7 +17,8 @@ Patterns, and why they look the way they do:
   aloud on a call ("nul et nul et ni nul ...").
 
 The public API is stable: `redact(text: str) -> str`, `redact_data(value)`, `find_cprs`,
-`contains_cpr`, `is_cpr`, the masks and `RedactingFilter` for log handlers.
+`contains_cpr`, `is_cpr`, the patterns (for entity extraction, which must find exactly what is
+masked), the masks and `RedactingFilter` for log handlers.
 """
 
 from __future__ import annotations
@@ -29,8 +30,19 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
-    "CPR_MASK", "CPR_PATTERN", "EMAIL_MASK", "PHONE_MASK", "RedactingFilter", "SPOKEN_MASK", "contains_cpr",
-    "find_cprs", "is_cpr", "redact", "redact_data",
+    "CPR_MASK",
+    "CPR_PATTERN",
+    "EMAIL_MASK",
+    "EMAIL_PATTERN",
+    "PHONE_MASK",
+    "PHONE_PATTERN",
+    "SPOKEN_MASK",
+    "RedactingFilter",
+    "contains_cpr",
+    "find_cprs",
+    "is_cpr",
+    "redact",
+    "redact_data",
 ]  # fmt: skip
 
 CPR_MASK = "[CPR]"
@@ -49,10 +61,10 @@ CPR_PATTERN = re.compile(
 )
 """CPR candidates; `is_cpr` (or `find_cprs`) applies the date check."""
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+EMAIL_PATTERN = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
 _SUBSCRIBER = r"[1-9]\d(?:\d{6}|(?: \d\d){3}|(?:-\d\d){3}|\d\d \d{4})"
-_PHONE = re.compile(
+PHONE_PATTERN = re.compile(
     # Not glued to other digits or hex ids, directly or through a date's or a time's separator,
     # nor the first group of a UUID, nor the date of a compact ISO timestamp (20261123T1015).
     rf"{_NOT_AFTER_ID}(?<!\d-)(?<!\d[.:/])(?:(?:\+|00)45[ -]?)?{_SUBSCRIBER}"
@@ -96,9 +108,9 @@ def _mask_cpr(m: re.Match[str]) -> str:
 
 def redact(text: str) -> str:
     """Mask e-mail addresses, CPR numbers, phone numbers and spoken digit strings in `text`."""
-    text = _EMAIL.sub(EMAIL_MASK, text)
+    text = EMAIL_PATTERN.sub(EMAIL_MASK, text)
     text = CPR_PATTERN.sub(_mask_cpr, text)
-    text = _PHONE.sub(PHONE_MASK, text)
+    text = PHONE_PATTERN.sub(PHONE_MASK, text)
     return _SPOKEN_DIGITS.sub(SPOKEN_MASK, text)
 
 
