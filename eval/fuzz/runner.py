@@ -118,6 +118,10 @@ class Runner:
             outcome, status, detail = self._ws(case) if case.method == "WS" else self._request(case)
         except ServerDied:
             raise
+        if case.method == "WS":
+            # The handler may still be unwinding after the socket ended (most of all when the
+            # server closed it): let it finish so what it logs is charged to this case.
+            time.sleep(0.3 if status is not None or outcome is not Outcome.OK else 0.05)
         alive = self.server.alive()
         cpu = self._cpu_since(cpu0) if alive else 0.0
         wall = time.perf_counter() - t0
