@@ -102,7 +102,7 @@ def test_log_privacy_plugin_fails_a_run_that_logs_a_cpr(tmp_path: Path, planted:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "cpr_scan_plugin",
          "-o", "addopts=", "--rootdir", str(tmp_path), str(test)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={"PYTHONPATH": f"{ROOT / 'tests'}:{ROOT}", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == code, result.stdout + result.stderr
@@ -134,7 +134,7 @@ def test_log_privacy_plugin_fails_a_run_that_loses_a_log_line(tmp_path: Path) ->
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "cpr_scan_plugin",
          "-o", "addopts=", "--rootdir", str(tmp_path), str(test)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={"PYTHONPATH": f"{ROOT / 'tests'}:{ROOT}", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 1, result.stdout + result.stderr
