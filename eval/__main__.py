@@ -182,8 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "fuzz":
         from eval.fuzz import run as run_fuzz
 
-        report = run_fuzz(settings, n=args.cases, seed=args.seed)
-        return 1 if report.server_errors or report.exceptions or report.bad_responses else 0
+        report = run_fuzz(settings, n=args.cases, seed=args.seed, as_json=args.json)
+        return 1 if report.failed else 0
     if args.command == "load":
         from eval.load import run as run_load
 

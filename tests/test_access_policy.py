@@ -115,6 +115,10 @@ POLICY: tuple[Endpoint, ...] = (
     # Agent console page and its assets (bot/api/console.py): hold no data.
     Endpoint("GET", "/agent", Access.PUBLIC),
     Endpoint("GET", "/agent/static/{name}", Access.PUBLIC),
+    Endpoint("GET", "/agent/static/capacity/{name}", Access.PUBLIC),
+    Endpoint("GET", "/agent/static/vendor/{name}", Access.PUBLIC),
+    Endpoint("GET", "/api/v1/capacity/staffing", Access.SUPERVISOR),
+    Endpoint("GET", "/api/v1/capacity/erlang", Access.SUPERVISOR),
     # Voice (connectors/voice/routes.py): router-wide Twilio signature check.
     Endpoint("POST", "/voice/incoming", Access.TWILIO_SIGNED),
     Endpoint("POST", "/voice/gather", Access.TWILIO_SIGNED),

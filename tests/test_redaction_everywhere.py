@@ -42,15 +42,9 @@ PEPPER = "p" * 48
 MONDAY_10 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 10:00 in Copenhagen: every queue is open
 STARTUP_SECONDS = 120  # the server loads the model; the wait ends as soon as it is up
 
-# Responses that still carry a CPR number, each with the change that fixes it (in code this suite
-# does not own). They are strict xfails: once fixed, the XPASS fails the run until the entry is
-# removed here, and then the general scan covers them.
-KNOWN_LEAKS = {
-    "chat-echo": "connectors/webchat sends the citizen's own message back unredacted (POST /chat/api/messages)",
-    "chat-history": "connectors/webchat's history shows the citizen's own messages unredacted",
-    "error-echo": "bot/api's error handler repeats the requested id (a CPR number) in the 404 message",
-    "agent-reply": "bot/api/agents.py returns the agent's reply text unredacted to the agent",
-}
+# Responses that repeat what someone typed: the citizen's own message, their history, an id in an
+# error message, an agent's reply. Each is checked on its own, so a leak names its route.
+ECHOES = ("chat-echo", "chat-history", "error-echo", "agent-reply")
 
 
 class _Capture(logging.Handler):
@@ -189,9 +183,9 @@ def test_no_api_response_holds_a_cpr_number(scripted: Served) -> None:
 
 
 @pytest.mark.parametrize(
-    "leak", [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=why)) for k, why in KNOWN_LEAKS.items()]
+    "leak", ECHOES
 )
-def test_known_leak_is_closed(scripted: Served, leak: str) -> None:
+def test_echoed_text_is_redacted(scripted: Served, leak: str) -> None:
     bodies = [body for _, body, tag in scripted.responses if tag == leak]
     assert bodies and not any(find_cprs(body) for body in bodies)
 

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.dialogue import ConversationMemory
 from bot.engine import ConversationEngine
 from bot.errors import KontaktError, UnknownTenant
-from bot.privacy import RedactingFilter
+from bot.privacy import RedactingFilter, redact
 from bot.storage import Database
 from bot.tenants import load_tenants
 from bot.understanding import Understanding
@@ -91,7 +91,7 @@ def error_body(exc: KontaktError) -> tuple[int, dict[str, str]]:
 
     if isinstance(exc, UnknownTenant):
         return 404, {"error": "unknown_tenant", "message": "This municipality (tenant) is not served here."}
-    return error_status(exc) or 503, {"error": type(exc).__name__, "message": printable(exc, 1000)}
+    return error_status(exc) or 503, {"error": type(exc).__name__, "message": redact(printable(exc, 1000))}
 
 
 def install_log_redaction() -> None:
@@ -167,7 +167,7 @@ def create_app(
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         # Starlette's own errors (e.g. an unparseable body) get the same shape as ours.
         return JSONResponse(
-            {"error": "http_error", "message": printable(exc.detail, 1000)}, status_code=exc.status_code,
+            {"error": "http_error", "message": redact(printable(exc.detail, 1000))}, status_code=exc.status_code,
             headers=exc.headers,
         )
 

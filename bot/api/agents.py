@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from bot.privacy import redact
 from bot.agent_queries import (
     AgentIdentity,
     AgentLive,
@@ -405,7 +406,7 @@ def reply(contact_id: str, body: ReplyIn, agent: CurrentAgent, engine: EngineDep
             agent.tenant_id, agent.id, contact_id, body.text, client_message_id=body.client_message_id
         )
     _changed(request, contact_id)
-    return MessageOut(id=m.id, author=m.author, agent_id=m.agent_id, text=m.text, at=m.created_at)
+    return MessageOut(id=m.id, author=m.author, agent_id=m.agent_id, text=redact(m.text), at=m.created_at)
 
 
 @router.post("/contacts/{contact_id}/transfer", response_model=HandoffPacket)

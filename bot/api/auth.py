@@ -46,6 +46,7 @@ from bot.errors import (
 )
 from bot.storage.db import Database
 from bot.storage.models import AgentRole
+from bot.privacy import redact
 
 __all__ = [
     "AdminAgent", "AgentRoute", "CurrentAgent", "DatabaseDep", "EngineDep", "ROLE_RANK", "SupervisorAgent",
@@ -100,7 +101,7 @@ class AgentRoute(APIRoute):
                 if status is None:
                     raise
                 headers = {"WWW-Authenticate": 'Bearer realm="kontakt-agent"'} if status == 401 else {}
-                response = JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=status,
+                response = JSONResponse({"error": type(exc).__name__, "message": redact(str(exc))}, status_code=status,
                                         headers=headers)  # fmt: skip
             response.headers["Cache-Control"] = "no-store"
             return response

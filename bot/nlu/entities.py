@@ -17,6 +17,7 @@ from spacy.tokens import Doc
 
 from bot.nlu.pipeline import danish_nlp
 from bot.types import Entity
+from bot.privacy import CPR_PATTERN, EMAIL_PATTERN, PHONE_PATTERN
 
 _MONTHS = {
     m: i
@@ -44,8 +45,10 @@ _UPPER_WORD = r"[A-ZÆØÅ][a-zæøåéü\.]*"
 
 # Order matters: earlier patterns win overlaps (a CPR number is never also a phone number).
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
-    ("cpr", re.compile(r"(?<![\d-])(?P<d>[0-3]\d)(?P<m>[01]\d)(?P<y>\d{2})[- ]?(?P<s>\d{4})(?![\d-])")),
+    # CPR, phone and e-mail: the same patterns as redaction (bot.privacy), so what is found is
+    # exactly what is masked, and dates or ids are never read as phone numbers.
+    ("email", EMAIL_PATTERN),
+    ("cpr", CPR_PATTERN),
     (
         "cvr",
         re.compile(r"(?i)\b(?:cvr|cvr-nr|cvr-nummer|cvrnr|cvr\s*nr)\.?\s*(?:er\s+|:\s*)?(?P<v>\d{2}\s?\d{2}\s?\d{2}\s?\d{2})\b"),
@@ -59,7 +62,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "telefon",
-        re.compile(r"(?<![\d-])(?:(?:\+|00)45[\s-]?)?(?:\d{2}[\s-]?){3}\d{2}(?![\d-])"),
+        PHONE_PATTERN,
     ),
     (
         "dato",

@@ -19,7 +19,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UnknownAgent, UnknownContact, UnknownOffer, UnknownQueue, UnknownTask, UnknownTenant
-from bot.privacy import redact
+from bot.privacy import redact, redact_data
 from bot.storage.models import (
     Agent,
     AgentRole,
@@ -253,8 +253,10 @@ def add_event(
     agent_id: str | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> Event:
+    # Events feed statistics and exports: personal data never enters them, whoever writes one.
     event = Event(
-        tenant_id=tenant_id, kind=kind, at=at, contact_id=contact_id, agent_id=agent_id, data=dict(data or {})
+        tenant_id=tenant_id, kind=kind, at=at, contact_id=contact_id, agent_id=agent_id,
+        data=redact_data(dict(data or {})),
     )
     session.add(event)
     return event

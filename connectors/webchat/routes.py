@@ -29,6 +29,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.privacy import redact
 from bot.api import Text
 from bot.api.ratelimit import retry_seconds
 from connectors.webchat.errors import ChatInputError, error_text
@@ -170,7 +171,10 @@ def _admit_new_conversation(app: Any, scope: Any) -> None:
 
 # -- JSON shapes ---------------------------------------------------------------------------------
 def message_json(m: OutMessage) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": m.id, "kind": m.kind.value, "text": m.text,
+    # The citizen's own words come back masked (CPR, phone, e-mail): a shared screen or a cached
+    # response must not show them. Bot texts keep the municipality's own phone numbers.
+    text = redact(m.text) if m.kind == MessageKind.USER and m.text else m.text
+    out: dict[str, Any] = {"id": m.id, "kind": m.kind.value, "text": text,
                            "created_at": m.created_at.isoformat()}
     if m.buttons:
         out["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]

@@ -91,9 +91,19 @@ def _after(value: str | None) -> int:
     return int(value)
 
 
+async def send_frame(ws: WebSocket, frame: dict[str, Any]) -> None:
+    """Send one frame. The server (uvicorn) may already have closed the socket on its own, e.g. on
+    a text frame that is not UTF-8 (1007); a send after that is the citizen having gone, not a fault."""
+    try:
+        await ws.send_json(frame)
+    except (RuntimeError, OSError) as exc:
+        raise WebSocketDisconnect(code=1006) from exc
+
+
 async def _refuse(ws: WebSocket, code: str, **values: object) -> None:
-    await ws.send_json(FrameError(code, **values).frame())
-    await ws.close(code=POLICY_VIOLATION)
+    await send_frame(ws, FrameError(code, **values).frame())
+    with contextlib.suppress(RuntimeError, OSError):
+        await ws.close(code=POLICY_VIOLATION)
 
 
 async def chat_ws(ws: WebSocket) -> None:
@@ -153,7 +163,7 @@ class ChatSocket:
         self.info = await run_in_threadpool(self.backend.resume, session) if session else None
         if self.info is not None:
             self.sent_up_to = after  # the last message id the client has shown
-            await self.ws.send_json({"type": "session", "session": self.info.id, "created": False})
+            await send_frame(self.ws, {"type": "session", "session": self.info.id, "created": False})
             await self.flush()
         else:
             await self._issue_id()
@@ -171,7 +181,7 @@ class ChatSocket:
 
     async def _issue_id(self) -> None:
         self.info, self.pending_id, self.sent_up_to = None, new_session_id(), 0
-        await self.ws.send_json({"type": "session", "session": self.pending_id, "created": True})
+        await send_frame(self.ws, {"type": "session", "session": self.pending_id, "created": True})
 
     async def flush(self) -> None:
         # Everything the backend has after what this socket already delivered, in order.
@@ -180,7 +190,7 @@ class ChatSocket:
         async with self.send_lock:
             new = await run_in_threadpool(self.backend.poll, self.info.id, self.sent_up_to)
             for frame in frames_json(new):
-                await self.ws.send_json(frame)
+                await send_frame(self.ws, frame)
             if new:
                 self.sent_up_to = new[-1].id
 
@@ -197,15 +207,15 @@ class ChatSocket:
         try:
             await self._handle(message)
         except FrameError as e:
-            await self.ws.send_json(e.frame())
+            await send_frame(self.ws, e.frame())
         except WebSocketDisconnect:
             raise
         except (UnknownSession, KontaktError) as exc:
             log.warning("chat message not handled: %s", type(exc).__name__)
-            await self.ws.send_json(FrameError("unavailable").frame())
+            await send_frame(self.ws, FrameError("unavailable").frame())
         except Exception:  # a fault of ours must not end the citizen's socket
             log.exception("chat frame failed")
-            await self.ws.send_json(FrameError("unavailable").frame())
+            await send_frame(self.ws, FrameError("unavailable").frame())
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if self.limits is not None:
@@ -225,7 +235,7 @@ class ChatSocket:
             raise FrameError("invalid_json")
         kind = data.get("type")
         if kind == "ping":
-            await self.ws.send_json({"type": "pong"})
+            await send_frame(self.ws, {"type": "pong"})
             return
         if kind != "message":
             raise FrameError("unknown_type")
@@ -269,4 +279,4 @@ class ChatSocket:
         info = await run_in_threadpool(self.backend.open, None, self.tenant, new_id=self.pending_id)
         self.info, self.sent_up_to = info, 0
         if info.id != self.pending_id:  # the issued id could not be used: tell the client the real one
-            await self.ws.send_json({"type": "session", "session": info.id, "created": True})
+            await send_frame(self.ws, {"type": "session", "session": info.id, "created": True})

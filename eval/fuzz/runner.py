@@ -18,7 +18,7 @@ from enum import StrEnum
 from eval.fuzz.cases import Case, Frame
 from eval.fuzz.server import ServerDied, ServerProcess
 
-JSON_PREFIXES = ("/model/", "/webhooks/", "/chat/api/", "/agent/api/", "/email/", "/health")
+JSON_PREFIXES = ("/model/", "/webhooks/", "/chat/api/", "/agent/api/", "/api/v1/", "/email/", "/health")
 # Close codes a server may legitimately end a chat socket with.
 CLEAN_CLOSES = {1000, 1001, 1003, 1007, 1008, 1009}
 # uvicorn logs a traceback when a client sends a text frame that is not UTF-8, and then closes the
