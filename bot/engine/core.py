@@ -1,0 +1,226 @@
+"""What every part of the engine shares: construction, the clock, moving a contact through the
+state machine, events, schedules and agent snapshots, plus small pure helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.engine.states import ContactEvent, transition
+from bot.engine.texts import TaskTexts
+from bot.errors import InvalidSkillLevel, NaiveDatetime, NotAssignedAgent, UnknownOutcome
+from bot.privacy import redact, redact_data
+from bot.routing import calendar, skills
+from bot.routing.handoff import BotStep, QueueInfo, TopicInfo
+from bot.storage import repository as repo
+from bot.storage.db import Database
+from bot.storage.models import (
+    AgentState,
+    AgentStateRow,
+    Channel,
+    Contact,
+    ContactState,
+    EventKind,
+    Offer,
+    Outcome,
+    QueueRow,
+    Task,
+)
+from bot.storage.repository import OfferView, TaskView
+from bot.topics import TopicContract
+from bot.types import Action, ArticleRef, TriageDecision
+
+DEFAULT_QUEUE = "borgerservice_basis"
+SLA_EMAIL_HOURS = 2.0
+_DEFAULT_TEXTS = TaskTexts()
+
+
+class EngineCore:
+    """Construction and the private helpers shared by the engine's parts."""
+
+    def __init__(
+        self,
+        db: Database,
+        contract: TopicContract,
+        clock: Callable[[], datetime],
+        policy: skills.RoutingPolicy = skills.DEFAULT_POLICY,
+        *,
+        offer_timeout: timedelta = timedelta(seconds=30),
+        default_queue: str = DEFAULT_QUEUE,
+        email_sla_hours: float = SLA_EMAIL_HOURS,
+        texts: TaskTexts = _DEFAULT_TEXTS,
+    ) -> None:
+        self.db = db
+        self.contract = contract
+        self.clock = clock
+        self.policy = policy
+        self.offer_timeout = offer_timeout
+        self.default_queue = default_queue
+        self.email_sla_hours = email_sla_hours
+        self.texts = texts
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _now(self, now: datetime | None = None) -> datetime:
+        value = self.clock() if now is None else now
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetime(f"clock/now gave {value.isoformat()} without a time zone; use UTC")
+        return value.astimezone(UTC)
+
+    @staticmethod
+    def _move(s: Session, contact: Contact, event: ContactEvent, now: datetime) -> ContactState:
+        old = contact.state
+        contact.state = transition(old, event, contact_id=contact.id)
+        contact.updated_at = now
+        return old
+
+    @staticmethod
+    def _event(
+        s: Session,
+        tenant_id: str,
+        kind: EventKind,
+        at: datetime,
+        contact: Contact | None = None,
+        agent_id: str | None = None,
+        **data: Any,
+    ) -> None:
+        # Events are kept for statistics long after the contact: no personal data in them.
+        repo.add_event(
+            s, tenant_id=tenant_id, kind=kind, at=at, contact_id=contact.id if contact else None,
+            agent_id=agent_id, data=redact_data(data),
+        )  # fmt: skip
+
+    @staticmethod
+    def _schedule(queue: QueueRow | None) -> calendar.OpeningHours:
+        if queue is None or not queue.schedule:
+            return calendar.default_schedule()
+        return calendar.schedule_from_mapping(queue.schedule)
+
+    def _agent_snapshot(self, s: Session, tenant_id: str, row: AgentStateRow) -> skills.AgentSnapshot:
+        active = repo.active_counts(s, tenant_id=tenant_id, agent_ids=[row.agent_id])[row.agent_id]
+        return skills.AgentSnapshot(
+            agent_id=row.agent_id,
+            state=row.state,
+            skills=repo.skills_of(s, tenant_id=tenant_id, agent_ids=[row.agent_id])[row.agent_id],
+            active=active,
+            acw_until=row.acw_until,
+            idle_since=row.idle_since,
+        )
+
+    def _set_agent(
+        self, s: Session, tenant_id: str, row: AgentStateRow, state: AgentState, now: datetime, **why: Any
+    ) -> None:
+        old = row.state
+        if old != state:
+            row.state = state
+            row.since = now
+            self._event(s, tenant_id, EventKind.AGENT_STATE_CHANGED, now, agent_id=row.agent_id,
+                        **{"from": old.value, "to": state.value}, **why)  # fmt: skip
+
+    def _release_agent(self, s: Session, tenant_id: str, agent_id: str, now: datetime) -> None:
+        """After a contact left the agent without being handled (withdrawn, abandoned)."""
+        row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=agent_id, lock=True)
+        s.flush()
+        active = repo.active_counts(s, tenant_id=tenant_id, agent_ids=[agent_id])[agent_id]
+        if row.state is AgentState.BUSY and not any(active.values()):
+            row.idle_since = now
+            self._set_agent(s, tenant_id, row, AgentState.AVAILABLE, now, reason="released")
+
+    def _finish_agent(self, s: Session, tenant_id: str, agent_id: str, channel: Channel, now: datetime) -> None:
+        """The agent finished a contact (close or transfer): skills.finish_contact decides ACW.
+        Call before the contact leaves its active state."""
+        row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=agent_id, lock=True)
+        snap = self._agent_snapshot(s, tenant_id, row)
+        after = skills.finish_contact(snap, channel, now, self.policy)
+        row.acw_until = after.acw_until
+        row.idle_since = after.idle_since
+        self._set_agent(s, tenant_id, row, after.state, now, reason="finished_contact")
+
+    def _queue_info(self, queue: QueueRow) -> QueueInfo:
+        return QueueInfo(id=queue.id, name=queue.name)
+
+    def _topic_info(self, topic_id: str | None) -> TopicInfo | None:
+        if topic_id is None or topic_id not in self.contract.by_id:
+            return None
+        return TopicInfo(id=topic_id, title=self.contract.by_id[topic_id].title)
+
+    def _queue_for(self, decision: TriageDecision | None, topic: str | None) -> str:
+        if decision is not None and decision.queue:
+            return decision.queue
+        if topic and topic in self.contract.by_id:
+            return self.contract.by_id[topic].queue
+        return self.default_queue
+
+    def _own(self, s: Session, tenant_id: str, agent_id: str, contact_id: str) -> Contact:
+        repo.get_agent(s, tenant_id=tenant_id, agent_id=agent_id)
+        c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+        if c.state in (ContactState.ASSIGNED, ContactState.AGENT_ACTIVE) and c.assigned_agent_id != agent_id:
+            raise NotAssignedAgent(
+                f"contact {contact_id!r} is assigned to agent {c.assigned_agent_id!r}, not {agent_id!r}"
+            )
+        return c  # other states: the caller's transition() raises IllegalTransition
+
+
+# --- small pure helpers ---------------------------------------------------------------------------
+
+
+def _check_level(agent_id: str, queue_id: str, level: int) -> None:
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= skills.MAX_SKILL:
+        raise InvalidSkillLevel(
+            f"agent {agent_id!r}: skill {level!r} for queue {queue_id!r}; use a whole number 0..{skills.MAX_SKILL}"
+        )
+
+
+def _outcome(value: Outcome | str) -> Outcome:
+    try:
+        return Outcome(value)
+    except ValueError:
+        raise UnknownOutcome(
+            f"unknown outcome {value!r}; use one of {', '.join(o.value for o in Outcome)}"
+        ) from None
+
+
+def _decision_data(decision: TriageDecision | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    article = decision.article
+    return {
+        "action": decision.action.value,
+        "topic": decision.topic,
+        "queue": decision.queue,
+        "confidence": decision.confidence,
+        "reason": decision.reason.value if decision.reason else None,
+        "candidates": list(decision.candidates),
+        "article": None
+        if article is None
+        else {
+            "id": article.id, "title": article.title, "source": article.source, "source_url": article.source_url,
+            "reviewed": article.reviewed, "historical": article.historical,
+        },
+    }  # fmt: skip
+
+
+def _bot_step(data: Mapping[str, Any], at: datetime) -> BotStep:
+    art = data.get("article")
+    article = None if not art else ArticleRef(
+        id=art["id"], title=art["title"], source=art["source"], source_url=art.get("source_url"),
+        reviewed=art["reviewed"], historical=bool(art.get("historical", False)),
+    )  # fmt: skip
+    return BotStep(action=Action(data["action"]), topic=data.get("topic"), article=article, at=at)
+
+
+def _task_view(t: Task) -> TaskView:
+    """A task as shown: the note redacted, also for tasks stored before notes were."""
+    return replace(TaskView.of(t), note=redact(t.note))
+
+
+def _offer_view(offer: Offer, c: Contact) -> OfferView:
+    return OfferView(
+        id=offer.id, contact_id=offer.contact_id, agent_id=offer.agent_id, queue_id=c.queue_id or "",
+        channel=c.channel, skill=offer.skill, overflow=offer.overflow, offered_at=offer.offered_at,
+        expires_at=offer.expires_at, status=offer.status,
+    )  # fmt: skip

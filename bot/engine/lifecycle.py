@@ -1,0 +1,222 @@
+"""The contact's life on its channel: opened, citizen and bot messages, the agent's replies,
+closed by the agent or abandoned by the citizen."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import exc as sa_exc
+
+from bot.engine.core import EngineCore, _decision_data, _outcome
+from bot.engine.states import ContactEvent, transition
+from bot.storage import repository as repo
+from bot.storage.models import (
+    Author,
+    Channel,
+    Contact,
+    ContactState,
+    Direction,
+    EventKind,
+    OfferStatus,
+    Outcome,
+)
+from bot.storage.repository import ContactView, MessageView
+from bot.types import TriageDecision
+
+E = ContactEvent  # short name for the steps, as in bot.engine.states.TRANSITIONS
+
+
+class LifecycleMixin(EngineCore):
+    """Opening a contact, the messages of citizen, bot and agent, closing and abandoning."""
+
+    def open_contact(
+        self,
+        tenant_id: str,
+        channel: Channel | str,
+        external_ref: str,
+        *,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        authenticated: bool = False,
+        now: datetime | None = None,
+    ) -> ContactView:
+        """The contact for (tenant, channel, external_ref), created if new (idempotent).
+        Identity fields fill in what is still unknown; `authenticated` only turns on."""
+        at = self._now(now)
+        channel = Channel(channel)
+        for attempt in range(2):
+            try:
+                with self.db.write() as s:
+                    repo.get_tenant(s, tenant_id=tenant_id)
+                    c = repo.find_contact(s, tenant_id=tenant_id, channel=channel, external_ref=external_ref)
+                    if c is None:
+                        c = Contact(
+                            id=str(uuid.uuid4()), tenant_id=tenant_id, channel=channel, external_ref=external_ref,
+                            state=ContactState.BOT, created_at=at, updated_at=at, offer_attempts=0,
+                            citizen_name=name, citizen_phone=phone, citizen_email=email,
+                            authenticated=authenticated,
+                        )  # fmt: skip
+                        s.add(c)
+                        s.flush()
+                        self._event(s, tenant_id, EventKind.CONTACT_OPENED, at, c, channel=channel.value)
+                    else:
+                        c.citizen_name = c.citizen_name or name
+                        c.citizen_phone = c.citizen_phone or phone
+                        c.citizen_email = c.citizen_email or email
+                        c.authenticated = c.authenticated or authenticated
+                    return ContactView.of(c)
+            except sa_exc.IntegrityError:
+                if attempt:  # pragma: no cover - a second race on the same key
+                    raise
+        raise AssertionError("unreachable")
+
+    def record_inbound(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        text: str,
+        client_message_id: str | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> MessageView:
+        """Store a citizen message (committed before returning). A repeated
+        `client_message_id` returns the stored message and writes nothing."""
+        at = self._now(now)
+        for attempt in range(2):
+            try:
+                with self.db.write() as s:
+                    c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+                    if client_message_id is not None:
+                        found = repo.find_message(
+                            s, tenant_id=tenant_id, contact_id=contact_id, client_message_id=client_message_id
+                        )
+                        if found is not None:
+                            return MessageView.of(found)
+                    self._move(s, c, E.CITIZEN_MESSAGE, at)
+                    m = repo.add_message(
+                        s, tenant_id=tenant_id, contact_id=contact_id, direction=Direction.IN,
+                        author=Author.CITIZEN, text=text, at=at, client_message_id=client_message_id,
+                    )  # fmt: skip
+                    self._event(s, tenant_id, EventKind.MESSAGE_RECEIVED, at, c, message_id=m.id,
+                                state=c.state.value)  # fmt: skip
+                    return MessageView.of(m)
+            except sa_exc.IntegrityError:
+                if attempt or client_message_id is None:
+                    raise
+        raise AssertionError("unreachable")
+
+    def bot_may_answer(self, tenant_id: str, contact_id: str) -> bool:
+        """True only while the bot owns the contact (state BOT). Every channel asks this."""
+        with self.db.read() as s:
+            return repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id).state is ContactState.BOT
+
+    def record_bot_reply(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        text: str,
+        decision: TriageDecision | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> MessageView:
+        """Store the bot's reply and what it did (for the packet's bot_actions)."""
+        at = self._now(now)
+        with self.db.write() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+            self._move(s, c, E.BOT_REPLY, at)
+            topic = decision.topic if decision is not None else None
+            if topic and topic in self.contract.by_id and self.contract.by_id[topic].domain != "dialog":
+                c.topic = topic
+            m = repo.add_message(s, tenant_id=tenant_id, contact_id=contact_id, direction=Direction.OUT,
+                                 author=Author.BOT, text=text, at=at)  # fmt: skip
+            self._event(s, tenant_id, EventKind.BOT_REPLIED, at, c, message_id=m.id,
+                        decision=_decision_data(decision))  # fmt: skip
+            return MessageView.of(m)
+
+    def messages_since(
+        self, tenant_id: str, contact_id: str, after_message_id: int = 0, *, outbound_only: bool = True
+    ) -> list[MessageView]:
+        """Messages after `after_message_id`, oldest first: by default only outbound ones (bot,
+        agent), which is what a channel delivers to the citizen."""
+        with self.db.read() as s:
+            repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
+            rows = repo.messages(
+                s, tenant_id=tenant_id, contact_id=contact_id, after_id=after_message_id,
+                direction=Direction.OUT if outbound_only else None,
+            )  # fmt: skip
+            return [MessageView.of(m) for m in rows]
+
+    def transcript(self, tenant_id: str, contact_id: str) -> list[MessageView]:
+        return self.messages_since(tenant_id, contact_id, 0, outbound_only=False)
+
+    # --- agent work -------------------------------------------------------------------------------
+
+    def agent_reply(
+        self,
+        tenant_id: str,
+        agent_id: str,
+        contact_id: str,
+        text: str,
+        *,
+        client_message_id: str | None = None,
+        now: datetime | None = None,
+    ) -> MessageView:
+        """ASSIGNED/AGENT_ACTIVE → AGENT_ACTIVE; the channel picks it up with messages_since."""
+        at = self._now(now)
+        with self.db.write() as s:
+            c = self._own(s, tenant_id, agent_id, contact_id)
+            if client_message_id is not None:
+                found = repo.find_message(s, tenant_id=tenant_id, contact_id=contact_id,
+                                          client_message_id=client_message_id)  # fmt: skip
+                if found is not None:
+                    return MessageView.of(found)
+            old = self._move(s, c, E.AGENT_REPLY, at)
+            m = repo.add_message(s, tenant_id=tenant_id, contact_id=contact_id, direction=Direction.OUT,
+                                 author=Author.AGENT, agent_id=agent_id, text=text, at=at,
+                                 client_message_id=client_message_id)  # fmt: skip
+            self._event(s, tenant_id, EventKind.AGENT_REPLIED, at, c, agent_id=agent_id, message_id=m.id,
+                        first=old is ContactState.ASSIGNED)  # fmt: skip
+            return MessageView.of(m)
+
+    def close(
+        self, tenant_id: str, agent_id: str, contact_id: str, outcome: Outcome | str, *, now: datetime | None = None
+    ) -> ContactView:
+        """The agent closes with an outcome code and goes into after-contact work
+        (policy.acw_seconds; skills.finish_contact)."""
+        at = self._now(now)
+        code = _outcome(outcome)
+        with self.db.write() as s:
+            c = self._own(s, tenant_id, agent_id, contact_id)
+            transition(c.state, E.CLOSE, contact_id=c.id)
+            self._finish_agent(s, tenant_id, agent_id, c.channel, at)
+            self._move(s, c, E.CLOSE, at)
+            c.outcome = code
+            c.closed_at = at
+            self._event(s, tenant_id, EventKind.CLOSED, at, c, agent_id=agent_id, outcome=code.value,
+                        queue_id=c.queue_id, topic=c.topic)  # fmt: skip
+            return ContactView.of(c)
+
+    # --- abandoned --------------------------------------------------------------------------------
+
+    def mark_abandoned(self, tenant_id: str, contact_id: str, *, now: datetime | None = None) -> ContactView:
+        """The citizen left (hung up, closed the chat) from BOT, QUEUED or OFFERED; a ringing
+        offer is withdrawn and its agent freed."""
+        at = self._now(now)
+        with self.db.write() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+            old = self._move(s, c, E.ABANDON, at)
+            agent_id = c.assigned_agent_id
+            if old is ContactState.OFFERED:
+                offer = repo.pending_offer_for(s, tenant_id=tenant_id, contact_id=c.id)
+                if offer is not None:
+                    offer.status, offer.decided_at = OfferStatus.WITHDRAWN, at
+                    self._event(s, tenant_id, EventKind.OFFER_WITHDRAWN, at, c, agent_id=offer.agent_id,
+                                offer_id=offer.id)  # fmt: skip
+                c.assigned_agent_id = None
+            waited = (at - c.enqueued_at).total_seconds() if c.enqueued_at else None
+            self._event(s, tenant_id, EventKind.ABANDONED, at, c, **{"from": old.value}, waited_seconds=waited)
+            if agent_id is not None and old is ContactState.OFFERED:
+                self._release_agent(s, tenant_id, agent_id, at)
+            return ContactView.of(c)

@@ -1,0 +1,227 @@
+"""Routing: offers to agents (bot.routing.skills.assign), their expiry, acceptance and decline,
+and what a waiting citizen is told about the queue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from bot.engine.core import EngineCore, _offer_view
+from bot.engine.states import ContactEvent
+from bot.errors import NoStaffedAgents, NotAssignedAgent, StaleOffer
+from bot.routing import calendar, skills
+from bot.storage import repository as repo
+from bot.storage.models import (
+    AgentState,
+    AgentStateRow,
+    Contact,
+    ContactState,
+    EventKind,
+    Offer,
+    OfferStatus,
+    QueueRow,
+)
+from bot.storage.repository import ContactView, OfferView
+
+E = ContactEvent  # short name for the steps, as in bot.engine.states.TRANSITIONS
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStatus:
+    """What to tell a waiting citizen. `position` is None when the contact is not waiting."""
+
+    contact_id: str
+    queue_id: str | None
+    position: int | None
+    waiting: int
+    expected_wait: timedelta | None  # None when nobody staffed has the skill
+    offer_callback: bool
+    is_open: bool
+    opens_at: datetime | None  # next opening when closed
+
+
+class RoutingMixin(EngineCore):
+    """Offers to agents, and what a waiting citizen is told."""
+
+    def _snapshot(
+        self, s: Session, tenant_id: str, *, lock: bool
+    ) -> tuple[skills.RouterSnapshot, dict[str, Contact], dict[str, AgentStateRow], dict[str, QueueRow]]:
+        queue_rows = repo.queues(s, tenant_id=tenant_id)
+        contacts = repo.waiting_contacts(s, tenant_id=tenant_id, lock=lock)
+        agent_rows = repo.routable_agent_states(s, tenant_id=tenant_id, lock=lock)
+        ids = [a.agent_id for a in agent_rows]
+        skill_map = repo.skills_of(s, tenant_id=tenant_id, agent_ids=ids)
+        active = repo.active_counts(s, tenant_id=tenant_id, agent_ids=ids)
+        queued = tuple(
+            skills.QueuedContact(
+                contact_id=c.id, queue_id=c.queue_id or self.default_queue, channel=c.channel,
+                enqueued_at=c.enqueued_at or c.updated_at, returned_at=c.returned_at,
+                offer_attempts=c.offer_attempts,
+                priority=queue_rows[c.queue_id].priority if c.queue_id in queue_rows else 0,
+            )
+            for c in contacts
+        )  # fmt: skip
+        agents = tuple(
+            skills.AgentSnapshot(agent_id=a.agent_id, state=a.state, skills=skill_map[a.agent_id],
+                                 active=active[a.agent_id], acw_until=a.acw_until, idle_since=a.idle_since)
+            for a in agent_rows
+        )  # fmt: skip
+        snap = skills.RouterSnapshot(contacts=queued, agents=agents)
+        return snap, {c.id: c for c in contacts}, {a.agent_id: a for a in agent_rows}, queue_rows
+
+    def route(self, tenant_id: str, now: datetime | None = None) -> list[OfferView]:
+        """Expire overdue offers, then offer waiting contacts to agents (skills.assign).
+
+        PostgreSQL: waiting contacts and agent-state rows are locked FOR UPDATE SKIP LOCKED, so
+        concurrent routers never offer a contact twice or overfill an agent. SQLite: the
+        transaction starts with BEGIN IMMEDIATE, which serialises routers.
+        """
+        at = self._now(now)
+        with self.db.write() as s:
+            repo.get_tenant(s, tenant_id=tenant_id)
+            for offer in repo.pending_offers(s, tenant_id=tenant_id, due_before=at, lock=True):
+                self._unanswered(s, tenant_id, offer, OfferStatus.EXPIRED, at)
+            s.flush()
+            snap, contacts, agent_rows, _ = self._snapshot(s, tenant_id, lock=True)
+            made: list[OfferView] = []
+            for a in skills.assign(snap, at, self.policy):
+                c = contacts[a.contact_id]
+                self._move(s, c, E.OFFER, at)
+                c.assigned_agent_id = a.agent_id
+                offer = Offer(tenant_id=tenant_id, contact_id=c.id, agent_id=a.agent_id, skill=a.skill,
+                              overflow=a.overflow, offered_at=at, expires_at=at + self.offer_timeout,
+                              status=OfferStatus.PENDING)  # fmt: skip
+                s.add(offer)
+                s.flush()
+                row = agent_rows[a.agent_id]
+                row.acw_until = None
+                self._set_agent(s, tenant_id, row, AgentState.BUSY, at, reason="offered")
+                self._event(s, tenant_id, EventKind.OFFERED, at, c, agent_id=a.agent_id, offer_id=offer.id,
+                            queue_id=a.queue_id, skill=a.skill, overflow=a.overflow)  # fmt: skip
+                made.append(_offer_view(offer, c))
+            return made
+
+    def _unanswered(self, s: Session, tenant_id: str, offer: Offer, status: OfferStatus, at: datetime) -> Contact:
+        """OFFERED → QUEUED at the front (skills.return_unanswered); the agent goes PAUSED so
+        the same offer is not made again at once."""
+        c = repo.get_contact(s, tenant_id=tenant_id, contact_id=offer.contact_id, lock=True)
+        offer.status = status
+        offer.decided_at = at
+        self._move(s, c, E.UNANSWERED, at)
+        queued = skills.QueuedContact(
+            contact_id=c.id, queue_id=c.queue_id or self.default_queue, channel=c.channel,
+            enqueued_at=c.enqueued_at or at, returned_at=c.returned_at, offer_attempts=c.offer_attempts,
+        )  # fmt: skip
+        returned = skills.return_unanswered(queued, at)
+        c.returned_at = returned.returned_at
+        c.offer_attempts = returned.offer_attempts
+        c.assigned_agent_id = None
+        kind = EventKind.OFFER_EXPIRED if status is OfferStatus.EXPIRED else EventKind.OFFER_DECLINED
+        self._event(s, tenant_id, kind, at, c, agent_id=offer.agent_id, offer_id=offer.id)
+        row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=offer.agent_id, lock=True)
+        self._set_agent(s, tenant_id, row, AgentState.PAUSED, at, reason=f"offer_{status.value}")
+        return c
+
+    def expire_offers(self, tenant_id: str, now: datetime | None = None) -> int:
+        at = self._now(now)
+        with self.db.write() as s:
+            repo.get_tenant(s, tenant_id=tenant_id)
+            due = repo.pending_offers(s, tenant_id=tenant_id, due_before=at, lock=True)
+            for offer in due:
+                self._unanswered(s, tenant_id, offer, OfferStatus.EXPIRED, at)
+            return len(due)
+
+    def accept_offer(
+        self, tenant_id: str, offer_id: int, agent_id: str, *, now: datetime | None = None
+    ) -> ContactView:
+        """OFFERED → ASSIGNED. Raises `StaleOffer` if the offer expired (it is then returned
+        to the queue, committed) or was already decided; `NotAssignedAgent` for another agent."""
+        at = self._now(now)
+        expired = False
+        with self.db.write() as s:
+            repo.get_agent(s, tenant_id=tenant_id, agent_id=agent_id)
+            offer = repo.get_offer(s, tenant_id=tenant_id, offer_id=offer_id, lock=True)
+            if offer.agent_id != agent_id:
+                raise NotAssignedAgent(f"offer {offer_id} was made to agent {offer.agent_id!r}, not {agent_id!r}")
+            if offer.status is not OfferStatus.PENDING:
+                raise StaleOffer(f"offer {offer_id} is already {offer.status.value}; wait for the next offer")
+            if offer.expires_at <= at:
+                self._unanswered(s, tenant_id, offer, OfferStatus.EXPIRED, at)
+                expired = True
+            else:
+                c = repo.get_contact(s, tenant_id=tenant_id, contact_id=offer.contact_id, lock=True)
+                self._move(s, c, E.ACCEPT, at)
+                offer.status = OfferStatus.ACCEPTED
+                offer.decided_at = at
+                self._event(s, tenant_id, EventKind.OFFER_ACCEPTED, at, c, agent_id=agent_id, offer_id=offer.id,
+                            waited_seconds=(at - (c.enqueued_at or at)).total_seconds())  # fmt: skip
+                view = ContactView.of(c)
+        if expired:
+            raise StaleOffer(f"offer {offer_id} expired; the contact went back to the front of its queue")
+        return view
+
+    def decline_or_expire_offer(
+        self,
+        tenant_id: str,
+        offer_id: int,
+        *,
+        agent_id: str | None = None,
+        expired: bool = False,
+        now: datetime | None = None,
+    ) -> ContactView:
+        """The agent declined (or the offer timed out): the contact goes back to the front of
+        its queue and the agent to PAUSED. `StaleOffer` if the offer is no longer pending."""
+        at = self._now(now)
+        with self.db.write() as s:
+            offer = repo.get_offer(s, tenant_id=tenant_id, offer_id=offer_id, lock=True)
+            if agent_id is not None and offer.agent_id != agent_id:
+                raise NotAssignedAgent(f"offer {offer_id} was made to agent {offer.agent_id!r}, not {agent_id!r}")
+            if offer.status is not OfferStatus.PENDING:
+                raise StaleOffer(f"offer {offer_id} is already {offer.status.value}")
+            status = OfferStatus.EXPIRED if expired else OfferStatus.DECLINED
+            return ContactView.of(self._unanswered(s, tenant_id, offer, status, at))
+
+    # --- queue information --------------------------------------------------------------------
+
+    def queue_status(self, tenant_id: str, contact_id: str, *, now: datetime | None = None) -> QueueStatus:
+        """Position, expected wait and whether to offer a callback (skills.queue_position,
+        expected_wait, should_offer_callback; a closed queue always offers one)."""
+        at = self._now(now)
+        with self.db.read() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
+            snap, _, _, queue_rows = self._snapshot(s, tenant_id, lock=False)
+            queue = queue_rows.get(c.queue_id) if c.queue_id else None
+            schedule = self._schedule(queue)
+            open_now = calendar.is_open(at, schedule)
+            opens_at = None if open_now else calendar.next_open(at, schedule).astimezone(UTC)
+            all_agents = self._logged_in_snapshot(s, tenant_id)
+            snap = skills.RouterSnapshot(contacts=snap.contacts, agents=all_agents)
+            if c.state is not ContactState.QUEUED or queue is None:
+                return QueueStatus(c.id, c.queue_id, None, 0, None, False, open_now, opens_at)
+            position = skills.queue_position(c.id, snap, self.policy)
+            waiting = len(skills.waiting_in_queue(queue.id, snap, self.policy))
+            try:
+                wait = skills.expected_wait(queue.id, snap, queue.avg_handle_seconds, position=position)
+            except NoStaffedAgents:
+                wait = None
+            offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, self.policy)
+            return QueueStatus(c.id, queue.id, position, waiting, wait, offer, open_now, opens_at)
+
+    def waiting(self, tenant_id: str) -> int:
+        """How many contacts of the tenant wait in a queue (state QUEUED)."""
+        with self.db.read() as s:
+            repo.get_tenant(s, tenant_id=tenant_id)
+            return len(repo.waiting_contacts(s, tenant_id=tenant_id, limit=1_000_000))
+
+    def _logged_in_snapshot(self, s: Session, tenant_id: str) -> tuple[skills.AgentSnapshot, ...]:
+        rows = repo.agent_states(s, tenant_id=tenant_id)
+        ids = [r.agent_id for r in rows]
+        skill_map = repo.skills_of(s, tenant_id=tenant_id, agent_ids=ids)
+        active = repo.active_counts(s, tenant_id=tenant_id, agent_ids=ids)
+        return tuple(
+            skills.AgentSnapshot(agent_id=r.agent_id, state=r.state, skills=skill_map[r.agent_id],
+                                 active=active[r.agent_id], acw_until=r.acw_until, idle_since=r.idle_since)
+            for r in rows
+        )  # fmt: skip

@@ -1,0 +1,126 @@
+"""Messages (besked) and callbacks (tilbagekald) left for the back office, with the expectation
+text the citizen is given (wording in bot/resources/tasks_da.yml)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from bot.engine.core import EngineCore, _outcome, _task_view
+from bot.engine.states import ContactEvent
+from bot.errors import IllegalTransition, InvalidTaskInput, NaiveDatetime
+from bot.privacy import redact
+from bot.routing import calendar
+from bot.storage import repository as repo
+from bot.storage.models import EventKind, Outcome, Task, TaskKind, TaskStatus
+from bot.storage.repository import TaskView
+
+E = ContactEvent  # short name for the steps, as in bot.engine.states.TRANSITIONS
+
+
+_PHONE_DIGITS = re.compile(r"\d")
+
+
+class TasksMixin(EngineCore):
+    """Messages and callbacks for the back office."""
+
+    def leave_message(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        phone: str,
+        note: str,
+        *,
+        name: str | None = None,
+        now: datetime | None = None,
+    ) -> TaskView:
+        """The citizen leaves a message (besked) for the back office."""
+        return self._task(tenant_id, contact_id, TaskKind.MESSAGE, phone, note, name, None, now)
+
+    def request_callback(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        phone: str,
+        note: str,
+        *,
+        preferred_at: datetime | None = None,
+        name: str | None = None,
+        now: datetime | None = None,
+    ) -> TaskView:
+        """The citizen asks to be called back (tilbagekald), e.g. when the queue is long or closed."""
+        return self._task(tenant_id, contact_id, TaskKind.CALLBACK, phone, note, name, preferred_at, now)
+
+    def _task(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        kind: TaskKind,
+        phone: str,
+        note: str,
+        name: str | None,
+        preferred_at: datetime | None,
+        now: datetime | None,
+    ) -> TaskView:
+        at = self._now(now)
+        phone, note = (phone or "").strip(), (note or "").strip()
+        if len(_PHONE_DIGITS.findall(phone)) < 8:
+            raise InvalidTaskInput(f"a {kind.value} needs a phone number with at least 8 digits, got {phone!r}")
+        if not note:
+            raise InvalidTaskInput(f"a {kind.value} needs a note saying what it is about")
+        if preferred_at is not None and (preferred_at.tzinfo is None or preferred_at.utcoffset() is None):
+            raise NaiveDatetime(f"preferred_at={preferred_at.isoformat()} has no time zone")
+        with self.db.write() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+            event = E.LEAVE_MESSAGE if kind is TaskKind.MESSAGE else E.REQUEST_CALLBACK
+            self._move(s, c, event, at)
+            queue_id = c.queue_id or self._queue_for(None, c.topic)
+            queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
+            schedule = self._schedule(queue)
+            start = max(at, preferred_at.astimezone(UTC)) if preferred_at is not None else at
+            hours = self.texts.message_hours if kind is TaskKind.MESSAGE else self.texts.callback_hours
+            due = calendar.add_business_hours(start, hours, schedule)
+            template = self.texts.message if kind is TaskKind.MESSAGE else self.texts.callback
+            expectation = template.format(phone=phone, deadline=calendar.format_deadline_da(due, schedule.tz))
+            if not calendar.is_open(at, schedule):
+                opens = calendar.format_deadline_da(calendar.next_open(at, schedule), schedule.tz)
+                expectation += self.texts.closed_suffix.format(opens=opens)
+            # The note is shown to every agent of the queue and no one is assigned to a task, so the
+            # personal-data rule never reveals it: only its redacted text is stored.
+            task = Task(tenant_id=tenant_id, contact_id=c.id, kind=kind, queue_id=queue.id,
+                        name=name or c.citizen_name, phone=phone, preferred_at=preferred_at, note=redact(note),
+                        expectation=expectation, due_at=due.astimezone(UTC), status=TaskStatus.OPEN,
+                        created_at=at)  # fmt: skip
+            s.add(task)
+            c.citizen_phone = c.citizen_phone or phone
+            c.queue_id = queue.id
+            s.flush()
+            kind_event = EventKind.MESSAGE_LEFT if kind is TaskKind.MESSAGE else EventKind.CALLBACK_REQUESTED
+            self._event(s, tenant_id, kind_event, at, c, task_id=task.id, queue_id=queue.id,
+                        due_at=task.due_at.isoformat())  # fmt: skip
+            return TaskView.of(task)
+
+    def complete_task(
+        self, tenant_id: str, agent_id: str, task_id: int, outcome: Outcome | str, *, now: datetime | None = None
+    ) -> TaskView:
+        """An agent has handled the message/callback: the task is done and the contact closed."""
+        at = self._now(now)
+        code = _outcome(outcome)
+        with self.db.write() as s:
+            repo.get_agent(s, tenant_id=tenant_id, agent_id=agent_id)
+            task = repo.get_task(s, tenant_id=tenant_id, task_id=task_id, lock=True)
+            if task.status is not TaskStatus.OPEN:
+                raise IllegalTransition(f"task {task.status.value}", E.COMPLETE_TASK, task.contact_id)
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=task.contact_id, lock=True)
+            self._move(s, c, E.COMPLETE_TASK, at)
+            task.status, task.done_at, task.done_by = TaskStatus.DONE, at, agent_id
+            c.outcome, c.closed_at = code, at
+            self._event(s, tenant_id, EventKind.TASK_DONE, at, c, agent_id=agent_id, task_id=task.id)
+            self._event(s, tenant_id, EventKind.CLOSED, at, c, agent_id=agent_id, outcome=code.value,
+                        queue_id=c.queue_id, topic=c.topic)  # fmt: skip
+            return _task_view(task)
+
+    def tasks(self, tenant_id: str, status: TaskStatus | None = TaskStatus.OPEN) -> list[TaskView]:
+        with self.db.read() as s:
+            repo.get_tenant(s, tenant_id=tenant_id)
+            return [_task_view(t) for t in repo.tasks(s, tenant_id=tenant_id, status=status)]
