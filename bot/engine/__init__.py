@@ -21,7 +21,8 @@ Every public method runs in one transaction (committed before it returns), takes
 from __future__ import annotations
 
 from bot.engine.agents import AgentsMixin
-from bot.engine.core import DEFAULT_QUEUE, SLA_EMAIL_HOURS
+from bot.engine.core import DEFAULT_QUEUE as DEFAULT_QUEUE  # module-level settings, as before
+from bot.engine.core import SLA_EMAIL_HOURS as SLA_EMAIL_HOURS
 from bot.engine.handoff import HandoffMixin
 from bot.engine.lifecycle import LifecycleMixin
 from bot.engine.routing import QueueStatus, RoutingMixin
@@ -41,9 +42,6 @@ __all__ = [
     "TaskTexts",
     "transition",
 ]  # fmt: skip
-
-# Module-level settings of the engine, importable as before.
-_DEFAULTS = (DEFAULT_QUEUE, SLA_EMAIL_HOURS)
 
 
 class ConversationEngine(
