@@ -132,7 +132,7 @@ def test_email_poison_failing_mail_is_quarantined_and_the_pass_goes_on(
     failing = CrashingUnderstanding(understanding, RuntimeError)
     service = make_service(db, failing, clock)
     bad = service.ingest(TENANT, mail("<bad-1@example.dk>", POISON), "http")
-    good = service.ingest(TENANT, mail("<good-1@example.dk>", "Hvornår kommer skraldebilen?"), "http")
+    good = service.ingest(TENANT, mail("<good-1@example.dk>", "Hvornår kommer skraldebilen?", "Affald"), "http")
     assert bad.status is InboundMailStatus.FAILED and good.status is InboundMailStatus.HANDLED
     clock.advance(300)
     (retry,) = service.reprocess_pending()
@@ -148,13 +148,13 @@ def test_email_poison_a_bad_charset_does_not_stop_recovery_for_the_others(
 ) -> None:
     # Stored, never handled (the process stopped after the commit): the retry pass must read both.
     nul = mail("<nul-1@example.dk>", "Hvad koster et nyt pas?", charset="utf-8\0")
-    later = mail("<later-1@example.dk>", "Hvornår kommer skraldebilen?")
+    later = mail("<later-1@example.dk>", "Hvornår kommer skraldebilen?", "Affald")
+    service = make_service(db, understanding, clock)  # the tenants exist before mail is stored
     with db.write() as s:
         for i, raw in enumerate((nul, later)):
             s.add(InboundMail(tenant_id=TENANT, message_id=f"<stored-{i}@example.dk>", source="imap", raw=raw,
                               size=len(raw), sha256="0" * 64, received_at=MONDAY_10,
                               status=InboundMailStatus.RECEIVED, attempts=0))  # fmt: skip
-    service = make_service(db, understanding, clock)
     clock.advance(300)
     results = service.reprocess_pending()
     assert [r.status for r in results] == [InboundMailStatus.HANDLED] * 2
@@ -188,7 +188,7 @@ def test_email_poison_supervisors_see_their_own_quarantine(
         assert listed.status_code == 200 and listed.headers["Cache-Control"] == "no-store"
         (item,) = listed.json()["items"]
         assert (item["queue"], item["kind"], item["attempts"]) == ("inbound_mail", "mail", 3)
-        assert item["subject"] == "Flytning [CPR]" and "131285" not in listed.text
+        assert item["subject"] == "Flytning CPR [CPR]" and "131285" not in listed.text
         assert client.get(url, headers={"Authorization": f"Bearer {rita}"}).json()["items"] == []
         assert client.get(url, headers={"Authorization": f"Bearer {anne}"}).status_code == 403
         assert client.get(url).status_code == 401
