@@ -166,13 +166,20 @@ def decision_from_event(data: object, understanding: Understanding | None = None
 
 
 def flagged_decision(events: Sequence[EventView], understanding: Understanding | None = None) -> TriageDecision | None:
-    """The first emergency or sensitive decision the bot made in this contact, if any (it sticks)."""
+    """The decision that sticks for this contact: the first emergency decision the bot made, if
+    any, else the first sensitive one. Acute beats sensitive here as in triage: a contact that
+    began as a sensitive handoff and later reported danger now stays an emergency."""
+    first_sensitive: TriageDecision | None = None
     for e in events:
         if e.kind is EventKind.BOT_REPLIED:
             d = decision_from_event(e.data.get("decision"), understanding)
-            if d is not None and (d.action is Action.EMERGENCY or d.sensitive):
+            if d is None:
+                continue
+            if d.action is Action.EMERGENCY:
                 return d
-    return None
+            if d.sensitive and first_sensitive is None:
+                first_sensitive = d
+    return first_sensitive
 
 
 # --- engine reads ---------------------------------------------------------------------------------

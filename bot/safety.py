@@ -8,7 +8,14 @@ whole recent conversation, not just the last message. Any one strong source is e
 emergency, and so are two weaker ones that agree: recall over precision. A lexicon hit in a
 message about the past, an errand or a worry about the future ("i sidste uge", "regning for
 falsk alarm", "hvad gør man hvis") does not count alone unless the message also says it is
-happening now; the classifiers, which learned such contrasts, still count.
+happening now; the classifiers, which learned such contrasts, still count. Figures of speech
+("drukner i papirer", "kvalt i rykkere", "nær fik et hjerteanfald") are blanked out before the
+emergency patterns are matched, so only the real danger words in the same message count.
+
+A long message (an e-mail about an errand) is also read sentence by sentence (`safety_chunks`):
+danger reported in one sentence of a long text is diluted in the embedding of the whole, so each
+short window gets its own safety-model score and lexicon read, with its own past/errand
+discounting, and the strongest acute signal counts.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ def _tolerant(pattern: str) -> str:
 
 _CONTEXT_NOT_NOW = "context_not_now"
 _CONTEXT_NOW = "context_now"
+_FIGURATIVE = "figurative"
 
 
 @dataclass(frozen=True)
@@ -44,18 +52,32 @@ class Lexicon:
     patterns: Mapping[str, tuple[re.Pattern[str], ...]]  # category -> compiled patterns
     not_now: tuple[re.Pattern[str], ...] = ()  # past events, errands, hypothetical worries
     now: tuple[re.Pattern[str], ...] = ()  # "it is happening now": overrides not_now
+    figurative: tuple[re.Pattern[str], ...] = ()  # idioms blanked out before emergency patterns
+
+    def is_now(self, text: str) -> bool:
+        t = fold(text)
+        return any(p.search(t) for p in self.now)
 
     def is_not_now(self, text: str) -> bool:
         """The text speaks of the past, an errand or a worry, and nothing says it happens now."""
         t = fold(text)
         return any(p.search(t) for p in self.not_now) and not any(p.search(t) for p in self.now)
 
+    def literal(self, text: str) -> str:
+        """The folded text with figures of speech ("drukner i arbejde") blanked out."""
+        t = fold(text)
+        for p in self.figurative:
+            t = p.sub(" ", t)
+        return t
+
     def matches(self, text: str) -> dict[str, list[str]]:
         t = fold(text)
+        plain = self.literal(text) if self.figurative else t
         hits: dict[str, list[str]] = {}
         for category, pats in self.patterns.items():
+            source = plain if category == "emergency" else t
             for p in pats:
-                m = p.search(t)
+                m = p.search(source)
                 if m:
                     hits.setdefault(category, []).append(m.group(0))
         return hits
@@ -66,7 +88,42 @@ def default_lexicon() -> Lexicon:
     raw = yaml.safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
     compiled = {k: tuple(re.compile(_tolerant(p)) for p in v) for k, v in raw.items()}
     not_now, now = compiled.pop(_CONTEXT_NOT_NOW, ()), compiled.pop(_CONTEXT_NOW, ())
-    return Lexicon(compiled, not_now, now)
+    figurative = compiled.pop(_FIGURATIVE, ())
+    return Lexicon(compiled, not_now, now, figurative)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\s*\n\s*")
+
+
+def safety_chunks(text: str, min_chars: int = 200, max_chunks: int = 8, size: int = 180) -> tuple[str, ...]:
+    """Short windows of a long message for a sentence-level safety read; () for a short one.
+
+    Sentences (or lines) are packed in order into windows of about `size` characters; a run-on
+    sentence without punctuation (a voice transcript) is cut at word boundaries. The window grows
+    with the text so there are never more than `max_chunks`, which bounds the cost per message.
+    """
+    text = text.strip()
+    if len(text) <= min_chars:
+        return ()
+    size = max(size, -(-len(text) // max_chunks))
+    pieces: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        words = sentence.split()
+        while words:  # cut sentences longer than a window at word boundaries
+            piece: list[str] = []
+            while words and (not piece or len(" ".join([*piece, words[0]])) <= size):
+                piece.append(words.pop(0))
+            pieces.append(" ".join(piece))
+    chunks: list[str] = []
+    for piece in pieces:
+        if chunks and len(chunks[-1]) + 1 + len(piece) <= size:
+            chunks[-1] = f"{chunks[-1]} {piece}"
+        else:
+            chunks.append(piece)
+    while len(chunks) > max_chunks:  # rare: many pieces just over half a window; join the shortest pair
+        i = min(range(len(chunks) - 1), key=lambda k: len(chunks[k]) + len(chunks[k + 1]))
+        chunks[i : i + 2] = [f"{chunks[i]} {chunks[i + 1]}"]
+    return tuple(chunks) if len(chunks) > 1 else ()
 
 
 @dataclass(frozen=True)
@@ -81,6 +138,11 @@ class SafetyPolicy:
     model_sensitive_threshold: float = SafetyThresholds.sensitive
     # Two signals that each reach this share of their own threshold raise the alarm together.
     agreement: float = 0.5
+    # Sentence-level read of long messages: a window's acute score must reach the model's acute
+    # threshold times this (a window lacks the rest of the message, so it gets a stricter bar) ...
+    chunk_factor: float = 1.0
+    # ... and a stricter one still when the window itself speaks of the past or an errand.
+    chunk_not_now_factor: float = 2.0
 
 
 def assess(
@@ -93,13 +155,15 @@ def assess(
     policy: SafetyPolicy = SafetyPolicy(),
     model_scores: Mapping[str, float] | None = None,
     window_model_scores: Mapping[str, float] | None = None,
+    chunk_scores: Sequence[tuple[str, Mapping[str, float]]] = (),
 ) -> SafetySignal:
     """Combine lexicon hits and classifier probabilities for the message and its recent context.
 
     `probabilities` are the topic classifier's for `text`; `window_probabilities` (optional) are
     for the last `policy.window` messages joined, so slowly revealed distress is caught.
     `model_scores` / `window_model_scores` are the safety classifier's (acute, sensitive, none)
-    for the same two texts.
+    for the same two texts. `chunk_scores` are (window, safety-model scores) pairs for the
+    sentence windows of a long message (`safety_chunks`); the strongest acute window counts.
     """
     lexicon = lexicon or default_lexicon()
     reasons: list[str] = []
@@ -131,8 +195,7 @@ def assess(
         m = scores.get(ACUTE, 0.0)
         if m >= policy.model_acute_threshold:
             # Reported at least at the emergency threshold, so triage acts on the model's verdict.
-            if max(m, policy.emergency_threshold) > emergency:
-                emergency = max(m, policy.emergency_threshold)
+            emergency = max(emergency, max(m, policy.emergency_threshold))
             reasons.append(f"safety_model:{source}:acute={m:.2f}")
         elif (
             emergency < policy.emergency_threshold
@@ -141,6 +204,10 @@ def assess(
         ):
             emergency = policy.emergency_threshold
             reasons.append(f"agreement:{source}:acute={m:.2f},emergency={p:.2f}")
+    chunk_alarm = _strongest_chunk(text, chunk_scores, lexicon, policy)
+    if chunk_alarm is not None and chunk_alarm[0] > emergency:
+        emergency = chunk_alarm[0]
+        reasons.append(chunk_alarm[1])
 
     distress, topic = 0.0, None
     for cat in sensitive_topics:
@@ -166,3 +233,32 @@ def assess(
                 distress, topic = max(distress, m), topic or best
             reasons.append(f"safety_model:{source}:sensitive={m:.2f},{best}={sens[best]:.2f}")
     return SafetySignal(emergency=emergency, distress=distress, topic=topic, reasons=tuple(reasons))
+
+
+def _strongest_chunk(
+    text: str, chunk_scores: Sequence[tuple[str, Mapping[str, float]]], lexicon: Lexicon, policy: SafetyPolicy
+) -> tuple[float, str] | None:
+    """The strongest acute signal among the sentence windows of a long message, if any.
+
+    Each window is discounted on its own: one that speaks of the past or an errand needs a
+    higher acute score. A lexicon hit in a window counts when the window is not about the past
+    and either the whole message is not, or the window says it happens now, or the safety model
+    half agrees; an alarm word in an errand e-mail is not enough alone."""
+    best: tuple[float, str] | None = None
+    message_not_now = lexicon.is_not_now(text)
+    for i, (chunk, scores) in enumerate(chunk_scores):
+        not_now = lexicon.is_not_now(chunk)
+        m = scores.get(ACUTE, 0.0)
+        found = lexicon.matches(chunk).get("emergency")
+        if found and not not_now and (
+            not message_not_now or lexicon.is_now(chunk) or m >= policy.agreement * policy.model_acute_threshold
+        ):
+            candidate = (0.95, f"lexicon:sentence {i + 1}:emergency:{found[0]!r}")
+        else:
+            bar = policy.model_acute_threshold * (policy.chunk_not_now_factor if not_now else policy.chunk_factor)
+            if m < min(bar, 0.99):
+                continue
+            candidate = (max(m, policy.emergency_threshold), f"safety_model:sentence {i + 1}:acute={m:.2f}")
+        if best is None or candidate[0] > best[0]:
+            best = candidate
+    return best

@@ -22,7 +22,7 @@ from bot.retrieval.articles import Article, load_articles
 from bot.nlu.text import bounded
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
-from bot.safety import SafetyPolicy, assess
+from bot.safety import SafetyPolicy, assess, safety_chunks
 from bot.safety_model import SafetyClassifier, SafetyThresholds
 from bot.topics import TopicContract, load_contract
 from bot.train import MANIFEST_FILE, MODEL_FILE, SAFETY_MODEL_FILE
@@ -138,16 +138,24 @@ class Understanding:
         history = [bounded(h, limit) for h in history[-(self.safety_policy.window - 1) :]]
         window = " \n ".join([*history, text]) if history else None
         texts = [text] if window is None else [text, window]
-        vecs, probs, oos = self._probabilities(texts)
+        # A long message is also read sentence by sentence for danger; its windows are embedded in
+        # the same call, and only the safety model reads them.
+        chunks = list(safety_chunks(text)) if self.safety_model is not None else []
+        all_vecs = self.embedder.queries([*texts, *chunks])
+        vecs = all_vecs[: len(texts)]
+        probs, oos = self.classifier.predict(texts, vecs)
         labels = self.classifier.labels
         p_msg = dict(zip(labels, probs[0].tolist(), strict=True))
         p_win = dict(zip(labels, probs[1].tolist(), strict=True)) if window is not None else None
         order = np.argsort(-probs[0])
         ranking = tuple(IntentScore(labels[i], float(probs[0][i])) for i in order)
-        scores = self.safety_model.scores(texts, vecs) if self.safety_model is not None else [None, None]
+        scores = (
+            self.safety_model.scores([*texts, *chunks], all_vecs) if self.safety_model is not None else [None, None]
+        )
         safety = assess(
             text, p_msg, self.sensitive_topics, history, p_win, policy=self.safety_policy,
             model_scores=scores[0], window_model_scores=scores[1] if window is not None else None,
+            chunk_scores=tuple(zip(chunks, scores[len(texts) :], strict=True)),
         )
         nlu = NLUResult(
             text=text,

@@ -7,10 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.conversation import TurnResult, decision_from_event, handle_citizen_message, handoff_reason
+from bot.conversation import (
+    TurnResult,
+    decision_from_event,
+    flagged_decision,
+    handle_citizen_message,
+    handoff_reason,
+)
 from bot.errors import ConversationClosed
 from bot.routing.handoff import PacketReason
 from bot.storage.models import AgentState, Author, Channel, ContactState, EventKind, Outcome
+from bot.storage.repository import EventView
 from bot.tenants import load_tenants
 from bot.types import Action, HandoffReason, TriageDecision
 
@@ -163,3 +170,23 @@ def test_conversation_decision_round_trips_through_event_data():
     d = decision_from_event(data)
     assert d.sensitive and d.reason is HandoffReason.SENSITIVE and d.action is Action.HANDOFF
     assert decision_from_event(None) is None
+
+
+def _replied(n: int, action: str, topic: str, reason: str | None) -> EventView:
+    data = {"decision": {"action": action, "topic": topic, "queue": topic, "confidence": 0.8, "reason": reason}}
+    return EventView(id=n, tenant_id="t", kind=EventKind.BOT_REPLIED, at=datetime(2026, 1, 5, 9, n, tzinfo=UTC),
+                     contact_id="c", agent_id=None, data=data)  # fmt: skip
+
+
+def test_conversation_flagged_decision_prefers_the_first_emergency_over_an_earlier_sensitive_one():
+    events = [
+        _replied(1, "answer", "affald_toemning", None),
+        _replied(2, "handoff", "social_vold", "sensitive"),
+        _replied(3, "emergency", "dialog_noedsituation", "emergency"),
+        _replied(4, "emergency", "dialog_noedsituation", "emergency"),
+    ]
+    flagged = flagged_decision(events)
+    assert flagged is not None and flagged.action is Action.EMERGENCY
+    only_sensitive = flagged_decision(events[:2])
+    assert only_sensitive is not None and only_sensitive.topic == "social_vold"
+    assert flagged_decision(events[:1]) is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.safety import SafetyPolicy, assess, default_lexicon
+from bot.safety import SafetyPolicy, assess, default_lexicon, safety_chunks
 from bot.topics import EMERGENCY, load_contract
 
 pytestmark = pytest.mark.unit
@@ -294,3 +294,117 @@ def test_safety_past_violence_is_still_sensitive() -> None:
     signal = assess("min kæreste slog mig for to uger siden", {}, SENSITIVE)
     assert signal.topic == "social_vold"
     assert signal.emergency == 0.0
+
+
+# --- figures of speech, recurring nuisances, maintenance ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jeg er ved at drukne i blanketter fra jobcentret, hvem kan hjælpe",
+        "vi bliver kvalt i gebyrer, kan vi lave en afdragsordning",
+        "vandregningen var så høj at jeg næsten fik et hjertestop",
+        "jeg brænder for at starte en ny forening",
+    ],
+)
+def test_safety_figures_of_speech_raise_no_alarm(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency == 0.0
+
+
+def test_safety_figure_of_speech_does_not_hide_a_real_danger_in_the_same_message() -> None:
+    signal = assess("jeg drukner i papirer, og nu trækker min mand ikke vejret", {}, SENSITIVE)
+    assert signal.emergency >= POLICY.emergency_threshold
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "der var et gasudslip på vejen i går, kan vi lufte ud nu",
+        "min far fik en blodprop i januar og er stadig sygemeldt, hvornår er næste samtale",
+        "hjertestarteren på skolen blinker, hvem skifter batteriet",
+        "der kommer røg fra grillbaren ind i stuen hver aften",
+        "jeg kan ikke finde ud af at åbne brevet i min digitale post, siger min datter",
+        "min nevø svarer ikke når jeg skriver til ham",
+    ],
+)
+def test_safety_past_maintenance_nuisance_and_errands_raise_no_lexicon_alarm(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "der var brand i sidste uge og lige nu brænder det igen",
+        "min far fik en blodprop i januar og nu er han bevidstløs igen",
+        "vi har klaget over røgen hver aften, men lige nu står der flammer ud af vinduet",
+    ],
+)
+def test_safety_present_danger_beats_past_and_nuisance_words(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency >= POLICY.emergency_threshold
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "min søn på 4 har slugt nogle af farfars piller og er blevet helt søvnig",
+        "blodsukkeret er helt nede og hun svarer ikke når jeg taler til hende",
+        "han kaster hende ind i væggen igen og igen",
+    ],
+)
+def test_safety_lexicon_acute_poisoning_low_blood_sugar_and_violence_now(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency >= POLICY.emergency_threshold
+
+
+# --- long messages, read sentence by sentence ---------------------------------------------------
+
+LONG_ERRAND = (
+    "Kære kommune. Jeg skriver angående min ansøgning om tilskud til en trappelift, som jeg sendte i "
+    "sidste måned. Jeg har vedlagt lægeerklæringen. Min datter har hjulpet mig med at udfylde skemaet. "
+    "Hvornår kan jeg forvente et svar, og skal jeg sende mere? Venlig hilsen Inger"
+)
+
+
+def test_safety_chunks_short_message_is_not_split() -> None:
+    assert safety_chunks("det brænder i køkkenet") == ()
+
+
+def test_safety_chunks_are_bounded_and_cover_the_text() -> None:
+    text = " ".join([LONG_ERRAND] * 12)
+    chunks = safety_chunks(text, max_chunks=8)
+    assert 1 < len(chunks) <= 8
+    assert " ".join(chunks).split() == text.split()
+
+
+def test_safety_chunks_cut_a_run_on_transcript_at_words() -> None:
+    text = "ja hej jeg ringer om " + "noget med vores container og " * 20 + "tak"
+    chunks = safety_chunks(text, size=120)
+    assert len(chunks) > 1 and all(len(c) <= max(120, -(-len(text) // 8)) for c in chunks)
+
+
+def test_safety_acute_sentence_in_a_long_message_raises_the_alarm() -> None:
+    chunks = safety_chunks(LONG_ERRAND)
+    scores = [(c, _model(0.9 if i == 1 else 0.01)) for i, c in enumerate(chunks)]
+    signal = assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.05),
+                    chunk_scores=scores)
+    assert signal.emergency == pytest.approx(0.9)
+    assert any(r.startswith("safety_model:sentence 2:acute=0.90") for r in signal.reasons)
+
+
+def test_safety_sentence_about_the_past_needs_a_stronger_score() -> None:
+    past = "Vi havde en ulykke i sidste måned."
+    weak = [(past, _model(MODEL_POLICY.model_acute_threshold * 1.5))]
+    assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=weak).emergency == 0.0
+    strong = [(past, _model(0.95))]
+    assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=strong).emergency >= 0.9
+
+
+def test_safety_lexicon_hit_in_a_sentence_of_an_errand_needs_the_present_or_the_model() -> None:
+    alone = [("Angående ansøgningen.", _model(0.0)), ("Min mand er faldet om og er bevidstløs.", _model(0.0))]
+    assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=alone).emergency == 0.0
+    agreed = [("Min mand er faldet om og er bevidstløs.", _model(0.12))]
+    assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=agreed).emergency >= 0.9
+    now = [("Lige nu er min mand bevidstløs.", _model(0.0))]
+    assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=now).emergency >= 0.9
+    past = [("Min mand var bevidstløs efter ulykken i sidste uge.", _model(0.12))]
+    assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=past).emergency == 0.0
