@@ -143,6 +143,9 @@ class SafetyPolicy:
     chunk_factor: float = 1.0
     # ... and a stricter one still when the window itself speaks of the past or an errand.
     chunk_not_now_factor: float = 2.0
+    # The safety model's bar, times this, for a message (or conversation) whose wording says the
+    # danger words are about the past, an errand, equipment or a recurring nuisance.
+    not_now_factor: float = 1.0
 
 
 def assess(
@@ -187,19 +190,22 @@ def assess(
         reasons.append(f"lexicon:emergency:{hits['emergency'][0]!r}")
     elif discounted:
         reasons.append(f"lexicon:emergency:{discounted[0]!r} not now")
-    for source, _, probs, scores in sources:
+    for source, source_text, probs, scores in sources:
         p = probs.get(EMERGENCY, 0.0)
         if p >= policy.emergency_threshold and p > emergency:
             emergency = p
             reasons.append(f"classifier:{source}:emergency={p:.2f}")
         m = scores.get(ACUTE, 0.0)
-        if m >= policy.model_acute_threshold:
+        bar = policy.model_acute_threshold
+        if scores and policy.not_now_factor != 1.0 and lexicon.is_not_now(source_text):
+            bar = min(bar * policy.not_now_factor, 0.99)
+        if m >= bar:
             # Reported at least at the emergency threshold, so triage acts on the model's verdict.
             emergency = max(emergency, max(m, policy.emergency_threshold))
             reasons.append(f"safety_model:{source}:acute={m:.2f}")
         elif (
             emergency < policy.emergency_threshold
-            and m >= policy.agreement * policy.model_acute_threshold
+            and m >= policy.agreement * bar
             and (p >= policy.agreement * policy.emergency_threshold or discounted)
         ):
             emergency = policy.emergency_threshold

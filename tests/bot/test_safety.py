@@ -408,3 +408,13 @@ def test_safety_lexicon_hit_in_a_sentence_of_an_errand_needs_the_present_or_the_
     assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=now).emergency >= 0.9
     past = [("Min mand var bevidstløs efter ulykken i sidste uge.", _model(0.12))]
     assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=past).emergency == 0.0
+
+
+def test_safety_model_bar_is_raised_for_a_message_about_the_past_not_for_one_about_now() -> None:
+    policy = SafetyPolicy(model_acute_threshold=0.2, not_now_factor=3.0)
+    past = assess("der var brand i kælderen i sidste uge, hvem betaler", {}, SENSITIVE, policy=policy,
+                  model_scores=_model(0.25))
+    assert past.emergency == 0.0
+    now = assess("min far er faldet og jeg er bange for at han har brækket hoften", {}, SENSITIVE, policy=policy,
+                 model_scores=_model(0.25))
+    assert now.emergency >= policy.emergency_threshold
