@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from bot.config import Settings
+from bot.config import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     add_capacity_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()  # fresh: the environment may have changed since import
+    settings = load_settings()  # the environment and .env, read once here
     if args.command in ("retention", "gdpr"):
         return run_privacy_command(args, settings)
     if args.command == "agent":
@@ -57,8 +57,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     import uvicorn
 
-    uvicorn.run(settings.app_factory, factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
+    uvicorn.run(app_factory(), factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
     return 0
+
+
+def app_factory() -> str:
+    """What `serve` runs: the app factory the installed distribution registers under the
+    `kontakt.app` entry point (the channels live outside `bot`, which never names them)."""
+    from importlib.metadata import entry_points
+
+    found = entry_points(group="kontakt.app", name="default")
+    if not found:
+        raise SystemExit("no kontakt.app entry point installed: run scripts/setup.sh (pip install -e .)")
+    return next(iter(found)).value
 
 
 if __name__ == "__main__":

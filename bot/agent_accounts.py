@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.engine import ConversationEngine
 from bot.errors import AuthNotConfigured
@@ -34,20 +33,10 @@ MIN_PEPPER_CHARS = 32
 _PLACEHOLDERS = frozenset({"changethis", "changeme", "secret", "pepper", "kontakt", "development"})
 
 
-class AgentAuthSettings(BaseSettings):
-    """Read only when `Settings` has no `agent_token_pepper` field of its own (yet)."""
-
-    model_config = SettingsConfigDict(env_prefix="KONTAKT_", env_file=".env", extra="ignore")
-
-    agent_token_pepper: SecretStr | None = None
-
-
 def token_pepper(settings: Any | None = None) -> bytes:
-    """The pepper from `settings.agent_token_pepper` or KONTAKT_AGENT_TOKEN_PEPPER.
+    """The pepper from `settings.agent_token_pepper` (KONTAKT_AGENT_TOKEN_PEPPER).
     Refuses a missing, short or placeholder value with `AuthNotConfigured`."""
-    value = getattr(settings, "agent_token_pepper", None) if settings is not None else None
-    if value is None:
-        value = AgentAuthSettings().agent_token_pepper
+    value = settings.agent_token_pepper if settings is not None else None
     raw = value.get_secret_value() if isinstance(value, SecretStr) else value
     if not raw:
         raise AuthNotConfigured(

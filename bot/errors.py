@@ -8,6 +8,10 @@ class KontaktError(Exception):
     """Base class for every error kontakt raises on purpose."""
 
 
+class SettingsError(KontaktError, ValueError):
+    """A setting is missing or invalid; the message names the KONTAKT_* key and the fix."""
+
+
 class TrainingDataError(KontaktError):
     """A training data file is malformed. The message names the file and the block."""
 

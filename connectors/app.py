@@ -12,6 +12,7 @@ from bot.api import create_app
 from bot.api.agents import router as agents_router
 from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
+from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.config import Settings, get_settings
 from connectors.email.background import email_background
@@ -38,10 +39,11 @@ async def channel_hooks(app: FastAPI) -> AsyncIterator[None]:
 
 
 def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
+    settings = settings or get_settings()
     app = create_app(
-        settings or get_settings(),
+        settings,
         routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
-                 console_router],
+                 quarantine_router, console_router],
         background=[channel_hooks, email_background],
         **kwargs,
     )

@@ -3,9 +3,17 @@ is unchanged) so the API and evaluation tests run against the real Danish model.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bot.config import Settings
+
+# Hermetic: no test sees the developer's KONTAKT_* environment or .env (scripts/run.sh writes one).
+# A test that needs a setting passes it, or sets it with monkeypatch.
+for _key in [k for k in os.environ if k.startswith("KONTAKT_")]:
+    del os.environ[_key]
+os.environ["KONTAKT_ENV_FILE"] = os.devnull
 
 
 @pytest.fixture(scope="session")

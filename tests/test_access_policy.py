@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from bot.config import RateLimitSettings
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from pydantic import SecretStr
@@ -118,6 +120,7 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("GET", "/agent/static/capacity/{name}", Access.PUBLIC),
     Endpoint("GET", "/agent/static/vendor/{name}", Access.PUBLIC),
     Endpoint("GET", "/api/v1/capacity/staffing", Access.SUPERVISOR),
+    Endpoint("GET", "/agent/api/supervisor/quarantine", Access.SUPERVISOR),
     Endpoint("GET", "/api/v1/capacity/erlang", Access.SUPERVISOR),
     # Voice (connectors/voice/routes.py): router-wide Twilio signature check.
     Endpoint("POST", "/voice/incoming", Access.TWILIO_SIGNED),
@@ -300,7 +303,7 @@ def world(settings, understanding, tmp_path_factory) -> Iterator[World]:
         # the per-IP limiter (tested in tests/bot/api/test_ratelimit.py) would mask the status
         # under test here.
         mp.setenv("KONTAKT_RATELIMIT_ENABLED", "false")
-        app = build_app(local, understanding=understanding)
+        app = build_app(local, understanding=understanding, rate_limits=RateLimitSettings(enabled=False))
         app.state.voice_settings = VoiceSettings(twilio_auth_token=TWILIO_TOKEN)
         app.state.email_settings = EmailSettings(inbound_secret=SecretStr(EMAIL_SECRET), smtp_host=None,
                                                  imap_host=None)  # fmt: skip

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from uvicorn.logging import AccessFormatter, DefaultFormatter
 
 from bot.agent_accounts import create_agent, token_pepper
+from bot.config import RateLimitSettings
 from bot.config import Settings
 from bot.storage.models import AgentRole, Event, Handoff, Task
 from connectors.app import build_app
@@ -101,7 +102,7 @@ def served(settings, understanding, tmp_path_factory) -> Iterator[Served]:
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("KONTAKT_RATELIMIT_ENABLED", "false")
-            app = build_app(local, understanding=understanding)
+            app = build_app(local, understanding=understanding, rate_limits=RateLimitSettings(enabled=False))
         server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=True, lifespan="on"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

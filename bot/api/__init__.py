@@ -144,9 +144,11 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Each channel's part of the one Settings, where its routes look for it.
+    app.state.email_settings, app.state.voice_settings = settings.email, settings.voice
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/email/inbound",))
     # One set of buckets per app, shared by the middleware and the chat WebSocket route.
-    app.state.rate_limits = limits = RateLimits(rate_limits or RateLimitSettings())
+    app.state.rate_limits = limits = RateLimits(rate_limits or settings.ratelimit)
     app.add_middleware(RateLimit, limits=limits)  # outermost: refuse floods before any work
 
     @app.exception_handler(RequestValidationError)

@@ -37,6 +37,7 @@ from bot.errors import (
     RoleForbidden,
     StaleOffer,
     UnknownAgent,
+    NoReplyAddress,
     UnknownContact,
     UnknownOffer,
     UnknownOutcome,
@@ -71,6 +72,7 @@ _STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (StaleOffer, 409),
     (AgentExists, 409),
     (AgentBusy, 409),
+    (NoReplyAddress, 409),  # the contact has no address a reply can go to
     (UnknownOutcome, 422),
     (InvalidSkillLevel, 422),
     (InvalidTaskInput, 422),

@@ -41,7 +41,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from bot.config import RateLimitSettings
 
 __all__ = [
     "CHAT_PATHS", "TEXT_PATHS", "Limiter", "RateLimit", "RateLimitSettings", "RateLimits", "TokenBucket",
@@ -54,30 +54,6 @@ TEXT_PATHS = CHAT_PATHS | {"/model/parse"}
 # A chat body larger than this is not parsed for its sender (BodyLimit refuses it anyway).
 MAX_SENDER_BODY = 64 * 1024
 MAX_KEY_CHARS = 200
-
-
-class RateLimitSettings(BaseSettings):
-    """Defaults sized for a municipal contact centre: a citizen types far slower than 2 messages a
-    second, and one IP may be a town hall's NAT with many citizens (or Twilio). Per worker."""
-
-    model_config = SettingsConfigDict(env_prefix="KONTAKT_RATELIMIT_", env_file=".env", extra="ignore", frozen=True)
-
-    enabled: bool = True
-    ip_per_second: float = 30.0  # sustained requests per second per client IP
-    ip_burst: int = 300  # bucket size per client IP
-    sender_per_second: float = 2.0  # sustained chat messages per second per conversation
-    sender_burst: int = 20
-    new_conversation_per_second: float = 0.5  # new web chat conversations per second per IP
-    new_conversation_burst: int = 30
-    ws_frames_per_second: float = 5.0  # frames of any kind per second per socket
-    ws_frames_burst: int = 30
-    ws_per_address: int = 50  # open chat sockets per client IP
-    text_cost_chars: int = 1000  # a text message costs 1 + len(text) // this many tokens
-    exempt_paths: tuple[str, ...] = ("/health",)
-    # Use the first X-Forwarded-For address as the client IP. Only behind a proxy that sets it;
-    # otherwise any client could pick its own bucket.
-    trust_forwarded_for: bool = False
-    max_buckets: int = 100_000  # least recently used buckets are forgotten beyond this
 
 
 @dataclass(slots=True)

@@ -31,10 +31,9 @@ router = APIRouter(tags=["email"])
 
 
 def get_email_settings(request: Request) -> EmailSettings:
-    state = request.app.state
-    if getattr(state, "email_settings", None) is None:
-        state.email_settings = EmailSettings()
-    return state.email_settings
+    """`settings.email`, put on the app where it is built (connectors/app.py)."""
+    configured: EmailSettings = request.app.state.email_settings
+    return configured
 
 
 def get_mail_service(request: Request) -> MailService:

@@ -21,16 +21,16 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from connectors.voice.config import VoiceSettings, voice_settings_from_env
+from connectors.voice.config import VoiceSettings
 
 log = logging.getLogger("kontakt.voice.security")
 
 
 def get_voice_settings(request: Request) -> VoiceSettings:
-    """The app's voice settings (`app.state.voice_settings`), else from the environment.
-    Tests override this dependency."""
-    configured = getattr(request.app.state, "voice_settings", None)
-    return configured if isinstance(configured, VoiceSettings) else voice_settings_from_env()
+    """The app's voice settings (`app.state.voice_settings`, set where the app is built from
+    `settings.voice`). Tests override this dependency."""
+    configured: VoiceSettings = request.app.state.voice_settings
+    return configured
 
 
 VoiceSettingsDep = Annotated[VoiceSettings, Depends(get_voice_settings)]

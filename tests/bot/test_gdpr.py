@@ -117,13 +117,13 @@ def test_gdpr_cli_export_and_delete(tmp_path, capsys, monkeypatch) -> None:
     from datetime import UTC, datetime
 
     from bot.__main__ import main
-    from bot.config import get_settings
+    from bot.config import Settings, get_settings
     from bot.topics import load_contract
 
     url = f"sqlite:///{tmp_path / 'k.sqlite3'}"
     db = Database(url)
     db.migrate()
-    eng = ConversationEngine(db, load_contract(get_settings().topics_file), clock=lambda: datetime.now(UTC))
+    eng = ConversationEngine(db, load_contract(Settings().topics_file), clock=lambda: datetime.now(UTC))
     eng.ensure_tenant(TENANT, "København")
     c = eng.open_contact(TENANT, "chat", "s", phone="+4520123456")
     eng.mark_abandoned(TENANT, c.id)

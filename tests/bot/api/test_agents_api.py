@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from pydantic import SecretStr
 from fastapi.testclient import TestClient
 
 from bot.agent_accounts import create_agent, hash_token, token_matches, token_pepper
@@ -42,7 +43,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(settings, understanding, tmp_path_factory) -> Iterator[World]:
     db = tmp_path_factory.mktemp("agents-api") / "kontakt.sqlite3"
-    local = settings.model_copy(update={"database_url": f"sqlite:///{db}"})
+    local = settings.model_copy(update={"database_url": f"sqlite:///{db}", "agent_token_pepper": SecretStr(PEPPER)})
     app = create_app(local, routers=[agents_router, supervisor_router], understanding=understanding)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KONTAKT_AGENT_TOKEN_PEPPER", PEPPER)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -80,7 +81,7 @@ def world(settings, contract, migrated_sqlite: Path, tmp_path_factory) -> Iterat
         generate_month(seed)
     finally:
         seed.dispose()
-    local = settings.model_copy(update={"database_url": url})
+    local = settings.model_copy(update={"database_url": url, "agent_token_pepper": SecretStr(PEPPER)})
     app = create_app(local, routers=[agents_router, capacity_router], understanding=ContractOnly(contract))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KONTAKT_AGENT_TOKEN_PEPPER", PEPPER)

@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import update
 
 from bot.agent_accounts import create_agent, token_pepper
@@ -57,7 +58,7 @@ def app_url(serve, settings, contract, migrated_sqlite, tmp_path, monkeypatch):
     finally:
         seed.dispose()
     monkeypatch.setenv("KONTAKT_AGENT_TOKEN_PEPPER", PEPPER)
-    local = settings.model_copy(update={"database_url": url})
+    local = settings.model_copy(update={"database_url": url, "agent_token_pepper": SecretStr(PEPPER)})
     routers = [agents_router, supervisor_router, capacity_router, console_router]
     app = create_app(local, routers=routers, understanding=ContractOnly(contract))
     base = serve(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.agent_accounts import create_agent, token_pepper
 from bot.api import create_app
@@ -32,7 +33,7 @@ def test_console_login_take_reply_close(browser, serve, settings, understanding,
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     monkeypatch.setenv("KONTAKT_AGENT_TOKEN_PEPPER", PEPPER)
-    local = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'console.sqlite3'}"})
+    local = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'console.sqlite3'}", "agent_token_pepper": SecretStr(PEPPER)})
     app = create_app(local, routers=[agents_router, supervisor_router, console_router], understanding=understanding)
     base = serve(app)
     engine = app.state.engine

@@ -158,7 +158,8 @@ def test_ratelimit_is_installed_by_create_app(settings, understanding, monkeypat
 
     monkeypatch.setenv("KONTAKT_RATELIMIT_IP_BURST", "3")
     monkeypatch.setenv("KONTAKT_RATELIMIT_IP_PER_SECOND", "0.01")
-    with TestClient(create_app(settings, understanding=understanding)) as client:
+    local = type(settings)(database_url=settings.database_url)  # read with the environment above
+    with TestClient(create_app(local, understanding=understanding)) as client:
         codes = [client.post("/model/parse", json={"text": "hej"}).status_code for _ in range(4)]
         assert codes == [200, 200, 200, 429]
         assert client.get("/health").status_code == 200

@@ -8,6 +8,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 from voice_helpers import BASE, TOKEN, Twilio, fixture, twiml
 
+from bot.config import Settings
 from connectors.voice.config import VoiceSettings
 from connectors.voice.security import get_voice_settings
 
@@ -62,7 +63,7 @@ def test_security_unset_token_refuses_everything_and_tells_the_operator(app, cli
 
 def test_security_token_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("KONTAKT_TWILIO_AUTH_TOKEN", "from-env")
-    settings = VoiceSettings()
+    settings = Settings().voice  # the one Settings gives the voice channel the account's token
     assert settings.auth_token() == "from-env"
     assert "from-env" not in repr(settings)  # a SecretStr masks itself
 
