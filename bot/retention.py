@@ -32,7 +32,15 @@ from bot.privacy import redact
 from bot.routing.handoff import mask_entity_text
 from bot.storage.db import Database
 from bot.storage.models import (
-    Contact, ContactState, Event, Handoff, InboundMail, Message, OutboxItem, OutboxStatus, Task,
+    Contact,
+    ContactState,
+    Event,
+    Handoff,
+    InboundMail,
+    Message,
+    OutboxItem,
+    OutboxStatus,
+    Task,
 )  # fmt: skip
 
 __all__ = [

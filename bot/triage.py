@@ -14,8 +14,9 @@ Order of precedence, most important first:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.topics import EMERGENCY, HUMAN, OUT_OF_SCOPE, Handling, TopicContract
 from bot.types import Action, ArticleHit, ArticleRef, HandoffReason, NLUResult, TriageDecision
@@ -34,7 +35,7 @@ class TriagePolicy:
     max_candidates: int = 3
 
 
-def _decision(action: Action, topic: str | None, contract: TopicContract, conf: float, **kw) -> TriageDecision:
+def _decision(action: Action, topic: str | None, contract: TopicContract, conf: float, **kw: Any) -> TriageDecision:
     t = contract.by_id.get(topic) if topic else None
     queue = kw.pop("queue", t.queue if t else None)
     return TriageDecision(
@@ -145,12 +146,13 @@ def triage(
     policy: TriagePolicy = TriagePolicy(),
     previous_topic: str | None = None,
 ) -> TriageDecision:
-    for rule in (
+    rules: tuple[Callable[[], TriageDecision | None], ...] = (
         lambda: emergency_decision(nlu, contract, policy),
         lambda: sensitive_decision(nlu, contract, policy),
         lambda: human_decision(nlu, contract, policy, previous_topic),
         lambda: out_of_scope_decision(nlu, contract, policy),
-    ):
+    )
+    for rule in rules:
         decided = rule()
         if decided is not None:
             return decided

@@ -16,13 +16,13 @@ from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.config import Settings, get_settings
 from connectors.email.background import email_background
-from connectors.email.routes import router as email_router
 from connectors.email.routes import get_mail_service
+from connectors.email.routes import router as email_router
 from connectors.voice.engine_store import install_engine_store
 from connectors.voice.routes import router as voice_router
+from connectors.webchat import router as webchat_router
 from connectors.webchat.engine_backend import install_engine_backend
 from connectors.webchat.notify import notify
-from connectors.webchat import router as webchat_router
 
 
 @asynccontextmanager

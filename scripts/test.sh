@@ -15,4 +15,5 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 bash scripts/setup.sh test
+bash scripts/lint.sh
 exec .venv/bin/python -m pytest "$@"

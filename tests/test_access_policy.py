@@ -27,8 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from bot.config import RateLimitSettings
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from pydantic import SecretStr
@@ -39,6 +37,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.agent_accounts import create_agent, token_pepper
 from bot.agent_queries import agent_live
+from bot.config import RateLimitSettings
 from bot.engine import ConversationEngine
 from bot.storage.models import Agent, AgentRole, Contact, ContactState, Offer, OfferStatus, Task, TaskStatus
 from connectors.app import build_app

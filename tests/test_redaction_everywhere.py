@@ -29,8 +29,7 @@ from sqlalchemy import select
 from uvicorn.logging import AccessFormatter, DefaultFormatter
 
 from bot.agent_accounts import create_agent, token_pepper
-from bot.config import RateLimitSettings
-from bot.config import Settings
+from bot.config import RateLimitSettings, Settings
 from bot.storage.models import AgentRole, Event, Handoff, Task
 from connectors.app import build_app
 

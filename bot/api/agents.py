@@ -22,7 +22,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from bot.privacy import redact
 from bot.agent_queries import (
     AgentIdentity,
     AgentLive,
@@ -40,6 +39,7 @@ from bot.api import no_surrogates
 from bot.api.auth import ROLE_RANK, AgentRoute, CurrentAgent, DatabaseDep, EngineDep
 from bot.engine import ConversationEngine
 from bot.errors import AgentBusy, ContactForbidden, NotAssignedAgent, UnknownOffer, UnknownTask
+from bot.privacy import redact
 from bot.routing.handoff import Author, HandoffPacket
 from bot.routing.skills import ROUTABLE_STATES
 from bot.storage.db import Database

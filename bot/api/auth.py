@@ -32,12 +32,12 @@ from bot.errors import (
     InvalidSkillLevel,
     InvalidTaskInput,
     KontaktError,
+    NoReplyAddress,
     NotAssignedAgent,
     NotAuthenticated,
     RoleForbidden,
     StaleOffer,
     UnknownAgent,
-    NoReplyAddress,
     UnknownContact,
     UnknownOffer,
     UnknownOutcome,
@@ -45,9 +45,9 @@ from bot.errors import (
     UnknownTask,
     UnknownTenant,
 )
+from bot.privacy import redact
 from bot.storage.db import Database
 from bot.storage.models import AgentRole
-from bot.privacy import redact
 
 __all__ = [
     "AdminAgent", "AgentRoute", "CurrentAgent", "DatabaseDep", "EngineDep", "ROLE_RANK", "SupervisorAgent",

@@ -368,7 +368,7 @@ def simulate(scenario: Scenario, *, antithetic: bool = False) -> SimulationResul
                     tally.peak_backlog = max(tally.peak_backlog, backlog)
                     tally.backlog_at_end = backlog
 
-    for agent_id, since in busy_since.items():
+    for since in busy_since.values():
         busy_total += clipped(since, measure_to)
     window = timedelta(hours=scenario.measure_hours) * len(agents)
     results = []

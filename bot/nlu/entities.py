@@ -16,8 +16,8 @@ from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
 from bot.nlu.pipeline import danish_nlp
-from bot.types import Entity
 from bot.privacy import CPR_PATTERN, EMAIL_PATTERN, PHONE_PATTERN
+from bot.types import Entity
 
 _MONTHS = {
     m: i

@@ -31,7 +31,7 @@ from bot.privacy import CPR_MASK, EMAIL_MASK, PHONE_MASK, redact
 from bot.routing.skills import Channel
 from bot.types import Action, ArticleRef, HandoffReason, NLUResult
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
 SUMMARY_MAX_CHARS = 300
 
 

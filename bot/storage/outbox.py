@@ -28,10 +28,11 @@ import enum
 import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exc as sa_exc, or_, select
+from sqlalchemy import and_, or_, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, defer
 
 from bot.privacy import redact

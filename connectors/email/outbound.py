@@ -20,8 +20,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from email.headerregistry import Address
 from email import policy as email_policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
@@ -30,8 +30,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from bot.privacy import redact
 from bot.errors import AutoReplySuppressed, MailPolicyError, NaiveDatetime, NoReplyAddress, TopicContractError
+from bot.privacy import redact
 from bot.routing.calendar import COPENHAGEN, MONTHS_DA, OpeningHours, add_business_hours, format_deadline_da
 from bot.topics import Handling, TopicContract
 from connectors.email.inbound import InboundMail, automatic_reason, clean_header

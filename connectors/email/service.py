@@ -40,7 +40,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy as email_policy
+from email import message_from_bytes
+from email import policy as email_policy
 from email.message import EmailMessage
 from typing import Any
 

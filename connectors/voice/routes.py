@@ -150,7 +150,7 @@ def get_call(
         check_number_served(request, called)
     except NumberNotServed as exc:
         log.warning("call %s refused: %s", form.call_sid, exc)
-        raise Answered(Response(str(voice.goodbye(Lang.DA, "number_not_served")), media_type="application/xml"))
+        raise Answered(Response(str(voice.goodbye(Lang.DA, "number_not_served")), media_type="application/xml")) from None
     record, created = store.start(form.call_sid, caller=form.number, called=called, now=now)
     if created and request.url.path != "/voice/incoming":
         log.warning("call %s unknown at %s (restart?); started a new record", form.call_sid, request.url.path)

@@ -29,9 +29,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.privacy import redact
 from bot.api import Text
 from bot.api.ratelimit import retry_seconds
+from bot.privacy import redact
 from connectors.webchat.errors import ChatInputError, error_text
 from connectors.webchat.session import (
     CLIENT_MESSAGE_ID,
@@ -369,6 +369,6 @@ router.include_router(api)
 
 
 # -- WebSocket -------------------------------------------------------------------------------------
-from connectors.webchat.socket import chat_ws
+from connectors.webchat.socket import chat_ws  # noqa: E402 - socket.py imports this module
 
 router.add_api_websocket_route("/chat/ws", chat_ws)

@@ -17,8 +17,8 @@ from eval.fuzz.cases import (
     Frame,
     RouteInfo,
     json_request,
-    quote_any,
     query_string,
+    quote_any,
     voice_case,
 )
 from eval.fuzz.mail import mail_message

@@ -23,7 +23,7 @@ from bot.errors import (
 )
 from bot.routing.handoff import Author, PacketReason
 from bot.routing.skills import AgentState, Channel
-from bot.storage.models import ContactState, EventKind, OfferStatus, Outcome, TaskKind, TaskStatus
+from bot.storage.models import ContactState, EventKind, Outcome, TaskKind, TaskStatus
 from bot.types import Action, ArticleRef, Entity, HandoffReason, IntentScore, NLUResult, TriageDecision
 from tests.bot.conftest import TENANT, FakeClock
 

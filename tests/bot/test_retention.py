@@ -207,7 +207,14 @@ def test_retention_cli_dry_run_prints_counts(tmp_path, capsys, monkeypatch) -> N
 def test_retention_empties_stored_raw_mail_and_sent_outbox_items(
     db: Database, engine: ConversationEngine, clock: FakeClock
 ) -> None:
-    from bot.storage.models import Channel, InboundMail, InboundMailStatus, OutboxItem, OutboxKind, OutboxStatus
+    from bot.storage.models import (
+        Channel,
+        InboundMail,
+        InboundMailStatus,
+        OutboxItem,
+        OutboxKind,
+        OutboxStatus,
+    )
 
     contact_id = closed_chat(engine, clock, ref="mail-thread-1")
     raw = f"From: mette@example.dk\r\nSubject: cpr {CPR}\r\n\r\nMit cpr er {CPR}".encode()

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from pydantic import SecretStr
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from bot.agent_accounts import create_agent, hash_token, token_matches, token_pepper
 from bot.api import create_app

@@ -12,11 +12,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from bot.agent_accounts import create_agent, token_pepper
 from bot.api import create_app

@@ -16,7 +16,6 @@ from bot.api.agents import router as agents_router
 from bot.api.console import router as console_router
 from bot.api.supervisor import router as supervisor_router
 
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]

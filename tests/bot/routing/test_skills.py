@@ -521,7 +521,7 @@ def test_skills_random_snapshots_respect_capacity_and_assign_once(policy: Routin
         # no agent over capacity
         for agent_id, counts in load.items():
             added = Counter(o.channel for o in offers if o.agent_id == agent_id)
-            for channel, n in added.items():
+            for channel in added:
                 assert counts[channel] <= max(policy.concurrency[channel], agents[agent_id].active[channel])
             if policy.exclusive_voice and added:
                 assert counts[VOICE] == 0 or sum(counts.values()) == 1

@@ -4,7 +4,7 @@ never stops the retry pass for the others; supervisors see the quarantine of the
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.email.addresses import mailboxes
 from connectors.email.charsets import codec_for, decode_text
 from connectors.email.inbound import automatic_reason, machine_reason, parse_mail
 from connectors.email.outbound import auto_reply, wire_bytes

@@ -13,7 +13,6 @@ import pytest
 from bot.api import create_app
 from connectors.webchat import router
 
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
