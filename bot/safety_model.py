@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +145,20 @@ class SafetyThresholds:
     sensitive: float = 0.40
     target_acute_recall: float = 0.97
     target_sensitive_recall: float = 0.90
+    # Multipliers of `acute` where the wording says otherwise (see bot.safety.SafetyPolicy): for a
+    # message about the past, an errand, upkeep or a recurring nuisance; for one sentence window of
+    # a long message; and for such a window that is itself about the past or an errand.
+    not_now_factor: float = 2.0
+    chunk_factor: float = 1.0
+    chunk_not_now_factor: float = 3.0
+    # The acute bar never goes below this, whatever the folds say: the out-of-fold fit alone
+    # (about 0.20) raised 6-7 % false alarms on harmless messages with alarm words in a blind
+    # read, 0.30 kept every emergency there at 2.4 % (0.35: 1.2 %; 0.45 lost one).
+    acute_floor: float = 0.30
+
+    def in_force(self) -> SafetyThresholds:
+        """The thresholds to act on: the fitted ones, with the acute bar at least `acute_floor`."""
+        return replace(self, acute=max(self.acute, self.acute_floor))
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -230,7 +244,8 @@ class SafetyClassifier:
         acute, sens = y == 0, y == 1
         t_acute = threshold_for_recall(oof[:, 0], acute, target.target_acute_recall)
         t_sens = threshold_for_recall(oof[:, 1], sens, target.target_sensitive_recall)
-        self.thresholds = SafetyThresholds(t_acute, t_sens, target.target_acute_recall, target.target_sensitive_recall)
+        self.thresholds = replace(target, acute=t_acute, sensitive=t_sens).in_force()
+        t_acute = self.thresholds.acute
         alarm = oof[:, 0] >= t_acute
         self.report = {
             "examples": len(texts),

@@ -18,8 +18,8 @@ from bot.config import Settings
 from bot.errors import IndexMismatch, ModelNotBuilt
 from bot.nlu.classifier import TopicClassifier
 from bot.nlu.entities import EntityExtractor
-from bot.retrieval.articles import Article, load_articles
 from bot.nlu.text import bounded
+from bot.retrieval.articles import Article, load_articles
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
 from bot.safety import SafetyPolicy, assess, safety_chunks
@@ -81,11 +81,14 @@ class Understanding:
         t = getattr(classifier, "answer_threshold", TriagePolicy.answer_threshold)
         self.triage_policy = TriagePolicy(answer_threshold=t, retrieval_agreement=round(t * 0.7, 2))
         self.safety_model = safety_model
-        st = safety_thresholds or (safety_model.thresholds if safety_model else SafetyThresholds())
+        st = (safety_thresholds or (safety_model.thresholds if safety_model else SafetyThresholds())).in_force()
         self.safety_policy = SafetyPolicy(
             window=settings.conversation_window,
             model_acute_threshold=st.acute,
             model_sensitive_threshold=st.sensitive,
+            not_now_factor=st.not_now_factor,
+            chunk_factor=st.chunk_factor,
+            chunk_not_now_factor=st.chunk_not_now_factor,
         )
 
     @classmethod

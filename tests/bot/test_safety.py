@@ -212,7 +212,7 @@ def _model(acute: float, sensitive: float = 0.0) -> dict[str, float]:
     return {"acute": acute, "sensitive": sensitive, "none": 1 - acute - sensitive}
 
 
-MODEL_POLICY = SafetyPolicy(model_acute_threshold=0.2, model_sensitive_threshold=0.4)
+MODEL_POLICY = SafetyPolicy(model_acute_threshold=0.2, model_sensitive_threshold=0.4, not_now_factor=1.0)
 
 
 def test_safety_model_acute_alone_raises_the_alarm() -> None:
