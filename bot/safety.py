@@ -139,13 +139,13 @@ class SafetyPolicy:
     # Two signals that each reach this share of their own threshold raise the alarm together.
     agreement: float = 0.5
     # Sentence-level read of long messages: a window's acute score must reach the model's acute
-    # threshold times this (a window lacks the rest of the message, so it gets a stricter bar) ...
-    chunk_factor: float = 1.0
+    # threshold times this ...
+    chunk_factor: float = SafetyThresholds.chunk_factor
     # ... and a stricter one still when the window itself speaks of the past or an errand.
-    chunk_not_now_factor: float = 2.0
+    chunk_not_now_factor: float = SafetyThresholds.chunk_not_now_factor
     # The safety model's bar, times this, for a message (or conversation) whose wording says the
     # danger words are about the past, an errand, equipment or a recurring nuisance.
-    not_now_factor: float = 1.0
+    not_now_factor: float = SafetyThresholds.not_now_factor
 
 
 def assess(
