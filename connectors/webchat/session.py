@@ -1,5 +1,5 @@
 """The chat-session adapter: what the web chat needs from a conversation backend, and the
-bot-only backend used until the conversation engine (bot/engine.py) takes over.
+bot-only backend used until the conversation engine (bot/engine) takes over.
 
 A web chat session has an unguessable id (kept in the citizen's localStorage), a tenant, and an
 append-only history of `OutMessage`s with increasing integer ids per session, so a client can
