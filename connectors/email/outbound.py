@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -109,13 +110,36 @@ class AgentReplyTexts(BaseModel):
         return _check_fields(value, frozenset({"agent_name", "tenant_name"}))
 
 
+class EmergencyTexts(BaseModel):
+    """The lines that lead an auto-reply to a mail describing acute danger (112 first)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    call_112: str
+    other_numbers: str
+    told: str
+
+    @field_validator("*")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        return _check_fields(value, frozenset())
+
+
 class MailTemplates(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: int
     no_subject: str
     auto_reply: AutoReplyTexts
+    emergency: dict[Literal["da", "en"], EmergencyTexts]
     agent_reply: AgentReplyTexts
+
+    @field_validator("emergency")
+    @classmethod
+    def _danish_emergency(cls, value: dict[str, EmergencyTexts]) -> dict[str, EmergencyTexts]:
+        if "da" not in value:
+            raise ValueError("emergency needs Danish texts (da)")
+        return value
 
 
 def load_templates(path: Path) -> MailTemplates:
@@ -247,8 +271,12 @@ def auto_reply(
     message_id: str | None = None,
     own_addresses: Sequence[str] = (),
     templates: MailTemplates | None = None,
+    emergency: Literal["da", "en"] | None = None,
 ) -> EmailMessage:
     """The acknowledgement for an inbound mail, in plain Danish.
+
+    With `emergency` (the language of the mail) the reply leads with 112 and the other urgent
+    numbers, before the thanks and the deadline: the mail describes acute danger.
 
     It thanks the citizen, says when they get an answer ("Du får svar senest mandag den
     4. januar kl. 10.00"; compute `deadline` with `reply_deadline`), and for FAQ-level mail adds
@@ -265,7 +293,12 @@ def auto_reply(
             " answer (mail policy, seed 003 §5); pass answer=None and selfservice=None"
         )
     t = (templates or default_templates()).auto_reply
-    paragraphs = [
+    paragraphs = []
+    if emergency is not None:
+        texts = (templates or default_templates()).emergency
+        e = texts.get(emergency) or texts["da"]
+        paragraphs += [e.call_112, e.other_numbers, e.told]
+    paragraphs += [
         t.greeting + ",",
         t.thanks.format(received=format_deadline_da(received_at)),
         t.deadline.format(deadline=format_deadline_da(deadline)),

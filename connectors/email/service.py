@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
-from typing import Any
+from typing import Any, Literal
 
 from bot.engine import ConversationEngine
 from bot.errors import AutoReplySuppressed, NaiveDatetime, NoReplyAddress
@@ -57,6 +57,7 @@ from bot.storage.models import Channel, ContactState, EventKind, InboundMailStat
 from bot.storage.models import InboundMail as InboundMailRow
 from bot.tenants import Tenant, Tenants
 from bot.types import Action
+from bot.understanding import detect_language
 from connectors.email.inbound import GENERATED_ID_DOMAIN, InboundMail, machine_reason, parse_mail
 from connectors.email.outbound import (
     DEFAULT_REPLY_HOURS,
@@ -388,11 +389,15 @@ class MailService:
             log.error("tenant %s has no e-mail address in tenants.yaml; no auto-reply sent", tenant.id)
             return None
         answer, selfservice = self._faq(decision, hint)
+        emergency: Literal["da", "en"] | None = None
+        if decision.action is Action.EMERGENCY:
+            emergency = "en" if detect_language(f"{mail.subject} {mail.body_for_understanding}") == "en" else "da"
         try:
             return auto_reply(
                 mail, received_at=at, deadline=due, tenant_name=tenant.name, from_addr=tenant.email,
                 answer=answer, selfservice=selfservice, routing=hint, thread_root=thread_id, sent_at=at,
                 message_id=make_message_id(domain), own_addresses=self._own_addresses(), templates=self.templates,
+                emergency=emergency,
             )  # fmt: skip
         except (AutoReplySuppressed, NoReplyAddress) as exc:
             log.info("no auto-reply to %s: %s", mail.message_id, exc)
