@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from bot.api import create_app
 from bot.api.agents import router as agents_router
+from bot.api.alerts import router as alerts_router
 from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
 from bot.api.quarantine import router as quarantine_router
@@ -43,7 +44,7 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     app = create_app(
         settings,
         routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
-                 quarantine_router, console_router],
+                 quarantine_router, alerts_router, console_router],
         background=[channel_hooks, email_background],
         **kwargs,
     )

@@ -120,6 +120,7 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("GET", "/agent/static/vendor/{name}", Access.PUBLIC),
     Endpoint("GET", "/api/v1/capacity/staffing", Access.SUPERVISOR),
     Endpoint("GET", "/agent/api/supervisor/quarantine", Access.SUPERVISOR),
+    Endpoint("GET", "/agent/api/supervisor/alerts", Access.SUPERVISOR),
     Endpoint("GET", "/api/v1/capacity/erlang", Access.SUPERVISOR),
     # Voice (connectors/voice/routes.py): router-wide Twilio signature check.
     Endpoint("POST", "/voice/incoming", Access.TWILIO_SIGNED),

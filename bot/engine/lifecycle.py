@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from bot.engine.core import EngineCore, _decision_data, _outcome
 from bot.engine.states import ContactEvent, transition
@@ -22,7 +23,7 @@ from bot.storage.models import (
     Outcome,
 )
 from bot.storage.repository import ContactView, MessageView
-from bot.types import TriageDecision
+from bot.types import Action, TriageDecision
 
 E = ContactEvent  # short name for the steps, as in bot.engine.states.TRANSITIONS
 
@@ -133,7 +134,19 @@ class LifecycleMixin(EngineCore):
                                  author=Author.BOT, text=text, at=at)  # fmt: skip
             self._event(s, tenant_id, EventKind.BOT_REPLIED, at, c, message_id=m.id,
                         decision=_decision_data(decision))  # fmt: skip
+            if decision is not None and decision.action is Action.EMERGENCY:
+                self._emergency_alert(s, c, at)
             return MessageView.of(m)
+
+    def _emergency_alert(self, s: Session, c: Contact, at: datetime) -> None:
+        """The bot referred the citizen to 112: one alert per citizen message, for supervisors."""
+        (inbound,) = repo.messages(s, tenant_id=c.tenant_id, contact_id=c.id, direction=Direction.IN)[-1:] or (None,)
+        about = inbound.id if inbound is not None else None
+        for e in repo.events(s, tenant_id=c.tenant_id, contact_id=c.id):
+            if e.kind is EventKind.EMERGENCY_ALERT and e.data.get("about_message_id") == about:
+                return
+        self._event(s, c.tenant_id, EventKind.EMERGENCY_ALERT, at, c, about_message_id=about,
+                    channel=c.channel.value)  # fmt: skip
 
     def messages_since(
         self, tenant_id: str, contact_id: str, after_message_id: int = 0, *, outbound_only: bool = True

@@ -137,6 +137,8 @@ class EventKind(enum.StrEnum):
     MAIL_QUARANTINED = "mail_quarantined"
     OUTBOX_QUARANTINED = "outbox_quarantined"
     FEEDBACK = "feedback"  # a citizen's survey answers (chat or voice)
+    # the bot referred the citizen to 112 (VARCHAR values, so no migration); supervisors are alerted
+    EMERGENCY_ALERT = "emergency_alert"
 
 
 def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:
