@@ -7,6 +7,7 @@
   var POLL_MS = 2500;
   var TOKEN_KEY = "kontakt-agent-token";
   var CONTACT_KEY = "kontakt-agent-contact";
+  var ALERTS_SEEN_KEY = "kontakt-alerts-seen";
 
   var LABELS = {
     state: { available: "Klar", busy: "Optaget", after_contact_work: "Efterbehandling", paused: "Pause", offline: "Logget af" },
@@ -122,6 +123,8 @@
   function logout(message) {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(CONTACT_KEY);
+    sessionStorage.removeItem(ALERTS_SEEN_KEY);
+    $("alerts").hidden = true;
     if (state.timer) clearInterval(state.timer);
     state.timer = null;
     state.me = null;
@@ -438,6 +441,32 @@
   $("tab-staffing").addEventListener("click", function () { showView("staffing"); });
   $("sv-skills-reload").addEventListener("click", loadSkills);
 
+  // --- emergency alerts (supervisors): the bot referred a citizen to 112 ---------------------------
+
+  function isSupervisor() { return !!state.me && (state.me.role === "supervisor" || state.me.role === "admin"); }
+
+  function renderAlerts(items) {
+    var seen = Number(sessionStorage.getItem(ALERTS_SEEN_KEY) || 0);
+    var fresh = items.filter(function (a) { return a.id > seen; });
+    var list = $("alerts-list");
+    clear(list);
+    fresh.forEach(function (a) {
+      list.appendChild(el("li", { attrs: { "data-alert": String(a.id) } }, [
+        el("span", { cls: "when", text: fmtTime(a.at) }),
+        el("span", { cls: "tag", text: label("channel", a.channel) }),
+        el("span", { cls: "excerpt", text: a.excerpt || "–" })
+      ]));
+    });
+    $("alerts").hidden = fresh.length === 0;
+    $("alerts").setAttribute("data-newest", fresh.length ? String(fresh[0].id) : "");
+  }
+
+  $("alerts-seen").addEventListener("click", function () {
+    var newest = $("alerts").getAttribute("data-newest");
+    if (newest) sessionStorage.setItem(ALERTS_SEEN_KEY, newest);
+    $("alerts").hidden = true;
+  });
+
   // --- polling -----------------------------------------------------------------------------------
 
   function poll() {
@@ -452,6 +481,7 @@
       refreshContact(false)
     ];
     if (state.view === "supervisor") jobs.push(api("GET", "/supervisor/overview").then(renderOverview));
+    if (isSupervisor()) jobs.push(api("GET", "/supervisor/alerts?limit=5").then(function (d) { renderAlerts(d.items); }));
     Promise.all(jobs.map(function (p) { return p.catch(function () {}); })).then(function () { state.busy = false; });
   }
 
