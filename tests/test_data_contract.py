@@ -160,6 +160,23 @@ def test_contract_safety_corpus_has_harmless_look_alikes(safety_corpus) -> None:
     assert len({ex.kind for ex in harmless}) >= 6
 
 
+@pytest.mark.parametrize(
+    "kind",
+    [
+        # acute danger told indirectly
+        "medicin_indtaget", "lavt_blodsukker", "vold_nu_vidne", "slagtilfaelde_spoergende",
+        "fare_midt_i_skrivelse", "english_acute",
+        # harmless neighbours: idioms, past events, equipment upkeep, recurring nuisances, errands
+        "talemaade", "fortid_med_spoergsmaal", "udstyr_vedligehold", "gene_tilbagevendende",
+        "hjaelp_til_paaroerende",
+    ],
+)
+def test_contract_safety_corpus_covers_indirect_danger_and_its_look_alikes(safety_corpus, kind: str) -> None:
+    examples = [ex for ex in safety_corpus if ex.kind == kind]
+    assert len(examples) >= 5, kind
+    assert len({ex.text.split()[0].lower() for ex in examples}) >= 3, f"{kind}: vary how the examples begin"
+
+
 def test_contract_safety_corpus_text_has_one_label(safety_corpus) -> None:
     labels: dict[str, set[str]] = defaultdict(set)
     for ex in safety_corpus:
