@@ -106,7 +106,7 @@ class Understanding:
                 f"settings ask for {settings.embedder!r}: run `python -m bot train`"
             )
         contract = load_contract(settings.topics_file)
-        embedder = make_embedder(settings.embedder)
+        embedder = make_embedder(settings.embedder, threads=settings.embedder_threads)
         articles = load_articles(settings.articles_dir, contract)
         index = ArticleIndex.load(settings.model_dir, articles, embedder)
         extractor = EntityExtractor(manifest["synonyms"], manifest["lookups"])

@@ -37,6 +37,8 @@
     human: "Tal med en medarbejder",
     end: "Afslut samtale",
     actions: "Handlinger i chatten",
+    call112: "Ring 112",
+    staffAlerted: "Kommunens medarbejdere har fået besked om din henvendelse.",
     whoUser: "Du",
     whoBot: "Kommunens assistent",
     whoAgent: function (name) { return name ? name + ", medarbejder" : "Medarbejder"; },
@@ -300,6 +302,15 @@
       if (m.id) u.setAttribute("data-id", m.id);
       if (m.client_message_id) u.setAttribute("data-cmid", m.client_message_id);
       return u;
+    }
+    if (m.kind === "bot" && m.action === "emergency") {
+      // Acute danger: an unmistakable alert with 112 one tap away (tel: link on phones).
+      var urgent = bubble("bot", T.whoBot, [renderText(m.text),
+        el("p", {}, [el("a", { className: "kontakt-112", href: "tel:112", text: T.call112 })]),
+        el("p", { className: "kontakt-alerted", text: T.staffAlerted })]);
+      urgent.classList.add("kontakt-msg--emergency");
+      urgent.setAttribute("role", "alert");
+      return urgent;
     }
     if (m.kind === "bot") {
       return bubble("bot", T.whoBot, [renderText(m.text), renderCite(m.article),

@@ -238,3 +238,21 @@ def test_queue_agent_out_of_hours_and_feedback(browser, serve, settings, underst
     assert fb.scores == {"tilfredshed": 9, "afklaring": 7, "sprog": 10} and fb.comment == "Hurtigt svar"
     stored = browser.execute_script("return Object.keys(localStorage).filter(k => k.endsWith(':session'));")
     assert stored == []  # the ended conversation is not resumed on the next visit
+
+
+def test_an_emergency_answer_is_an_alert_with_112_one_tap_away(browser, serve, settings, understanding):
+    from selenium.webdriver.common.keys import Keys
+
+    base = serve(create_app(settings, routers=[router], understanding=understanding))
+    browser.get(base + "/chat/demo")
+    w = Widget(browser)
+    w.wait_for_launcher()
+    w.find("#kontakt-launcher").click()
+    w.find("#kontakt-input").send_keys("Min far er faldet om og trækker ikke vejret", Keys.ENTER)
+    w.wait.until(lambda d: w.find_all(".kontakt-msg--emergency"))
+    alert = w.find(".kontakt-msg--emergency")
+    assert alert.get_attribute("role") == "alert"
+    link = w.find(".kontakt-msg--emergency a.kontakt-112")
+    assert link.get_attribute("href") == "tel:112" and link.text == "Ring 112"
+    assert "112" in alert.text and "fået besked" in alert.text
+    _shot(browser, "widget-emergency.png")
