@@ -172,8 +172,9 @@ def triage(
         # Never offer a sensitive situation as a menu button: a person takes it, at once.
         return _decision(Action.HANDOFF, sensitive[0], contract, top.confidence, reason=HandoffReason.SENSITIVE,
                          explanation=f"sensitive candidate {sensitive[0]} while unsure")
-    if candidates and all(contract.by_id[c].handling == Handling.HANDOFF for c in candidates[:2]):
-        # Whichever of them it is, a person takes it: asking the citizen first gains nothing.
+    if len(candidates) >= 2 and all(contract.by_id[c].handling == Handling.HANDOFF for c in candidates[:2]):
+        # Whichever of them it is, a person takes it: asking the citizen first gains nothing. One
+        # weak guess alone is no such evidence: then the citizen is asked, with "a person" offered.
         return topic_decision(candidates[0], top.confidence, contract, hits, articles, by_topic)
     if not candidates:
         return _decision(Action.OUT_OF_SCOPE, OUT_OF_SCOPE, contract, nlu.out_of_scope, queue=None,
