@@ -10,6 +10,7 @@ transaction is rolled back, so nothing is half-written.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +60,7 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        event.listen(self.engine, "before_cursor_execute", _encodable_parameters, retval=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         self._immediate = sessionmaker(
             self.engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False, autoflush=True
@@ -128,6 +130,31 @@ def _safe_rollback(session: Session) -> None:
         session.rollback()
     except sa_exc.SQLAlchemyError:
         session.invalidate()
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value: Any) -> Any:
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) and _SURROGATE.search(value) else value
+
+
+def _encodable_parameters(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> tuple[str, Any]:
+    """No text the database driver cannot encode: a lone surrogate (from a broken mail header or
+    a JSON escape) becomes U+FFFD instead of failing the whole transaction. Channels already clean
+    what they know; this is the last line for what they do not."""
+    if isinstance(parameters, dict):
+        parameters = {k: _encodable(v) for k, v in parameters.items()}
+    elif isinstance(parameters, (list, tuple)) and parameters and isinstance(parameters[0], (list, tuple, dict)):
+        parameters = type(parameters)(
+            {k: _encodable(v) for k, v in p.items()} if isinstance(p, dict) else type(p)(_encodable(v) for v in p)
+            for p in parameters
+        )
+    elif isinstance(parameters, (list, tuple)):
+        parameters = type(parameters)(_encodable(v) for v in parameters)
+    return statement, parameters
 
 
 def _configure_sqlite(engine: Engine) -> None:
