@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.engine.core import EngineCore
 from bot.routing import calendar
 from bot.storage import repository as repo
@@ -30,6 +32,21 @@ class TenantsMixin(EngineCore):
         at = self._now(now)
         for schedule in (schedules or {}).values():
             calendar.schedule_from_mapping(schedule)  # validate before writing
+        try:
+            self._put_tenant(tenant_id, name, priorities, schedules, avg_handle_seconds, at)
+        except IntegrityError:
+            # Another worker starting at the same moment created it first: now it is an update.
+            self._put_tenant(tenant_id, name, priorities, schedules, avg_handle_seconds, at)
+
+    def _put_tenant(
+        self,
+        tenant_id: str,
+        name: str,
+        priorities: Mapping[str, int] | None,
+        schedules: Mapping[str, Mapping[str, Any]] | None,
+        avg_handle_seconds: Mapping[str, int] | None,
+        at: datetime,
+    ) -> None:
         with self.db.write() as s:
             tenant = s.get(Tenant, tenant_id)
             if tenant is None:
