@@ -34,8 +34,9 @@ async def channel_hooks(app: FastAPI) -> AsyncIterator[None]:
         def __init__(self, a: FastAPI) -> None:
             self.app = a
 
-    app.state.reply_senders = {"email": get_mail_service(_Request(app)).send_agent_reply}
-    app.state.on_contact_change = lambda contact_id: notify(app.state.db, contact_id)
+    channels = app.state.channels
+    channels.reply_senders["email"] = get_mail_service(_Request(app)).send_agent_reply
+    channels.watchers.append(lambda tenant_id, contact_id: notify(app.state.db, contact_id))
     yield
 
 

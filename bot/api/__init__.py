@@ -19,6 +19,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from bot import __version__
 from bot.api.ratelimit import RateLimit, RateLimits, RateLimitSettings
+from bot.channels import Channels
 from bot.config import Settings
 from bot.dialogue import ConversationMemory
 from bot.engine import ConversationEngine
@@ -144,6 +145,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.channels = Channels()  # filled by the channels' start-up hooks (bot/channels.py)
     # Each channel's part of the one Settings, where its routes look for it.
     app.state.email_settings, app.state.voice_settings = settings.email, settings.voice
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/email/inbound",))

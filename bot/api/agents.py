@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from bot.agent_queries import (
@@ -36,7 +36,8 @@ from bot.agent_queries import (
     tasks_in_queues,
 )
 from bot.api import no_surrogates
-from bot.api.auth import ROLE_RANK, AgentRoute, CurrentAgent, DatabaseDep, EngineDep
+from bot.api.auth import ROLE_RANK, AgentRoute, ChannelsDep, CurrentAgent, DatabaseDep, EngineDep
+from bot.channels import Channels
 from bot.engine import ConversationEngine
 from bot.errors import AgentBusy, ContactForbidden, NotAssignedAgent, UnknownOffer, UnknownTask
 from bot.privacy import redact
@@ -322,7 +323,7 @@ def set_state(body: StateIn, agent: CurrentAgent, db: DatabaseDep, engine: Engin
 
 
 @router.post("/next", response_model=ContactDetail, responses={204: {"description": "Nothing waits for me"}})
-def take_next(agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> ContactDetail | Response:
+def take_next(agent: CurrentAgent, db: DatabaseDep, engine: EngineDep, channels: ChannelsDep) -> ContactDetail | Response:
     """Take the next contact: accept my oldest pending offer, or else make me available, run
     the router for my tenant and accept what it offers me. 200 with the contact (packet and
     transcript), 204 when nothing waits for me, 409 if the offer went stale meanwhile. Any role."""
@@ -338,7 +339,7 @@ def take_next(agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> Contac
     if not pending:
         return Response(status_code=204)
     offer = pending[0]
-    engine.accept_offer(tenant, offer.id, agent.id)
+    _accept(engine, channels, agent, offer.id, offer.contact_id)
     return contact_detail(engine, db, agent, offer.contact_id)
 
 
@@ -357,12 +358,22 @@ def _my_offer(db: Database, agent: AgentIdentity, offer_id: int) -> OfferInfo:
 
 
 @router.post("/offers/{offer_id}/accept", response_model=ContactDetail)
-def accept(offer_id: OfferId, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep) -> ContactDetail:
+def accept(
+    offer_id: OfferId, agent: CurrentAgent, db: DatabaseDep, engine: EngineDep, channels: ChannelsDep
+) -> ContactDetail:
     """Accept an offer made to me → the contact with packet and transcript. 409 if it expired
     or was decided already (an expired one goes back to the front of its queue). Any role."""
     o = _my_offer(db, agent, offer_id)
-    engine.accept_offer(agent.tenant_id, offer_id, agent.id)
+    _accept(engine, channels, agent, offer_id, o.contact_id)
     return contact_detail(engine, db, agent, o.contact_id)
+
+
+def _accept(engine: ConversationEngine, channels: Channels, agent: AgentIdentity, offer_id: int, contact_id: str) -> None:
+    """Accept, then let the contact's channel connect the citizen to me (a live call is bridged)."""
+    engine.accept_offer(agent.tenant_id, offer_id, agent.id)
+    channel = str(engine.contact(agent.tenant_id, contact_id).channel)
+    channels.assigned(channel, agent.tenant_id, contact_id, agent.id)
+    channels.changed(agent.tenant_id, contact_id)
 
 
 @router.post("/offers/{offer_id}/decline", response_model=MeOut)
@@ -390,12 +401,12 @@ def get_contact(contact_id: str, agent: CurrentAgent, db: DatabaseDep, engine: E
 
 
 @router.post("/contacts/{contact_id}/reply", response_model=MessageOut, status_code=201)
-def reply(contact_id: str, body: ReplyIn, agent: CurrentAgent, engine: EngineDep, request: Request) -> MessageOut:
+def reply(contact_id: str, body: ReplyIn, agent: CurrentAgent, engine: EngineDep, channels: ChannelsDep) -> MessageOut:
     """Store my reply; the contact's channel delivers it (chat and voice read messages_since; a
-    channel with its own sender, e-mail, registers it in app.state.reply_senders). Only the
+    channel with its own sender, e-mail, registers it in bot.channels.Channels). Only the
     assigned agent (403 otherwise; 409 if the contact is not assigned or active)."""
     contact = engine.contact(agent.tenant_id, contact_id)
-    sender = getattr(request.app.state, "reply_senders", {}).get(str(contact.channel))
+    sender = channels.sender(str(contact.channel))
     if sender is not None:
         if contact.assigned_agent_id != agent.id:  # before the channel looks at the contact at all
             raise NotAssignedAgent(f"contact {contact_id!r} is not assigned to agent {agent.id!r}")
@@ -405,35 +416,29 @@ def reply(contact_id: str, body: ReplyIn, agent: CurrentAgent, engine: EngineDep
         m = engine.agent_reply(
             agent.tenant_id, agent.id, contact_id, body.text, client_message_id=body.client_message_id
         )
-    _changed(request, contact_id)
+    channels.changed(agent.tenant_id, contact_id)
     return MessageOut(id=m.id, author=m.author, agent_id=m.agent_id, text=redact(m.text), at=m.created_at)
 
 
 @router.post("/contacts/{contact_id}/transfer", response_model=HandoffPacket)
 def transfer(
-    contact_id: str, body: TransferIn, agent: CurrentAgent, engine: EngineDep, request: Request
+    contact_id: str, body: TransferIn, agent: CurrentAgent, engine: EngineDep, channels: ChannelsDep
 ) -> HandoffPacket:
     """Transfer to another queue of my tenant with a note → the new packet version. Only the
     assigned agent (403); unknown queue 404; 409 from a state that cannot transfer."""
     packet = engine.transfer(agent.tenant_id, agent.id, contact_id, body.queue_id, body.note)
-    _changed(request, contact_id)
+    channels.changed(agent.tenant_id, contact_id)
     return packet
 
 
 @router.post("/contacts/{contact_id}/close", response_model=ContactOut)
-def close(contact_id: str, body: CloseIn, agent: CurrentAgent, engine: EngineDep, request: Request) -> ContactOut:
+def close(contact_id: str, body: CloseIn, agent: CurrentAgent, engine: EngineDep, channels: ChannelsDep) -> ContactOut:
     """Close with an outcome code; I go into after-contact work. Only the assigned agent (403);
     409 from a state that cannot close."""
     out = ContactOut.of(engine.close(agent.tenant_id, agent.id, contact_id, body.outcome), agent.id)
-    _changed(request, contact_id)
+    channels.changed(agent.tenant_id, contact_id)
     return out
 
-
-def _changed(request: Request, contact_id: str) -> None:
-    """Tell the channels (e.g. a citizen's socket on another worker) that the contact changed."""
-    hook = getattr(request.app.state, "on_contact_change", None)
-    if hook is not None:
-        hook(contact_id)
 
 
 @router.get("/tasks", response_model=TasksOut)

@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.agent_accounts import hash_token, token_matches, token_pepper
 from bot.agent_queries import AgentIdentity, agent_by_token_hash
+from bot.channels import Channels
 from bot.engine import ConversationEngine
 from bot.errors import (
     AgentBusy,
@@ -124,6 +125,13 @@ def get_database(request: Request) -> Database:
 
 EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def get_channels(request: Request) -> Channels:
+    return request.app.state.channels
+
+
+ChannelsDep = Annotated[Channels, Depends(get_channels)]
 
 
 def request_pepper(request: Request) -> bytes:
