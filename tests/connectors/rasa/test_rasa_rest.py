@@ -1,0 +1,170 @@
+"""Rasa's REST and callback channels in the real app (connectors/app.py, the real Danish model,
+a temporary SQLite database): Rasa's shapes, the engine's turn behind them, and the sender's
+conversation across messages and after it was closed."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import pytest
+from pydantic import SecretStr
+
+from bot.agent_accounts import create_agent, token_pepper
+from bot.api.ratelimit import RateLimitSettings
+from bot.storage import repository as repo
+from bot.storage.models import Channel, ContactState, OutboxStatus
+from bot.storage.outbox import Outbox
+from connectors.app import build_app
+from connectors.rasa.inbound import RasaKind, RasaRef, parse_ref, ref_stem
+from tests.connectors.rasa.recorder import HttpRecorder
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from fastapi.testclient import TestClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PEPPER = "rasa-rest-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
+TENANT = "kobenhavn"
+WEBHOOK = "/webhooks/rest/webhook"
+CALLBACK = "/webhooks/callback/webhook"
+HUMAN = "Jeg vil gerne tale med en medarbejder"
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Iterator[HttpRecorder]:
+    rec = HttpRecorder.start()
+    try:
+        yield rec
+    finally:
+        rec.stop()
+
+
+@pytest.fixture(scope="module")
+def world(settings, understanding, tmp_path_factory, recorder):
+    db = tmp_path_factory.mktemp("rasa") / "kontakt.sqlite3"
+    local = settings.model_copy(update={
+        "database_url": f"sqlite:///{db}", "agent_token_pepper": SecretStr(PEPPER),
+        "callback": settings.callback.model_copy(update={"url": recorder.url, "outbox_seconds": 0.2,
+                                                         "retry_seconds": 0.2}),
+    })  # fmt: skip
+    app = build_app(local, understanding=understanding, rate_limits=RateLimitSettings(_env_file=None, enabled=False))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        token = create_agent(app.state.engine, token_pepper(local), tenant_id=TENANT, agent_id="rasa-anne",
+                             name="Anne Holm", skills={"borgerservice_basis": 5})  # fmt: skip
+        yield app, client, {"Authorization": f"Bearer {token}"}
+
+
+def contact_of(app, kind: RasaKind, sender: str, generation: int = 1):
+    with app.state.db.read() as s:
+        c = repo.find_contact(s, tenant_id=TENANT, channel=Channel.CHAT, external_ref=f"{ref_stem(kind, sender)}{generation}")
+        return None if c is None else (c.id, c.state)
+
+
+# --- Rasa's shapes (the assertions of the channel's first version) -----------------------------------
+
+
+def test_rasa_rest_answers_in_danish(world):
+    _, client, _ = world
+    r = client.post(WEBHOOK, json={"sender": "borger-42", "message": "Kan jeg få tilskud til husleje?"})
+    assert r.status_code == 200
+    msgs = r.json()
+    assert msgs and all(m["recipient_id"] == "borger-42" for m in msgs)
+    assert "Kilde:" in msgs[0]["text"]
+
+
+def test_rasa_rest_clarify_offers_buttons_and_payload_chooses_topic(world):
+    _, client, _ = world
+    msgs = client.post(WEBHOOK, json={"sender": "b-7", "message": "/affald_toemning"}).json()
+    assert "Kilde:" in msgs[0]["text"]
+    msgs = client.post(WEBHOOK, json={"sender": "b-8", "message": "jeg har et spørgsmål om noget"}).json()
+    buttons = [b for m in msgs for b in m.get("buttons", [])]
+    assert any(b["payload"] == "/dialog_menneske" for b in buttons)
+
+
+def test_rasa_rest_distress_is_queued_and_the_bot_stays_silent(world):
+    app, client, _ = world
+    sender = "b-distress"
+    first = client.post(WEBHOOK, json={"sender": sender, "message": "jeg kan ikke mere, jeg vil ikke leve"}).json()
+    assert first[0]["custom"]["triage"]["action"] == "handoff"
+    contact_id, state = contact_of(app, RasaKind.REST, sender)
+    assert state is ContactState.QUEUED
+    # The engine now holds the conversation for a person: the bot says nothing more (it used to
+    # repeat its handoff answer), and the message waits for the agent in the transcript.
+    later = client.post(WEBHOOK, json={"sender": sender, "message": "hvornår kommer skraldebilen"}).json()
+    assert later == []
+    packets = app.state.engine.handoff_packets(TENANT, contact_id)
+    assert len(packets) == 1 and packets[0].reason.value in ("sensitive", "emergency")
+    assert [m.text for m in app.state.engine.transcript(TENANT, contact_id)][-1] == "hvornår kommer skraldebilen"
+
+
+def test_rasa_rest_empty_message_asks_for_words_and_opens_nothing(world):
+    app, client, _ = world
+    msgs = client.post(WEBHOOK, json={"sender": "b-empty", "message": "   "}).json()
+    assert len(msgs) == 1 and "tom besked" in msgs[0]["text"]
+    assert contact_of(app, RasaKind.REST, "b-empty") is None
+
+
+# --- with an agent -------------------------------------------------------------------------------
+
+
+def test_rasa_rest_agent_reply_comes_with_the_next_answer_once_and_closing_starts_anew(world):
+    app, client, agent = world
+    sender = "b-agent"
+    assert client.post(WEBHOOK, json={"sender": sender, "message": HUMAN}).json()[0]["custom"]["triage"]["action"] == "handoff"
+    contact_id, _ = contact_of(app, RasaKind.REST, sender)
+    taken = client.post("/agent/api/next", headers=agent)
+    assert taken.status_code == 200 and taken.json()["contact"]["id"] == contact_id
+    assert taken.json()["packet"]["queue"]["id"] == "borgerservice_basis"
+    r = client.post(f"/agent/api/contacts/{contact_id}/reply", headers=agent, json={"text": "Hej, det er Anne."})
+    assert r.status_code == 201
+    assert client.post(WEBHOOK, json={"sender": sender, "message": "Hej Anne"}).json() == [
+        {"recipient_id": sender, "text": "Hej, det er Anne."}
+    ]
+    assert client.post(WEBHOOK, json={"sender": sender, "message": "Er du der?"}).json() == []
+    closed = client.post(f"/agent/api/contacts/{contact_id}/close", headers=agent, json={"outcome": "straksafklaret"})
+    assert closed.status_code == 200
+    # The sender writes again: a new conversation with the bot, the closed one untouched.
+    again = client.post(WEBHOOK, json={"sender": sender, "message": "Hvornår kommer skraldebilen?"}).json()
+    assert again and "Kilde:" in again[0]["text"]
+    assert contact_of(app, RasaKind.REST, sender, 1) == (contact_id, ContactState.CLOSED)
+    assert contact_of(app, RasaKind.REST, sender, 2)[1] is ContactState.BOT
+
+
+def test_rasa_callback_posts_bot_and_agent_messages_and_retries_a_refusal(world, recorder):
+    app, client, agent = world
+    sender = "cb-inproc"
+    before = len(recorder.bodies())
+    recorder.fail_next = 1  # the client's server is down for the first POST
+    r = client.post(CALLBACK, json={"sender": sender, "message": HUMAN})
+    assert r.status_code == 200 and r.text == "success"
+    got = recorder.wait_for(before + 1)[before:]
+    assert [m["recipient_id"] for m in got] == [sender] and got[0]["custom"]["triage"]["action"] == "handoff"
+    assert recorder.refused >= 1
+    contact_id, state = contact_of(app, RasaKind.CALLBACK, sender)
+    assert state is ContactState.QUEUED
+    taken = client.post("/agent/api/next", headers=agent).json()
+    assert taken["contact"]["id"] == contact_id
+    assert client.post(f"/agent/api/contacts/{contact_id}/reply", headers=agent,
+                       json={"text": "Hej, det er Anne."}).status_code == 201  # fmt: skip
+    assert recorder.wait_for(before + 2)[before + 1] == {"recipient_id": sender, "text": "Hej, det er Anne."}
+    items = Outbox(app.state.db).items(TENANT, contact_id=contact_id)
+    assert [i.status for i in items] == [OutboxStatus.SENT, OutboxStatus.SENT] and items[0].attempts >= 2
+
+
+# --- the external_ref of a conversation ----------------------------------------------------------
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("sender", ["borger-42", "a/2", "x:y", "1", "æøå/3/"])
+@pytest.mark.parametrize("kind", list(RasaKind))
+def test_rasa_ref_round_trips(kind, sender):
+    assert parse_ref(f"{ref_stem(kind, sender)}7") == RasaRef(kind, sender, 7)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("ref", ["Zq3Vw0f9dK2mX8pL", "anon:5f0c", "rasa-rest:/1", "rasa-rest:b", "rasa-rest:b/x",
+                                 "rasa-rest:b/²", "<a@b.dk>", "rasa:b/1"])  # fmt: skip
+def test_rasa_ref_of_other_channels_is_none(ref):
+    assert parse_ref(ref) is None
