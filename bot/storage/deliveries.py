@@ -21,7 +21,16 @@ from sqlalchemy.orm import Session
 
 from bot.storage import outbox as ob
 from bot.storage import repository as repo
-from bot.storage.models import Author, Channel, Contact, Direction, Message, OutboxItem, OutboxKind, OutboxStatus
+from bot.storage.models import (
+    Author,
+    Channel,
+    Contact,
+    Direction,
+    Message,
+    OutboxItem,
+    OutboxKind,
+    OutboxStatus,
+)
 
 __all__ = ["earlier_undelivered", "record_handover", "ref_generations", "undelivered"]
 

@@ -82,8 +82,12 @@ async def rasa_background(app: FastAPI) -> AsyncIterator[None]:
     settings: CallbackSettings = app.state.settings.callback
     loop = asyncio.get_running_loop()
     wake, stop = asyncio.Event(), asyncio.Event()
-    channel = RasaChannel(app.state.engine, app.state.understanding, app.state.tenants,
-                          wake=lambda: loop.call_soon_threadsafe(wake.set))  # fmt: skip
+
+    def wake_worker() -> None:  # called from request threads
+        with contextlib.suppress(RuntimeError):  # the loop has stopped: the next start delivers
+            loop.call_soon_threadsafe(wake.set)
+
+    channel = RasaChannel(app.state.engine, app.state.understanding, app.state.tenants, wake=wake_worker)
     app.state.rasa_channel = channel
     app.state.channels.watchers.append(channel.on_changed)
     if settings.url is None:

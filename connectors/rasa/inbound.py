@@ -11,6 +11,7 @@ contain ':', so the two channels cannot meet.
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,21 @@ class WebhookRequest(BaseModel):
     sender: Text = Field(min_length=1, max_length=200, description="The client's conversation id.")
     message: Text = Field(max_length=100_000, description="The citizen's message.")
     metadata: dict[str, Any] | None = None
+
+    @field_validator("sender")
+    @classmethod
+    def _sender_is_an_id(cls, v: str) -> str:
+        # It becomes part of a database key: control characters (NUL above all) cannot be stored.
+        if any(unicodedata.category(ch) == "Cc" for ch in v):
+            raise ValueError("sender must not contain control characters")
+        return v
+
+    @field_validator("message")
+    @classmethod
+    def _storable(cls, v: str) -> str:
+        if "\x00" in v:  # PostgreSQL text cannot hold NUL; the message is stored before anything else
+            raise ValueError("message must not contain NUL characters")
+        return v
 
     @field_validator("metadata")
     @classmethod

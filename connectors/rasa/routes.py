@@ -27,7 +27,8 @@ router = APIRouter(tags=["rasa channels"])
 
 
 def get_channel(request: Request) -> RasaChannel:
-    return request.app.state.rasa_channel
+    channel: RasaChannel = request.app.state.rasa_channel  # set by rasa_background in the lifespan
+    return channel
 
 
 ChannelDep = Annotated[RasaChannel, Depends(get_channel)]

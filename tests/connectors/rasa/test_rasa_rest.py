@@ -153,6 +153,33 @@ def test_rasa_callback_posts_bot_and_agent_messages_and_retries_a_refusal(world,
     assert [i.status for i in items] == [OutboxStatus.SENT, OutboxStatus.SENT] and items[0].attempts >= 2
 
 
+@pytest.mark.parametrize("path", [WEBHOOK, CALLBACK])
+@pytest.mark.parametrize(
+    ("body", "status", "error"),
+    [
+        ({"sender": "b\u0000x", "message": "hej"}, 422, "invalid_request"),
+        ({"sender": "b\nx", "message": "hej"}, 422, "invalid_request"),
+        ({"sender": "b-nul", "message": "hej\u0000"}, 422, "invalid_request"),
+        ({"sender": "", "message": "hej"}, 422, "invalid_request"),
+        ({"sender": "b-long", "message": "hej " * 1001}, 413, "text_too_long"),
+        ({"sender": "b-t", "message": "hej", "metadata": {"tenant": "zzz"}}, 404, "unknown_tenant"),
+    ],
+)
+def test_rasa_bad_input_is_a_clear_4xx_and_opens_nothing(world, path, body, status, error):
+    app, client, _ = world
+    r = client.post(path, json=body)
+    assert (r.status_code, r.json()["error"]) == (status, error), r.text[:300]
+    assert r.json()["message"]
+    if isinstance(body["sender"], str) and body["sender"]:
+        for kind in RasaKind:
+            assert contact_of(app, kind, body["sender"]) is None
+
+
+def test_rasa_callback_refuses_an_empty_message(world):
+    r = world[1].post(CALLBACK, json={"sender": "cb-empty", "message": " "})
+    assert (r.status_code, r.json()["error"]) == (422, "empty_message")
+
+
 # --- the external_ref of a conversation ----------------------------------------------------------
 
 
@@ -168,3 +195,12 @@ def test_rasa_ref_round_trips(kind, sender):
                                  "rasa-rest:b/²", "<a@b.dk>", "rasa:b/1"])  # fmt: skip
 def test_rasa_ref_of_other_channels_is_none(ref):
     assert parse_ref(ref) is None
+
+
+def test_rasa_callback_without_a_url_is_not_offered(settings, understanding, tmp_path):
+    local = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'k.sqlite3'}"})
+    app = build_app(local, understanding=understanding, rate_limits=RateLimitSettings(_env_file=None, enabled=False))
+    with TestClient(app) as client:
+        r = client.post(CALLBACK, json={"sender": "cb-nourl", "message": HUMAN})
+        assert (r.status_code, r.json()["error"]) == (404, "callback_not_configured")
+        assert contact_of(app, RasaKind.CALLBACK, "cb-nourl") is None
