@@ -196,6 +196,9 @@ class CallbackSettings(BaseModel):
     timeout_seconds: float = Field(default=5.0, gt=0, le=120)  # one POST; a slow receiver is retried
     outbox_seconds: float = Field(default=2.0, gt=0)  # how often undelivered messages are retried
     retry_seconds: float = Field(default=30.0, gt=0)  # first backoff after a failed POST (doubles)
+    # How often recent conversations are checked for messages stored but never handed to the
+    # worker (a process stopped between the two); also once at start-up.
+    sweep_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("url")
     @classmethod

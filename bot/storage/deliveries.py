@@ -32,7 +32,7 @@ from bot.storage.models import (
     OutboxStatus,
 )
 
-__all__ = ["earlier_undelivered", "record_handover", "ref_generations", "undelivered"]
+__all__ = ["changed_since", "earlier_undelivered", "record_handover", "ref_generations", "undelivered"]
 
 
 def ref_generations(session: Session, *, tenant_id: str, channel: Channel, stem: str) -> dict[int, Contact]:
@@ -48,6 +48,16 @@ def ref_generations(session: Session, *, tenant_id: str, channel: Channel, stem:
         if c.external_ref.startswith(stem) and tail.isdigit() and tail.isascii():
             out[int(tail)] = c
     return out
+
+
+def changed_since(session: Session, *, channel: Channel, ref_prefix: str, since: datetime) -> list[Contact]:
+    """Contacts of every tenant whose external_ref starts with `ref_prefix` and that changed
+    (a message, a state step) at or after `since`: where a handover may still be owed."""
+    stmt = select(Contact).where(
+        Contact.channel == channel, Contact.updated_at >= since,
+        Contact.external_ref.startswith(ref_prefix, autoescape=True),
+    )  # fmt: skip
+    return [c for c in session.scalars(stmt.order_by(Contact.updated_at)) if c.external_ref.startswith(ref_prefix)]
 
 
 def undelivered(session: Session, *, tenant_id: str, contact_id: str, key_prefix: str) -> list[Message]:

@@ -8,7 +8,8 @@ as FAILED with an `outbox_failed` event; a delivery never fails the citizen's or
 request. A message waits while an older one of the same conversation is still undelivered, so
 the client sees them in order. The worker runs at once when this process hands something over
 (`wake`) and every `outbox_seconds` otherwise; workers of several processes share the outbox
-safely (claims are leases, bot/storage/outbox.py).
+safely (claims are leases, bot/storage/outbox.py). At start and every `sweep_seconds` it also
+hands over messages a stopped process stored but never handed over (`RasaChannel.catch_up`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ def callback_sender(db: Database, url: str, client: httpx.Client) -> Sender:
     return send
 
 
+CATCH_UP_WINDOW = timedelta(hours=1)  # how far back a sweep looks for conversations that changed
+
+
 async def run_callback_worker(
     db: Database,
     sender: Sender,
@@ -59,10 +63,23 @@ async def run_callback_worker(
     stop: asyncio.Event,
     interval: float,
     policy: ob.RetryPolicy,
+    catch_up: Callable[[datetime], int] | None = None,
+    sweep_seconds: float = 30.0,
 ) -> None:
-    """`deliver_due` for the Rasa callback's items whenever woken, else every `interval` s."""
+    """`deliver_due` for the Rasa callback's items whenever woken, else every `interval` s;
+    before it, at start and every `sweep_seconds`, `catch_up` hands over what is still owed."""
+    loop = asyncio.get_running_loop()
+    next_sweep = loop.time()
     while not stop.is_set():
         wake.clear()
+        if catch_up is not None and loop.time() >= next_sweep:
+            next_sweep = loop.time() + sweep_seconds
+            try:
+                owed = await asyncio.to_thread(catch_up, clock() - CATCH_UP_WINDOW)
+                if owed:
+                    log.warning("rasa callback: %s stored message(s) had not been handed over; they are now", owed)
+            except Exception:  # noqa: BLE001 - the next sweep tries again
+                log.exception("rasa callback: catching up failed")
         try:
             stats = await asyncio.to_thread(deliver_due, db, {CHANNEL: sender}, clock(), policy=policy)
             if stats.claimed:
@@ -97,7 +114,8 @@ async def rasa_background(app: FastAPI) -> AsyncIterator[None]:
     policy = ob.RetryPolicy(base=timedelta(seconds=settings.retry_seconds), poison_after=ob.DEFAULT_POISON_ATTEMPTS)
     task = asyncio.create_task(run_callback_worker(
         app.state.engine.db, callback_sender(app.state.engine.db, settings.url, client), lambda: datetime.now(UTC),
-        wake=wake, stop=stop, interval=settings.outbox_seconds, policy=policy,
+        wake=wake, stop=stop, interval=settings.outbox_seconds, policy=policy, catch_up=channel.catch_up,
+        sweep_seconds=settings.sweep_seconds,
     ))  # fmt: skip
     try:
         yield

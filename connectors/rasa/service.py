@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.conversation import FINAL_STATES, handle_citizen_message
@@ -133,6 +134,21 @@ class RasaChannel:
                 self.hand_over(ref.kind, tenant_id, contact_id, ref.sender)
         except Exception:  # noqa: BLE001 - the reply is stored; delivery catches up later
             log.exception("handing over the messages of contact %s to the Rasa callback failed", contact_id)
+
+    def catch_up(self, since: datetime) -> int:
+        """Hand over what callback conversations changed since `since` are still owed (a process
+        that stored an agent's or the bot's reply stopped before handing it over). Returns how
+        many messages went to the worker."""
+        with self.engine.db.read() as s:
+            found = [(c.tenant_id, c.id, c.external_ref)
+                     for c in deliveries.changed_since(s, channel=CHANNEL, ref_prefix=f"{RasaKind.CALLBACK.value}:",
+                                                       since=since)]  # fmt: skip
+        handed = 0
+        for tenant_id, contact_id, external_ref in found:
+            ref = parse_ref(external_ref)
+            if ref is not None and ref.kind is RasaKind.CALLBACK:
+                handed += len(self.hand_over(ref.kind, tenant_id, contact_id, ref.sender))
+        return handed
 
     # --- the sender's conversation ------------------------------------------------------------------
 

@@ -4,18 +4,26 @@ conversation across messages and after it was closed."""
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
 from bot.agent_accounts import create_agent, token_pepper
 from bot.api.ratelimit import RateLimitSettings
+from bot.engine import ConversationEngine
+from bot.errors import CallbackOutOfOrder
+from bot.outbox_worker import deliver_due
+from bot.storage import Database
 from bot.storage import repository as repo
-from bot.storage.models import Channel, ContactState, OutboxStatus
+from bot.storage.models import Channel, ContactState, OutboxKind, OutboxStatus
 from bot.storage.outbox import Outbox
 from connectors.app import build_app
+from connectors.rasa.delivery import callback_sender
 from connectors.rasa.inbound import RasaKind, RasaRef, parse_ref, ref_stem
 from tests.connectors.rasa.recorder import HttpRecorder
 
@@ -47,7 +55,7 @@ def world(settings, understanding, tmp_path_factory, recorder):
     local = settings.model_copy(update={
         "database_url": f"sqlite:///{db}", "agent_token_pepper": SecretStr(PEPPER),
         "callback": settings.callback.model_copy(update={"url": recorder.url, "outbox_seconds": 0.2,
-                                                         "retry_seconds": 0.2}),
+                                                         "retry_seconds": 0.2, "sweep_seconds": 0.2}),
     })  # fmt: skip
     app = build_app(local, understanding=understanding, rate_limits=RateLimitSettings(_env_file=None, enabled=False))
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -178,6 +186,49 @@ def test_rasa_bad_input_is_a_clear_4xx_and_opens_nothing(world, path, body, stat
 def test_rasa_callback_refuses_an_empty_message(world):
     r = world[1].post(CALLBACK, json={"sender": "cb-empty", "message": " "})
     assert (r.status_code, r.json()["error"]) == (422, "empty_message")
+
+
+def test_rasa_callback_catches_up_a_reply_stored_but_never_handed_over(world, recorder):
+    app, client, agent = world
+    sender = "cb-catch-up"
+    before = len(recorder.bodies())
+    assert client.post(CALLBACK, json={"sender": sender, "message": HUMAN}).text == "success"
+    recorder.wait_for(before + 1)
+    contact_id, _ = contact_of(app, RasaKind.CALLBACK, sender)
+    assert client.post("/agent/api/next", headers=agent).json()["contact"]["id"] == contact_id
+    # Stored the way the agent API stores it, but the process "stops" before the handover (no
+    # watcher runs): the worker's sweep finds the message and delivers it.
+    app.state.engine.agent_reply(TENANT, "rasa-anne", contact_id, "Jeg kigger på det nu.")
+    assert recorder.wait_for(before + 2)[before + 1] == {"recipient_id": sender, "text": "Jeg kigger på det nu."}
+
+
+def test_rasa_callback_keeps_the_order_of_a_conversation(tmp_path, understanding, recorder):
+    db = Database(f"sqlite:///{tmp_path / 'order.sqlite3'}")
+    db.migrate()
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    try:
+        engine = ConversationEngine(db, understanding.contract, clock=lambda: now)
+        engine.ensure_tenant(TENANT, "Københavns Kommune")
+        contact = engine.open_contact(TENANT, Channel.CHAT, "rasa-callback:order/1")
+        outbox = Outbox(db)
+        first, second = (
+            outbox.enqueue(tenant_id=TENANT, channel=Channel.CHAT, kind=OutboxKind.AUTO_REPLY, now=now,
+                           payload=json.dumps({"recipient_id": "order", "text": t}).encode(), dedupe_key=f"order:{t}",
+                           contact_id=contact.id)[0]
+            for t in ("første", "anden")
+        )  # fmt: skip
+        with httpx.Client(timeout=5) as http:
+            send = callback_sender(db, recorder.url, http)
+            with pytest.raises(CallbackOutOfOrder):
+                send(second)  # the first is still owed: the second waits
+            before = len(recorder.bodies())
+            stats = deliver_due(db, {Channel.CHAT: send}, now)
+        assert (stats.sent, stats.retried) == (2, 0)
+        assert [b["text"] for b in recorder.bodies()[before:]] == ["første", "anden"]
+        assert {i.status for i in outbox.items(TENANT, contact_id=contact.id)} == {OutboxStatus.SENT}
+        assert first.id < second.id
+    finally:
+        db.dispose()
 
 
 # --- the external_ref of a conversation ----------------------------------------------------------
