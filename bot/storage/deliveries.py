@@ -50,11 +50,13 @@ def ref_generations(session: Session, *, tenant_id: str, channel: Channel, stem:
     return out
 
 
-def changed_since(session: Session, *, channel: Channel, ref_prefix: str, since: datetime) -> list[Contact]:
-    """Contacts of every tenant whose external_ref starts with `ref_prefix` and that changed
-    (a message, a state step) at or after `since`: where a handover may still be owed."""
+def changed_since(
+    session: Session, *, channel: Channel, ref_prefix: str, since: datetime, until: datetime
+) -> list[Contact]:
+    """Contacts of every tenant whose external_ref starts with `ref_prefix` and that last changed
+    (a message, a state step) between `since` and `until`: where a handover may still be owed."""
     stmt = select(Contact).where(
-        Contact.channel == channel, Contact.updated_at >= since,
+        Contact.channel == channel, Contact.updated_at >= since, Contact.updated_at <= until,
         Contact.external_ref.startswith(ref_prefix, autoescape=True),
     )  # fmt: skip
     return [c for c in session.scalars(stmt.order_by(Contact.updated_at)) if c.external_ref.startswith(ref_prefix)]

@@ -52,6 +52,7 @@ def callback_sender(db: Database, url: str, client: httpx.Client) -> Sender:
 
 
 CATCH_UP_WINDOW = timedelta(hours=1)  # how far back a sweep looks for conversations that changed
+CATCH_UP_GRACE = timedelta(seconds=5)  # ... and how long a change is left to its own request
 
 
 async def run_callback_worker(
@@ -63,7 +64,7 @@ async def run_callback_worker(
     stop: asyncio.Event,
     interval: float,
     policy: ob.RetryPolicy,
-    catch_up: Callable[[datetime], int] | None = None,
+    catch_up: Callable[[datetime, datetime], int] | None = None,
     sweep_seconds: float = 30.0,
 ) -> None:
     """`deliver_due` for the Rasa callback's items whenever woken, else every `interval` s;
@@ -75,7 +76,8 @@ async def run_callback_worker(
         if catch_up is not None and loop.time() >= next_sweep:
             next_sweep = loop.time() + sweep_seconds
             try:
-                owed = await asyncio.to_thread(catch_up, clock() - CATCH_UP_WINDOW)
+                now = clock()
+                owed = await asyncio.to_thread(catch_up, now - CATCH_UP_WINDOW, now - CATCH_UP_GRACE)
                 if owed:
                     log.warning("rasa callback: %s stored message(s) had not been handed over; they are now", owed)
             except Exception:  # noqa: BLE001 - the next sweep tries again

@@ -29,13 +29,15 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from bot.conversation import FINAL_STATES, handle_citizen_message
+from sqlalchemy.orm import Session
+
+from bot.conversation import FINAL_STATES, decision_from_event, handle_citizen_message
 from bot.engine import ConversationEngine
 from bot.errors import ConversationClosed
-from bot.responses import BotMessage, texts
+from bot.responses import BotMessage, render, texts
 from bot.storage import deliveries
 from bot.storage import repository as repo
-from bot.storage.models import Channel, ContactState
+from bot.storage.models import Author, Channel, ContactState, Direction, EventKind
 from bot.storage.repository import ContactView
 from bot.tenants import Tenant, Tenants
 from bot.understanding import Understanding
@@ -109,18 +111,38 @@ class RasaChannel:
     ) -> list[dict[str, Any]]:
         """Every outbound message of the contact not handed over yet, oldest first, each exactly
         once even with concurrent requests (the contact row is locked while deciding)."""
-        shown = shown or {}
+        shown = dict(shown or {})
         now = self.engine.clock()
         out: list[dict[str, Any]] = []
         with self.engine.db.write() as s:
             repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            for m in deliveries.undelivered(s, tenant_id=tenant_id, contact_id=contact_id, key_prefix=KEY_PREFIX):
+            owed = deliveries.undelivered(s, tenant_id=tenant_id, contact_id=contact_id, key_prefix=KEY_PREFIX)
+            if any(m.author is Author.BOT and m.id not in shown for m in owed):
+                shown.update(self._rendered_from_events(s, tenant_id, contact_id))
+            for m in owed:
                 msg = rasa_message(sender, m.text, shown.get(m.id))
                 if deliveries.record_handover(s, message=m, payload=payload(msg), key_prefix=KEY_PREFIX,
                                               channel=CHANNEL, now=now, sent=kind is RasaKind.REST):  # fmt: skip
                     out.append(msg)
         if out and kind is RasaKind.CALLBACK:
             self.wake()
+        return out
+
+    def _rendered_from_events(self, s: Session, tenant_id: str, contact_id: str) -> dict[int, BotMessage]:
+        """Buttons and triage of bot replies stored by another request or process, rebuilt from
+        the decision stored with each reply (the same render, matched by its text)."""
+        u = self.understanding
+        texts_by_id = {m.id: m.text for m in repo.messages(s, tenant_id=tenant_id, contact_id=contact_id,
+                                                           direction=Direction.OUT)}  # fmt: skip
+        out: dict[int, BotMessage] = {}
+        for e in repo.events(s, tenant_id=tenant_id, contact_id=contact_id):
+            decision = decision_from_event(e.data.get("decision"), u) if e.kind is EventKind.BOT_REPLIED else None
+            mid = e.data.get("message_id")
+            if decision is None or not isinstance(mid, int) or mid not in texts_by_id:
+                continue
+            match = next((b for b in render(decision, u.contract, u.articles) if b.text == texts_by_id[mid]), None)
+            if match is not None:
+                out[mid] = match
         return out
 
     def on_changed(self, tenant_id: str, contact_id: str) -> None:
@@ -135,14 +157,15 @@ class RasaChannel:
         except Exception:  # noqa: BLE001 - the reply is stored; delivery catches up later
             log.exception("handing over the messages of contact %s to the Rasa callback failed", contact_id)
 
-    def catch_up(self, since: datetime) -> int:
-        """Hand over what callback conversations changed since `since` are still owed (a process
-        that stored an agent's or the bot's reply stopped before handing it over). Returns how
-        many messages went to the worker."""
+    def catch_up(self, since: datetime, until: datetime) -> int:
+        """Hand over what callback conversations that changed between `since` and `until` are
+        still owed (a process that stored an agent's or the bot's reply stopped before handing it
+        over). `until` lies a little in the past, so requests still running are left to finish
+        their own handover. Returns how many messages went to the worker."""
         with self.engine.db.read() as s:
             found = [(c.tenant_id, c.id, c.external_ref)
                      for c in deliveries.changed_since(s, channel=CHANNEL, ref_prefix=f"{RasaKind.CALLBACK.value}:",
-                                                       since=since)]  # fmt: skip
+                                                       since=since, until=until)]  # fmt: skip
         handed = 0
         for tenant_id, contact_id, external_ref in found:
             ref = parse_ref(external_ref)

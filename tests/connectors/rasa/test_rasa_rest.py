@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from bot.agent_accounts import create_agent, token_pepper
 from bot.api.ratelimit import RateLimitSettings
+from bot.conversation import handle_citizen_message
 from bot.engine import ConversationEngine
 from bot.errors import CallbackOutOfOrder
 from bot.outbox_worker import deliver_due
@@ -188,17 +189,19 @@ def test_rasa_callback_refuses_an_empty_message(world):
     assert (r.status_code, r.json()["error"]) == (422, "empty_message")
 
 
-def test_rasa_callback_catches_up_a_reply_stored_but_never_handed_over(world, recorder):
+def test_rasa_callback_catches_up_replies_stored_but_never_handed_over(world, recorder):
     app, client, agent = world
     sender = "cb-catch-up"
     before = len(recorder.bodies())
-    assert client.post(CALLBACK, json={"sender": sender, "message": HUMAN}).text == "success"
-    recorder.wait_for(before + 1)
-    contact_id, _ = contact_of(app, RasaKind.CALLBACK, sender)
-    assert client.post("/agent/api/next", headers=agent).json()["contact"]["id"] == contact_id
-    # Stored the way the agent API stores it, but the process "stops" before the handover (no
-    # watcher runs): the worker's sweep finds the message and delivers it.
-    app.state.engine.agent_reply(TENANT, "rasa-anne", contact_id, "Jeg kigger på det nu.")
+    # The turn is stored the way the webhook stores it, but the process "stops" before the
+    # handover: the worker's sweep finds the bot's reply and delivers it with its triage.
+    turn = handle_citizen_message(app.state.engine, app.state.understanding, TENANT, Channel.CHAT,
+                                  f"{ref_stem(RasaKind.CALLBACK, sender)}1", HUMAN)  # fmt: skip
+    got = recorder.wait_for(before + 1)[before]
+    assert got["recipient_id"] == sender and got["custom"]["triage"]["action"] == "handoff"
+    assert client.post("/agent/api/next", headers=agent).json()["contact"]["id"] == turn.contact.id
+    # The same for an agent's reply stored without the agent API (no watcher runs).
+    app.state.engine.agent_reply(TENANT, "rasa-anne", turn.contact.id, "Jeg kigger på det nu.")
     assert recorder.wait_for(before + 2)[before + 1] == {"recipient_id": sender, "text": "Jeg kigger på det nu."}
 
 
