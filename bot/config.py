@@ -183,6 +183,37 @@ class TwilioSettings(BaseModel):
     api_base_url: str = "https://api.twilio.com"
 
 
+# --- the Rasa callback channel (KONTAKT_CALLBACK_*; connectors/rasa) ---------------------------------
+
+
+class CallbackSettings(BaseModel):
+    """Where Rasa callback conversations are answered: bot and agent messages are POSTed to `url`
+    (KONTAKT_CALLBACK_URL) in Rasa's shape. Without a url the callback webhook answers 404."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    url: str | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0, le=120)  # one POST; a slow receiver is retried
+    outbox_seconds: float = Field(default=2.0, gt=0)  # how often undelivered messages are retried
+    retry_seconds: float = Field(default=30.0, gt=0)  # first backoff after a failed POST (doubles)
+    # How often recent conversations are checked for messages stored but never handed to the
+    # worker (a process stopped between the two); also once at start-up.
+    sweep_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", v):
+            raise ValueError(f"callback url {v[:80]!r} must look like https://host/path")
+        return v
+
+
+# ------------------------------------------------------------------------------------------------------
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KONTAKT_", env_nested_delimiter="_", env_nested_max_split=1, extra="ignore"
@@ -212,6 +243,7 @@ class Settings(BaseSettings):
     voice: VoiceSettings = VoiceSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()
     twilio: TwilioSettings = TwilioSettings()
+    callback: CallbackSettings = CallbackSettings()  # KONTAKT_CALLBACK_URL etc. (Rasa callback channel)
 
     @model_validator(mode="after")
     def _one_twilio_token(self) -> Settings:

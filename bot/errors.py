@@ -283,3 +283,19 @@ class ConversationClosed(KontaktError):
 
 class FeedbackNotStorable(KontaktError):
     """Feedback cannot be stored as an event: bot.storage.models.EventKind has no FEEDBACK kind."""
+
+
+# --- the Rasa channels (connectors/rasa) ----------------------------------------------------------
+
+
+class CallbackNotConfigured(KontaktError):
+    """A message came to the Rasa callback webhook but KONTAKT_CALLBACK_URL is not set, so no
+    answer could ever reach the citizen. Set it to the URL the bot's messages are POSTed to."""
+
+
+class CallbackRefused(KontaktError):
+    """The callback URL answered a delivery with a status other than 2xx; it is retried."""
+
+
+class CallbackOutOfOrder(KontaktError):
+    """An earlier message of the same conversation is not delivered yet; this one waits for it."""

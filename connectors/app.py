@@ -19,6 +19,8 @@ from bot.config import Settings, get_settings
 from connectors.email.background import email_background
 from connectors.email.routes import get_mail_service
 from connectors.email.routes import router as email_router
+from connectors.rasa import rasa_background
+from connectors.rasa import router as rasa_router
 from connectors.voice.engine_store import install_engine_store
 from connectors.voice.routes import router as voice_router
 from connectors.webchat import router as webchat_router
@@ -45,8 +47,10 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     app = create_app(
         settings,
         routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
-                 quarantine_router, alerts_router, console_router],
-        background=[channel_hooks, email_background],
+                 quarantine_router, alerts_router, console_router,
+                 rasa_router],  # Rasa REST and callback channels (connectors/rasa)
+        background=[channel_hooks, email_background,
+                    rasa_background],  # the Rasa channel, its agent-reply watcher and callback worker
         **kwargs,
     )
     install_engine_backend(app)  # chat state lives in the engine (shared by every worker)

@@ -95,11 +95,15 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("GET", "/", Access.PUBLIC),
     Endpoint("GET", "/health", Access.PUBLIC),
     Endpoint("POST", "/model/parse", Access.PUBLIC, {"text": "Hvornår kommer skraldebilen?"}),
-    Endpoint("POST", "/webhooks/rest/webhook", Access.PUBLIC, {"sender": "borger-ap-1", "message": "Hej"}),
     Endpoint("GET", "/openapi.json", Access.PUBLIC),
     Endpoint("GET", "/docs", Access.PUBLIC),
     Endpoint("GET", "/docs/oauth2-redirect", Access.PUBLIC),
     Endpoint("GET", "/redoc", Access.PUBLIC),
+    # Rasa's REST and callback channels (connectors/rasa/routes.py): citizen-facing, keyed by `sender`.
+    Endpoint("GET", "/webhooks/rest/", Access.PUBLIC),
+    Endpoint("POST", "/webhooks/rest/webhook", Access.PUBLIC, {"sender": "borger-ap-1", "message": "Hej"}),
+    Endpoint("GET", "/webhooks/callback/", Access.PUBLIC),
+    Endpoint("POST", "/webhooks/callback/webhook", Access.PUBLIC, {"sender": "borger-ap-2", "message": "Hej"}),
     # Web chat (connectors/webchat/routes.py): citizen-facing; a session id is the only key.
     Endpoint("GET", "/chat/widget.js", Access.PUBLIC),
     Endpoint("GET", "/chat/widget.css", Access.PUBLIC),

@@ -21,7 +21,6 @@ from bot import __version__
 from bot.api.ratelimit import RateLimit, RateLimits, RateLimitSettings
 from bot.channels import Channels
 from bot.config import Settings
-from bot.dialogue import ConversationMemory
 from bot.engine import ConversationEngine
 from bot.errors import KontaktError, UnknownTenant
 from bot.privacy import RedactingFilter, redact
@@ -119,7 +118,6 @@ def create_app(
     async def lifespan(app: FastAPI):
         started = time.perf_counter()
         app.state.understanding = understanding or Understanding.load(settings)
-        app.state.memory = ConversationMemory()
         app.state.tenants = load_tenants(settings.tenants_file)
         db = Database(settings.database_url)
         db.migrate()
@@ -141,7 +139,7 @@ def create_app(
     app = FastAPI(
         title="kontakt",
         version=__version__,
-        description="Danish-first front for municipal contact centres. Rasa-compatible NLU and REST channel.",
+        description="Danish-first front for municipal contact centres. Rasa-compatible NLU, REST and callback channels.",
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -1,6 +1,7 @@
-"""Rasa-compatible endpoints: GET /, POST /model/parse, POST /webhooks/rest/webhook.
+"""Rasa-compatible NLU endpoints: GET /, GET /health, POST /model/parse.
 
-Shapes follow Rasa 3.6 exactly (golden fixtures in tests/); /model/parse adds one key, `triage`."""
+Shapes follow Rasa 3.6 exactly (golden fixtures in tests/); /model/parse adds one key, `triage`.
+Rasa's REST and callback chat channels live in connectors/rasa (they run on the engine)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot import __version__
-from bot.api import Text, no_surrogates
-from bot.dialogue import ConversationMemory, respond
+from bot.api import Text
 from bot.errors import UnknownTenant
 from bot.types import Action, NLUResult, TriageDecision
 from bot.understanding import Understanding
@@ -25,12 +25,7 @@ def get_understanding(request: Request) -> Understanding:
     return request.app.state.understanding
 
 
-def get_memory(request: Request) -> ConversationMemory:
-    return request.app.state.memory
-
-
 UnderstandingDep = Annotated[Understanding, Depends(get_understanding)]
-MemoryDep = Annotated[ConversationMemory, Depends(get_memory)]
 
 
 class ParseRequest(BaseModel):
@@ -38,23 +33,6 @@ class ParseRequest(BaseModel):
     text: Text = Field(max_length=100_000, description="The citizen's message.")
     message_id: Text | None = Field(None, max_length=200)
     tenant: Text | None = Field(None, max_length=200, description="kontakt extension: the municipality (tenant id).")
-
-
-class WebhookRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    sender: Text = Field(min_length=1, max_length=200)
-    message: Text = Field(max_length=100_000)
-    metadata: dict[str, Any] | None = None
-
-    @field_validator("metadata")
-    @classmethod
-    def _tenant_is_text(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        tenant = (v or {}).get("tenant")
-        if tenant is not None and not (isinstance(tenant, str) and len(tenant) <= 200):
-            raise ValueError("metadata.tenant must be a tenant id (a string of at most 200 characters)")
-        if isinstance(tenant, str):
-            no_surrogates(tenant)
-        return v
 
 
 def served_tenant(request: Request, tenant: str | None) -> str | None:
@@ -137,24 +115,3 @@ def model_parse(body: ParseRequest, u: UnderstandingDep, request: Request) -> di
         return empty
     parsed = u.parse(body.text, tenant=body.tenant)
     return parse_json(parsed.nlu, parsed.decision)
-
-
-@router.post("/webhooks/rest/webhook", summary="Chat with the bot (Rasa REST channel shape)")
-def rest_webhook(
-    body: WebhookRequest, u: UnderstandingDep, memory: MemoryDep, request: Request
-) -> list[dict[str, Any]]:
-    from bot.responses import _t
-
-    tenant = served_tenant(request, (body.metadata or {}).get("tenant"))
-    if not body.message.strip():
-        return [{"recipient_id": body.sender, "text": _t("empty")}]
-    turn = respond(u, memory, body.sender, body.message, tenant)
-    out = []
-    for m in turn.messages:
-        msg: dict[str, Any] = {"recipient_id": body.sender, "text": m.text}
-        if m.buttons:
-            msg["buttons"] = [{"title": b.title, "payload": b.payload} for b in m.buttons]
-        if m.custom:
-            msg["custom"] = m.custom
-        out.append(msg)
-    return out

@@ -48,7 +48,7 @@ __all__ = [
     "chat_sender_key", "text_cost",
 ]  # fmt: skip
 
-CHAT_PATHS = frozenset({"/chat/api/messages", "/webhooks/rest/webhook"})
+CHAT_PATHS = frozenset({"/chat/api/messages", "/webhooks/rest/webhook", "/webhooks/callback/webhook"})
 # Bodies whose text is understood (CPU in proportion to its length).
 TEXT_PATHS = CHAT_PATHS | {"/model/parse"}
 # A chat body larger than this is not parsed for its sender (BodyLimit refuses it anyway).
@@ -122,7 +122,7 @@ def _parse(body: bytes) -> dict | None:
 def chat_sender_key(path: str, body: bytes) -> tuple[str, str] | None:
     """What identifies the conversation of a chat message body, or None when it names none (a
     new chat session has no id yet: then the address bucket applies). Web chat: ("session",
-    session id). Rasa REST channel: ("sender", sender), which the middleware scopes to the
+    session id). Rasa REST and callback channels: ("sender", sender), which the middleware scopes to the
     client address. The `tenant` field is never part of the key."""
     data = _parse(body)
     if data is None:
