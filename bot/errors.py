@@ -225,6 +225,10 @@ class InvalidTaskInput(KontaktError, ValueError):
     """A message or callback lacks a mandatory field (phone number, note)."""
 
 
+class InvalidCallbackSlot(InvalidTaskInput):
+    """The chosen callback time is not one of the bookable slots (passed, closed, or full)."""
+
+
 class UnknownOutcome(KontaktError, ValueError):
     """An outcome code is not one of bot.storage.models.Outcome."""
 
