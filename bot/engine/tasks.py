@@ -7,14 +7,14 @@ import re
 from datetime import UTC, datetime
 
 from bot.engine.core import EngineCore, _outcome, _task_view
-from bot.engine.states import ContactEvent
 from bot.engine.endings import ending_data
+from bot.engine.states import ContactEvent
 from bot.errors import IllegalTransition, InvalidCallbackSlot, InvalidTaskInput, NaiveDatetime
 from bot.privacy import redact
 from bot.routing import calendar
+from bot.stats.facts import Ending
 from bot.storage import repository as repo
 from bot.storage.models import EventKind, Outcome, Task, TaskKind, TaskStatus
-from bot.stats.facts import Ending
 from bot.storage.repository import TaskView
 
 E = ContactEvent  # short name for the steps, as in bot.engine.states.TRANSITIONS

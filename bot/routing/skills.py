@@ -42,7 +42,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
-from bot.routing.calendar import OpeningHours, subtract_business_hours
 from bot.errors import (
     DuplicateRoutingId,
     InvalidRoutingPolicy,
@@ -52,6 +51,7 @@ from bot.errors import (
     RoutingError,
     UnknownContact,
 )
+from bot.routing.calendar import OpeningHours, subtract_business_hours
 
 MAX_SKILL = 9
 
