@@ -239,7 +239,8 @@ class LifecycleMixin(EngineCore):
         self, tenant_id: str, now: datetime | None = None, *, idle: IdlePolicy | None = None, limit: int = 200
     ) -> list[ContactView]:
         """End bot conversations nobody has written in for `idle` (the engine's `idle` policy by
-        default), each with the ending `mark_abandoned` would give; returns them, oldest first.
+        default), each with the ending `mark_abandoned` would give, dated at its last activity;
+        returns them, least recently active first.
         Any worker's timer may call this: on PostgreSQL rows another worker holds are skipped
         (FOR UPDATE SKIP LOCKED), on SQLite writers are serialised, so no contact ends twice.
         At most `limit` contacts per call; call again while it returns a full batch."""
@@ -249,7 +250,9 @@ class LifecycleMixin(EngineCore):
             repo.get_tenant(s, tenant_id=tenant_id)
             ended = []
             for c in repo.idle_bot_contacts(s, tenant_id=tenant_id, touched_before=cutoffs, limit=limit):
-                self._leave(s, c, at, LeftBecause.IDLE)
+                # The citizen left at the last word; the timer only notices later. Ending it then
+                # keeps the idle time out of the contact's duration (and old contacts in their day).
+                self._leave(s, c, c.updated_at, LeftBecause.IDLE)
                 ended.append(ContactView.of(c))
             return ended
 

@@ -294,6 +294,7 @@ def test_close_idle_ends_quiet_bot_conversations_by_their_history(engine: Conver
     closed = engine.close_idle(TENANT, clock.now, idle=idle)
     assert {c.id for c in closed} == {answered, silent}
     assert facts(engine, answered).ending is Ending.BOT_ANSWERED
+    assert facts(engine, answered).ended_at == T0  # when the citizen left, not when the timer noticed
     assert engine.contact(TENANT, answered).state is S.CLOSED
     assert facts(engine, silent).ending is Ending.LEFT_IN_BOT
     assert engine.contact(TENANT, silent).state is S.ABANDONED
