@@ -285,5 +285,9 @@ class ConversationClosed(KontaktError):
     """A citizen wrote to a contact that is closed or abandoned; the channel starts a new one."""
 
 
+class InvalidFeedback(KontaktError, ValueError):
+    """A survey answer is outside its scale, or the scale itself is not [low, high]."""
+
+
 class FeedbackNotStorable(KontaktError):
     """Feedback cannot be stored as an event: bot.storage.models.EventKind has no FEEDBACK kind."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
@@ -13,7 +14,8 @@ from sqlalchemy.orm import Session
 from bot.engine.core import EngineCore, _decision_data, _outcome
 from bot.engine.endings import IdlePolicy, decide_ending, ending_data, idle_since_cutoff, last_answer
 from bot.engine.states import ContactEvent, transition
-from bot.stats.facts import Ending
+from bot.errors import InvalidFeedback
+from bot.stats.facts import DEFAULT_SCALES, Ending, FeedbackLevel
 from bot.storage import repository as repo
 from bot.storage.models import (
     Author,
@@ -221,6 +223,35 @@ class LifecycleMixin(EngineCore):
             self._event(s, tenant_id, EventKind.CLOSED, at, c, agent_id=agent_id, queue_id=c.queue_id, topic=c.topic,
                         **ending_data(Ending.AGENT_CLOSED, outcome=code.value, acw_seconds=acw))  # fmt: skip
             return ContactView.of(c)
+
+    def record_feedback(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        scores: Mapping[str, int],
+        *,
+        level: FeedbackLevel | str | None = None,
+        scale: tuple[int, int] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Store a citizen's survey answers as a `feedback` event (the contract in
+        bot.stats.facts). `level` defaults to the agent if one took the contact, else the bot;
+        `scale` to the channel's (voice keypad 1-9, chat and e-mail 1-10). Answers may come one
+        question at a time (a phone survey): a later answer to the same question replaces it."""
+        at = self._now(now)
+        with self.db.write() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+            low, high = scale or DEFAULT_SCALES[c.channel]
+            bad = {q: v for q, v in scores.items() if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high}
+            if low >= high or bad or not scores:
+                raise InvalidFeedback(
+                    f"contact {contact_id!r}: survey answers {dict(bad or scores)!r} do not fit the scale {low}..{high}"
+                )
+            if level is None:
+                took = any(e.kind is EventKind.OFFER_ACCEPTED for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
+                level = FeedbackLevel.AGENT if took else FeedbackLevel.BOT
+            self._event(s, tenant_id, EventKind.FEEDBACK, at, c, level=FeedbackLevel(level).value,
+                        channel=c.channel.value, scale=[low, high], scores=dict(scores))  # fmt: skip
 
     # --- the citizen left -------------------------------------------------------------------------
 

@@ -375,3 +375,33 @@ def test_every_handoff_reason_keeps_its_ending(engine: ConversationEngine) -> No
     cid = chat(engine, "handoff", Channel.CHAT, decision(Action.ANSWER))
     engine.request_handoff(TENANT, cid, HUMAN, PacketReason.OUT_OF_HOURS)
     assert endings(engine, cid) == [] and facts(engine, cid).ending is Ending.OPEN
+
+
+# --- survey answers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_voice_survey_answers_one_question_at_a_time_fold_as_agent_feedback(engine: ConversationEngine) -> None:
+    staff(engine)
+    cid = chat(engine, "survey", Channel.VOICE)
+    engine.request_handoff(TENANT, cid, HUMAN, HandoffReason.ASKED_FOR_HUMAN)
+    (offer,) = engine.route(TENANT)
+    engine.accept_offer(TENANT, offer.id, "anna")
+    engine.close(TENANT, "anna", cid, Outcome.STRAKSAFKLARET)
+    engine.record_feedback(TENANT, cid, {"1": 4})
+    engine.record_feedback(TENANT, cid, {"1": 9, "2": 7})  # a retry or a change of mind replaces question 1
+    answers = {(a.level.value, a.question, a.score, a.scale) for a in facts(engine, cid).feedback}
+    assert answers == {("agent", "1", 9, (1, 9)), ("agent", "2", 7, (1, 9))}
+
+
+@pytest.mark.integration
+def test_bot_feedback_and_bad_answers(engine: ConversationEngine) -> None:
+    from bot.errors import InvalidFeedback
+
+    cid = chat(engine, "bot-survey", Channel.CHAT, decision(Action.ANSWER))
+    engine.record_feedback(TENANT, cid, {"tilfreds": 10})
+    (answer,) = facts(engine, cid).feedback
+    assert (answer.level.value, answer.scale) == ("bot", (1, 10))
+    for scores in ({"tilfreds": 11}, {"tilfreds": 0}, {}, {"tilfreds": True}):
+        with pytest.raises(InvalidFeedback):
+            engine.record_feedback(TENANT, cid, scores)
