@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from bot.engine.core import EngineCore, _bot_step
+from bot.engine.core import EngineCore
 from bot.engine.states import ContactEvent, transition
 from bot.routing import calendar
 from bot.routing.handoff import (
@@ -85,10 +85,7 @@ class HandoffMixin(EngineCore):
     ) -> HandoffPacket:
         rows = repo.messages(s, tenant_id=c.tenant_id, contact_id=c.id)
         turns = [Turn(author=m.author, text=m.text, at=m.created_at) for m in rows]
-        steps = []
-        for e in repo.events(s, tenant_id=c.tenant_id, contact_id=c.id):
-            if e.kind is EventKind.BOT_REPLIED and e.data.get("decision"):
-                steps.append(_bot_step(e.data["decision"], e.at))
+        steps = self._bot_steps(s, c)
         history = [
             HistoryItem(contact_id=h.id, channel=h.channel, date=h.created_at, topic=h.topic,
                         outcome=h.outcome.value if h.outcome else None)

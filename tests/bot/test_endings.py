@@ -405,3 +405,34 @@ def test_bot_feedback_and_bad_answers(engine: ConversationEngine) -> None:
     for scores in ({"tilfreds": 11}, {"tilfreds": 0}, {}, {"tilfreds": True}):
         with pytest.raises(InvalidFeedback):
             engine.record_feedback(TENANT, cid, scores)
+
+
+@pytest.mark.unit
+def test_idle_background_hook_runs_with_the_settings_and_stops_with_the_app() -> None:
+    from types import SimpleNamespace
+
+    from bot.config import Settings
+    from bot.engine.idle import idle_background
+
+    calls: list[tuple[str, IdlePolicy | None]] = []
+
+    async def main() -> None:
+        called = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        class FakeEngine:
+            def close_idle(self, tenant_id: str, now: datetime | None = None, *, idle: IdlePolicy | None = None,
+                           limit: int = 200) -> list[object]:  # fmt: skip
+                calls.append((tenant_id, idle))
+                loop.call_soon_threadsafe(called.set)
+                return []
+
+        tenants = SimpleNamespace(tenants=[SimpleNamespace(id="kobenhavn"), SimpleNamespace(id="aarhus")])
+        app = SimpleNamespace(state=SimpleNamespace(engine=FakeEngine(), tenants=tenants,
+                                                    settings=Settings(bot_idle_minutes=15)))  # fmt: skip
+        async with idle_background(app):
+            await called.wait()
+
+    asyncio.run(main())
+    assert calls[:2] == [("kobenhavn", IdlePolicy(live=timedelta(minutes=15))),
+                         ("aarhus", IdlePolicy(live=timedelta(minutes=15)))]  # fmt: skip
