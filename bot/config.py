@@ -239,6 +239,13 @@ class Settings(BaseSettings):
     max_text_chars: int = 4000  # longer texts are understood from their beginning
     conversation_window: int = 3  # recent messages the safety layer reads together
 
+    # --- how contacts end (bot/engine/endings.py, bot/engine/idle.py) ---
+    # A chat or call nobody has written in for this long, still with the bot, is over: it ends
+    # as answered by the bot if the bot answered, else as left in the bot.
+    bot_idle_minutes: float = Field(default=30, gt=0)
+    bot_idle_email_hours: float = Field(default=72, gt=0)  # e-mail replies may take days
+    bot_idle_check_seconds: float = Field(default=60, gt=0)  # how often each worker looks
+
     email: EmailSettings = EmailSettings()
     voice: VoiceSettings = VoiceSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()

@@ -225,6 +225,10 @@ class InvalidTaskInput(KontaktError, ValueError):
     """A message or callback lacks a mandatory field (phone number, note)."""
 
 
+class InvalidCallbackSlot(InvalidTaskInput):
+    """The chosen callback time is not one of the bookable slots (passed, closed, or full)."""
+
+
 class UnknownOutcome(KontaktError, ValueError):
     """An outcome code is not one of bot.storage.models.Outcome."""
 
@@ -279,6 +283,10 @@ class CitizenQueryError(KontaktError, ValueError):
 
 class ConversationClosed(KontaktError):
     """A citizen wrote to a contact that is closed or abandoned; the channel starts a new one."""
+
+
+class InvalidFeedback(KontaktError, ValueError):
+    """A survey answer is outside its scale, or the scale itself is not [low, high]."""
 
 
 class FeedbackNotStorable(KontaktError):

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.engine.endings import DEFAULT_IDLE, IdlePolicy
 from bot.engine.states import ContactEvent, transition
 from bot.engine.texts import TaskTexts
 from bot.errors import InvalidSkillLevel, NaiveDatetime, NotAssignedAgent, UnknownOutcome
@@ -53,6 +55,7 @@ class EngineCore:
         default_queue: str = DEFAULT_QUEUE,
         email_sla_hours: float = SLA_EMAIL_HOURS,
         texts: TaskTexts = _DEFAULT_TEXTS,
+        idle: IdlePolicy = DEFAULT_IDLE,
     ) -> None:
         self.db = db
         self.contract = contract
@@ -62,6 +65,7 @@ class EngineCore:
         self.default_queue = default_queue
         self.email_sla_hours = email_sla_hours
         self.texts = texts
+        self.idle = idle  # when a quiet bot conversation is over (close_idle)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -130,15 +134,47 @@ class EngineCore:
             row.idle_since = now
             self._set_agent(s, tenant_id, row, AgentState.AVAILABLE, now, reason="released")
 
-    def _finish_agent(self, s: Session, tenant_id: str, agent_id: str, channel: Channel, now: datetime) -> None:
+    def _finish_agent(
+        self, s: Session, tenant_id: str, agent_id: str, channel: Channel, now: datetime
+    ) -> float | None:
         """The agent finished a contact (close or transfer): skills.finish_contact decides ACW.
-        Call before the contact leaves its active state."""
+        Call before the contact leaves its active state. Returns the after-contact work that
+        follows, in seconds (the router ends it at `acw_until`), or None when there is none."""
         row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=agent_id, lock=True)
         snap = self._agent_snapshot(s, tenant_id, row)
         after = skills.finish_contact(snap, channel, now, self.policy)
         row.acw_until = after.acw_until
         row.idle_since = after.idle_since
         self._set_agent(s, tenant_id, row, after.state, now, reason="finished_contact")
+        return None if after.acw_until is None else (after.acw_until - now).total_seconds()
+
+    def _bot_steps(self, s: Session, c: Contact) -> list[BotStep]:
+        return [
+            _bot_step(e.data["decision"], e.at)
+            for e in repo.events(s, tenant_id=c.tenant_id, contact_id=c.id)
+            if e.kind is EventKind.BOT_REPLIED and e.data.get("decision")
+        ]
+
+    @cached_property
+    def _sensitive_queues(self) -> frozenset[str]:
+        """Queues that serve a sensitive topic (special needs, social, emergencies): what waits
+        there never overflows to an agent without the skill."""
+        return frozenset(t.queue for t in self.contract.topics if t.sensitive)
+
+    def _routing_facts(self, c: Contact, queue: QueueRow | None) -> dict[str, Any]:
+        """What the router needs beyond the queue and the wait: whether the contact is sensitive,
+        and for an e-mail the moment it may overflow, counted against its reply promise."""
+        topic = self.contract.by_id.get(c.topic) if c.topic else None
+        sensitive = (topic is not None and topic.sensitive) or (c.queue_id in self._sensitive_queues)
+        overflow_at = None
+        if c.channel is Channel.EMAIL and c.sla_due_at is not None:
+            overflow_at = skills.email_overflow_at(c.sla_due_at, self.email_sla_hours, self._schedule(queue), self.policy)
+        return {"sensitive": sensitive, "overflow_at": overflow_at}
+
+    @cached_property
+    def _dialog_topics(self) -> frozenset[str]:
+        """Small talk (greeting, thanks): a reply on these topics is not an answer."""
+        return frozenset(t.id for t in self.contract.topics if t.domain == "dialog")
 
     def _queue_info(self, queue: QueueRow) -> QueueInfo:
         return QueueInfo(id=queue.id, name=queue.name)

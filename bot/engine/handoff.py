@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
-from bot.engine.core import EngineCore, _bot_step
+from bot.engine.core import EngineCore
 from bot.engine.states import ContactEvent, transition
 from bot.routing import calendar
 from bot.routing.handoff import (
@@ -59,8 +59,10 @@ class HandoffMixin(EngineCore):
             c.queue_id = queue.id
             if c.channel is Channel.EMAIL and c.sla_due_at is None:
                 c.sla_due_at = calendar.add_business_hours(at, self.email_sla_hours, self._schedule(queue)).astimezone(UTC)
+            # The e-mail promise travels with the handoff, so the statistics need no other source.
+            due = {"sla_due_at": c.sla_due_at.astimezone(UTC).isoformat()} if c.sla_due_at is not None else {}
             self._event(s, tenant_id, EventKind.HANDOFF_REQUESTED, at, c, reason=reason.value,
-                        queue_id=queue.id, topic=c.topic)  # fmt: skip
+                        queue_id=queue.id, topic=c.topic, **due)  # fmt: skip
             packet = self._packet(s, c, queue, reason, at, nlu=nlu, summary=summary)
             self._store_packet(s, c, packet, at)
             self._move(s, c, E.ENQUEUE, at)
@@ -83,10 +85,7 @@ class HandoffMixin(EngineCore):
     ) -> HandoffPacket:
         rows = repo.messages(s, tenant_id=c.tenant_id, contact_id=c.id)
         turns = [Turn(author=m.author, text=m.text, at=m.created_at) for m in rows]
-        steps = []
-        for e in repo.events(s, tenant_id=c.tenant_id, contact_id=c.id):
-            if e.kind is EventKind.BOT_REPLIED and e.data.get("decision"):
-                steps.append(_bot_step(e.data["decision"], e.at))
+        steps = self._bot_steps(s, c)
         history = [
             HistoryItem(contact_id=h.id, channel=h.channel, date=h.created_at, topic=h.topic,
                         outcome=h.outcome.value if h.outcome else None)
@@ -135,7 +134,7 @@ class HandoffMixin(EngineCore):
             c = self._own(s, tenant_id, agent_id, contact_id)
             queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
             transition(c.state, E.TRANSFER, contact_id=c.id)
-            self._finish_agent(s, tenant_id, agent_id, c.channel, at)
+            acw = self._finish_agent(s, tenant_id, agent_id, c.channel, at)
             old_queue = c.queue_id
             self._move(s, c, E.TRANSFER, at)
             c.queue_id = queue.id
@@ -144,7 +143,8 @@ class HandoffMixin(EngineCore):
             c.returned_at = None
             c.offer_attempts = 0
             self._event(s, tenant_id, EventKind.TRANSFERRED, at, c, agent_id=agent_id,
-                        from_queue=old_queue, to_queue=queue.id)  # fmt: skip
+                        from_queue=old_queue, to_queue=queue.id,
+                        **({} if acw is None else {"acw_seconds": acw}))  # fmt: skip
             packet = self._packet(s, c, queue, PacketReason.TRANSFER, at, note=note)
             self._store_packet(s, c, packet, at)
             self._event(s, tenant_id, EventKind.QUEUED, at, c, queue_id=queue.id)

@@ -3,14 +3,19 @@ closed by the agent or abandoned by the citizen."""
 
 from __future__ import annotations
 
+import enum
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from bot.engine.core import EngineCore, _decision_data, _outcome
+from bot.engine.endings import IdlePolicy, decide_ending, ending_data, idle_since_cutoff, last_answer
 from bot.engine.states import ContactEvent, transition
+from bot.errors import InvalidFeedback
+from bot.stats.facts import DEFAULT_SCALES, Ending, FeedbackLevel
 from bot.storage import repository as repo
 from bot.storage.models import (
     Author,
@@ -26,6 +31,13 @@ from bot.storage.repository import ContactView, MessageView
 from bot.types import Action, TriageDecision
 
 E = ContactEvent  # short name for the steps, as in bot.engine.states.TRANSITIONS
+
+
+class LeftBecause(enum.StrEnum):
+    """Why a contact ended without an agent (`reason` in its terminal event)."""
+
+    CITIZEN_LEFT = "citizen_left"  # hung up, closed the chat
+    IDLE = "idle"  # nobody wrote for the idle time (close_idle)
 
 
 class LifecycleMixin(EngineCore):
@@ -197,39 +209,103 @@ class LifecycleMixin(EngineCore):
         self, tenant_id: str, agent_id: str, contact_id: str, outcome: Outcome | str, *, now: datetime | None = None
     ) -> ContactView:
         """The agent closes with an outcome code and goes into after-contact work
-        (policy.acw_seconds; skills.finish_contact)."""
+        (policy.acw_seconds; skills.finish_contact). The `closed` event carries the ending
+        `agent_closed` and the after-contact work that follows."""
         at = self._now(now)
         code = _outcome(outcome)
         with self.db.write() as s:
             c = self._own(s, tenant_id, agent_id, contact_id)
             transition(c.state, E.CLOSE, contact_id=c.id)
-            self._finish_agent(s, tenant_id, agent_id, c.channel, at)
+            acw = self._finish_agent(s, tenant_id, agent_id, c.channel, at)
             self._move(s, c, E.CLOSE, at)
             c.outcome = code
             c.closed_at = at
-            self._event(s, tenant_id, EventKind.CLOSED, at, c, agent_id=agent_id, outcome=code.value,
-                        queue_id=c.queue_id, topic=c.topic)  # fmt: skip
+            self._event(s, tenant_id, EventKind.CLOSED, at, c, agent_id=agent_id, queue_id=c.queue_id, topic=c.topic,
+                        **ending_data(Ending.AGENT_CLOSED, outcome=code.value, acw_seconds=acw))  # fmt: skip
             return ContactView.of(c)
 
-    # --- abandoned --------------------------------------------------------------------------------
-
-    def mark_abandoned(self, tenant_id: str, contact_id: str, *, now: datetime | None = None) -> ContactView:
-        """The citizen left (hung up, closed the chat) from BOT, QUEUED or OFFERED; a ringing
-        offer is withdrawn and its agent freed."""
+    def record_feedback(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        scores: Mapping[str, int],
+        *,
+        level: FeedbackLevel | str | None = None,
+        scale: tuple[int, int] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Store a citizen's survey answers as a `feedback` event (the contract in
+        bot.stats.facts). `level` defaults to the agent if one took the contact, else the bot;
+        `scale` to the channel's (voice keypad 1-9, chat and e-mail 1-10). Answers may come one
+        question at a time (a phone survey): a later answer to the same question replaces it."""
         at = self._now(now)
         with self.db.write() as s:
             c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            old = self._move(s, c, E.ABANDON, at)
-            agent_id = c.assigned_agent_id
-            if old is ContactState.OFFERED:
-                offer = repo.pending_offer_for(s, tenant_id=tenant_id, contact_id=c.id)
-                if offer is not None:
-                    offer.status, offer.decided_at = OfferStatus.WITHDRAWN, at
-                    self._event(s, tenant_id, EventKind.OFFER_WITHDRAWN, at, c, agent_id=offer.agent_id,
-                                offer_id=offer.id)  # fmt: skip
-                c.assigned_agent_id = None
-            waited = (at - c.enqueued_at).total_seconds() if c.enqueued_at else None
-            self._event(s, tenant_id, EventKind.ABANDONED, at, c, **{"from": old.value}, waited_seconds=waited)
-            if agent_id is not None and old is ContactState.OFFERED:
-                self._release_agent(s, tenant_id, agent_id, at)
+            low, high = scale or DEFAULT_SCALES[c.channel]
+            bad = {q: v for q, v in scores.items() if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high}
+            if low >= high or bad or not scores:
+                raise InvalidFeedback(
+                    f"contact {contact_id!r}: survey answers {dict(bad or scores)!r} do not fit the scale {low}..{high}"
+                )
+            if level is None:
+                took = any(e.kind is EventKind.OFFER_ACCEPTED for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
+                level = FeedbackLevel.AGENT if took else FeedbackLevel.BOT
+            self._event(s, tenant_id, EventKind.FEEDBACK, at, c, level=FeedbackLevel(level).value,
+                        channel=c.channel.value, scale=[low, high], scores=dict(scores))  # fmt: skip
+
+    # --- the citizen left -------------------------------------------------------------------------
+
+    def mark_abandoned(self, tenant_id: str, contact_id: str, *, now: datetime | None = None) -> ContactView:
+        """The citizen left (hung up, closed the chat) from BOT, QUEUED or OFFERED; a ringing
+        offer is withdrawn and its agent freed. The ending follows from the contact's state and
+        history (`decide_ending`): after a bot answer the bot resolved it (CLOSED), before any
+        answer or while waiting for an agent the citizen abandoned it (ABANDONED)."""
+        at = self._now(now)
+        with self.db.write() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+            self._leave(s, c, at, LeftBecause.CITIZEN_LEFT)
             return ContactView.of(c)
+
+    def close_idle(
+        self, tenant_id: str, now: datetime | None = None, *, idle: IdlePolicy | None = None, limit: int = 200
+    ) -> list[ContactView]:
+        """End bot conversations nobody has written in for `idle` (the engine's `idle` policy by
+        default), each with the ending `mark_abandoned` would give, dated at its last activity;
+        returns them, least recently active first.
+        Any worker's timer may call this: on PostgreSQL rows another worker holds are skipped
+        (FOR UPDATE SKIP LOCKED), on SQLite writers are serialised, so no contact ends twice.
+        At most `limit` contacts per call; call again while it returns a full batch."""
+        at = self._now(now)
+        cutoffs = idle_since_cutoff(at, idle or self.idle)
+        with self.db.write() as s:
+            repo.get_tenant(s, tenant_id=tenant_id)
+            ended = []
+            for c in repo.idle_bot_contacts(s, tenant_id=tenant_id, touched_before=cutoffs, limit=limit):
+                # The citizen left at the last word; the timer only notices later. Ending it then
+                # keeps the idle time out of the contact's duration (and old contacts in their day).
+                self._leave(s, c, c.updated_at, LeftBecause.IDLE)
+                ended.append(ContactView.of(c))
+            return ended
+
+    def _leave(self, s: Session, c: Contact, at: datetime, why: LeftBecause) -> None:
+        answer = last_answer(self._bot_steps(s, c), self._dialog_topics) if c.state is ContactState.BOT else None
+        decision = decide_ending(c.state, answer, now=at, enqueued_at=c.enqueued_at, contact_id=c.id)
+        old = self._move(s, c, decision.step, at)
+        agent_id = c.assigned_agent_id
+        if old is ContactState.OFFERED:
+            offer = repo.pending_offer_for(s, tenant_id=c.tenant_id, contact_id=c.id)
+            if offer is not None:
+                offer.status, offer.decided_at = OfferStatus.WITHDRAWN, at
+                self._event(s, c.tenant_id, EventKind.OFFER_WITHDRAWN, at, c, agent_id=offer.agent_id,
+                            offer_id=offer.id)  # fmt: skip
+            c.assigned_agent_id = None
+        data = ending_data(decision.ending, topic=decision.topic or c.topic, article_id=decision.article_id,
+                           waited_seconds=decision.waited_seconds)  # fmt: skip
+        if decision.step is E.RESOLVE:
+            c.closed_at = at  # served by the bot: closed, with no agent and no outcome code
+            self._event(s, c.tenant_id, EventKind.CLOSED, at, c, **{"from": old.value}, reason=why.value, **data)
+        else:
+            data.setdefault("waited_seconds", None)
+            self._event(s, c.tenant_id, EventKind.ABANDONED, at, c, **{"from": old.value}, reason=why.value, **data)
+        if agent_id is not None and old is ContactState.OFFERED:
+            self._release_agent(s, c.tenant_id, agent_id, at)

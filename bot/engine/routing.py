@@ -60,6 +60,7 @@ class RoutingMixin(EngineCore):
                 enqueued_at=c.enqueued_at or c.updated_at, returned_at=c.returned_at,
                 offer_attempts=c.offer_attempts,
                 priority=queue_rows[c.queue_id].priority if c.queue_id in queue_rows else 0,
+                **self._routing_facts(c, queue_rows.get(c.queue_id or self.default_queue)),
             )
             for c in contacts
         )  # fmt: skip

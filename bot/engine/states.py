@@ -9,6 +9,12 @@ States and steps (`TRANSITIONS`; `transition` is the pure check)::
       BOT / HANDOFF_REQUESTED / QUEUED ─leave_message→ MESSAGE_LEFT, ─request_callback→ CALLBACK_REQUESTED
       MESSAGE_LEFT / CALLBACK_REQUESTED ─complete_task→ CLOSED
       BOT / QUEUED / OFFERED ─abandon→ ABANDONED
+      BOT ─resolve→ CLOSED    (the citizen left or went quiet after the bot answered)
+
+Terminal states say whether the contact was served: CLOSED (by an agent, by a completed task, or
+by the bot: `resolve`) or ABANDONED (the citizen left unserved, in the bot before any answer or
+while waiting for an agent). The precise ending is the `ending` of the contact's terminal event
+(`bot.stats.facts.Ending`, chosen by `bot.engine.endings.decide_ending`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ class ContactEvent(enum.StrEnum):
     REQUEST_CALLBACK = "request_callback"
     COMPLETE_TASK = "complete_task"
     ABANDON = "abandon"
+    RESOLVE = "resolve"  # the bot's answer ended the contact
 
 
 S, E = ContactState, ContactEvent
@@ -63,6 +70,7 @@ TRANSITIONS: Mapping[tuple[ContactState, ContactEvent], ContactState] = {
     (S.MESSAGE_LEFT, E.COMPLETE_TASK): S.CLOSED,
     (S.CALLBACK_REQUESTED, E.COMPLETE_TASK): S.CLOSED,
     **{(s, E.ABANDON): S.ABANDONED for s in (S.BOT, S.QUEUED, S.OFFERED)},
+    (S.BOT, E.RESOLVE): S.CLOSED,
 }
 
 

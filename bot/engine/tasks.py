@@ -7,10 +7,12 @@ import re
 from datetime import UTC, datetime
 
 from bot.engine.core import EngineCore, _outcome, _task_view
+from bot.engine.endings import ending_data
 from bot.engine.states import ContactEvent
-from bot.errors import IllegalTransition, InvalidTaskInput, NaiveDatetime
+from bot.errors import IllegalTransition, InvalidCallbackSlot, InvalidTaskInput, NaiveDatetime
 from bot.privacy import redact
 from bot.routing import calendar
+from bot.stats.facts import Ending
 from bot.storage import repository as repo
 from bot.storage.models import EventKind, Outcome, Task, TaskKind, TaskStatus
 from bot.storage.repository import TaskView
@@ -45,11 +47,39 @@ class TasksMixin(EngineCore):
         note: str,
         *,
         preferred_at: datetime | None = None,
+        slot: calendar.CallbackSlot | None = None,
         name: str | None = None,
         now: datetime | None = None,
     ) -> TaskView:
-        """The citizen asks to be called back (tilbagekald), e.g. when the queue is long or closed."""
-        return self._task(tenant_id, contact_id, TaskKind.CALLBACK, phone, note, name, preferred_at, now)
+        """The citizen asks to be called back (tilbagekald), e.g. when the queue is long or closed.
+        With a `slot` (one of `callback_slots`) the call is booked for that time: the task is due
+        at the slot's end and the citizen is told the window. `InvalidCallbackSlot` when the slot
+        has passed, is not wholly within opening hours, or is full."""
+        if slot is not None:
+            preferred_at = slot.start
+        return self._task(tenant_id, contact_id, TaskKind.CALLBACK, phone, note, name, preferred_at, now, slot)
+
+    def callback_slots(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        now: datetime | None = None,
+        *,
+        count: int = 6,
+        slot_minutes: int = 30,
+        per_day: int | None = 3,
+        capacity: int | None = None,
+    ) -> tuple[calendar.CallbackSlot, ...]:
+        """Times the citizen can book a callback in, from the opening hours of the contact's queue
+        (Danish public holidays closed); with `capacity`, slots that many open callbacks already
+        hold are left out. Offer them when the queue is closed or the wait long (`queue_status`)."""
+        at = self._now(now)
+        with self.db.read() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
+            queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=c.queue_id or self._queue_for(None, c.topic))
+            booked = repo.booked_callbacks(s, tenant_id=tenant_id, queue_id=queue.id, since=at)
+            return calendar.callback_slots(self._schedule(queue), at, count=count, slot_minutes=slot_minutes,
+                                           per_day=per_day, booked=booked, capacity=capacity)  # fmt: skip
 
     def _task(
         self,
@@ -61,6 +91,7 @@ class TasksMixin(EngineCore):
         name: str | None,
         preferred_at: datetime | None,
         now: datetime | None,
+        slot: calendar.CallbackSlot | None = None,
     ) -> TaskView:
         at = self._now(now)
         phone, note = (phone or "").strip(), (note or "").strip()
@@ -77,12 +108,17 @@ class TasksMixin(EngineCore):
             queue_id = c.queue_id or self._queue_for(None, c.topic)
             queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
             schedule = self._schedule(queue)
-            start = max(at, preferred_at.astimezone(UTC)) if preferred_at is not None else at
-            hours = self.texts.message_hours if kind is TaskKind.MESSAGE else self.texts.callback_hours
-            due = calendar.add_business_hours(start, hours, schedule)
-            template = self.texts.message if kind is TaskKind.MESSAGE else self.texts.callback
-            expectation = template.format(phone=phone, deadline=calendar.format_deadline_da(due, schedule.tz))
-            if not calendar.is_open(at, schedule):
+            if slot is not None:
+                _check_slot(slot, at, schedule, queue.id)
+                due = slot.end
+                expectation = self.texts.callback_slot.format(phone=phone, slot=calendar.format_slot_da(slot, schedule.tz))
+            else:
+                start = max(at, preferred_at.astimezone(UTC)) if preferred_at is not None else at
+                hours = self.texts.message_hours if kind is TaskKind.MESSAGE else self.texts.callback_hours
+                due = calendar.add_business_hours(start, hours, schedule)
+                template = self.texts.message if kind is TaskKind.MESSAGE else self.texts.callback
+                expectation = template.format(phone=phone, deadline=calendar.format_deadline_da(due, schedule.tz))
+            if slot is None and not calendar.is_open(at, schedule):
                 opens = calendar.format_deadline_da(calendar.next_open(at, schedule), schedule.tz)
                 expectation += self.texts.closed_suffix.format(opens=opens)
             # The note is shown to every agent of the queue and no one is assigned to a task, so the
@@ -96,8 +132,11 @@ class TasksMixin(EngineCore):
             c.queue_id = queue.id
             s.flush()
             kind_event = EventKind.MESSAGE_LEFT if kind is TaskKind.MESSAGE else EventKind.CALLBACK_REQUESTED
+            ending = Ending.MESSAGE_LEFT if kind is TaskKind.MESSAGE else Ending.CALLBACK_BOOKED
+            waited = (at - c.enqueued_at).total_seconds() if c.enqueued_at is not None else None
             self._event(s, tenant_id, kind_event, at, c, task_id=task.id, queue_id=queue.id,
-                        due_at=task.due_at.isoformat())  # fmt: skip
+                        due_at=task.due_at.isoformat(), **({"slot_start": slot.start.isoformat()} if slot else {}),
+                        **ending_data(ending, topic=c.topic, waited_seconds=waited))  # fmt: skip
             return TaskView.of(task)
 
     def complete_task(
@@ -124,3 +163,19 @@ class TasksMixin(EngineCore):
         with self.db.read() as s:
             repo.get_tenant(s, tenant_id=tenant_id)
             return [_task_view(t) for t in repo.tasks(s, tenant_id=tenant_id, status=status)]
+
+
+def _check_slot(slot: calendar.CallbackSlot, now: datetime, schedule: calendar.OpeningHours, queue_id: str) -> None:
+    """A booked slot must lie ahead and wholly within the queue's opening hours."""
+    for name in ("start", "end"):
+        value = getattr(slot, name)
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetime(f"callback slot {name}={value.isoformat()} has no time zone")
+    length = (slot.end - slot.start).total_seconds() / 3600
+    if slot.start < now or length <= 0 or not calendar.is_open(slot.start, schedule) or (
+        calendar.add_business_hours(slot.start, length, schedule) != slot.end
+    ):
+        raise InvalidCallbackSlot(
+            f"callback slot {slot.start.isoformat()}-{slot.end.isoformat()} is not bookable for queue {queue_id!r}:"
+            " it has passed or is not within opening hours; offer the times from callback_slots"
+        )

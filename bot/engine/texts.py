@@ -23,6 +23,7 @@ class TaskTexts:
     {deadline} (as 'mandag den 4. januar kl. 10.00'), {opens} (next opening)."""
 
     callback: str = _DA["callback"]
+    callback_slot: str = _DA["callback_slot"]  # {phone}, {slot} ('mandag den 4. januar mellem kl. 10.00 og 10.30')
     message: str = _DA["message"]
     closed_suffix: str = _DA["closed_suffix"]
     callback_hours: float = 2.0  # business hours from the preferred time (or now)

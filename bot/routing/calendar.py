@@ -485,6 +485,96 @@ def add_business_hours(start: datetime, hours: float, schedule: OpeningHours) ->
     raise AssertionError("unreachable: _open_intervals_utc is endless or raises NeverOpen")
 
 
+def _open_intervals_before_utc(end: datetime, schedule: OpeningHours) -> Iterator[tuple[datetime, datetime]]:
+    """Open intervals [a, b) in UTC before `end`, latest first, clipped to end at `end`."""
+    cursor = _require_aware(end, "end").astimezone(UTC)
+    day = cursor.astimezone(schedule.tz).date()
+    empty_days = 0
+    while True:
+        found = False
+        for period in reversed(_resolve_day(day, schedule).periods):
+            a = _wall_to_utc(day, period.start_minute, schedule.tz)
+            b = min(_wall_to_utc(day, period.end_minute, schedule.tz), cursor)
+            if b <= a:
+                continue
+            found = True
+            yield a, b
+            cursor = a
+        empty_days = 0 if found else empty_days + 1
+        if empty_days > SEARCH_HORIZON_DAYS:
+            raise NeverOpen(f"no opening hours in the {SEARCH_HORIZON_DAYS} days before {end.isoformat()}")
+        day -= timedelta(days=1)
+
+
+def subtract_business_hours(end: datetime, hours: float, schedule: OpeningHours) -> datetime:
+    """The instant `hours` of opening time before `end` (the reverse of `add_business_hours`):
+    e.g. when an e-mail due at `end` has used half of its 2-hour promise. Zero hours gives `end`."""
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not math.isfinite(hours) or hours < 0:
+        raise ValueError(f"hours must be a finite number >= 0, got {hours!r}")
+    remaining = timedelta(hours=hours)
+    if not remaining:
+        return _require_aware(end, "end").astimezone(schedule.tz)
+    for a, b in _open_intervals_before_utc(end, schedule):
+        if remaining <= b - a:
+            return (b - remaining).astimezone(schedule.tz)
+        remaining -= b - a
+    raise AssertionError("unreachable: _open_intervals_before_utc is endless or raises NeverOpen")
+
+
+# --- bookable callback times ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class CallbackSlot:
+    """A time the citizen can book to be called back: [start, end), in the schedule's time zone."""
+
+    start: datetime
+    end: datetime
+
+
+def callback_slots(
+    schedule: OpeningHours,
+    now: datetime,
+    *,
+    slot_minutes: int = 30,
+    count: int = 6,
+    lead: timedelta = timedelta(minutes=30),
+    per_day: int | None = 3,
+    within: timedelta = timedelta(days=14),
+    booked: Mapping[datetime, int] | None = None,
+    capacity: int | None = None,
+) -> tuple[CallbackSlot, ...]:
+    """The next `count` bookable callback slots: `slot_minutes` long, counted from the start of
+    each opening period, wholly inside opening hours (so never on a public holiday or a closed
+    date), starting at least `lead` after `now`, at most `per_day` on one local day (so the
+    choice spans days) and within `within` of `now`. With `capacity`, a slot whose start has that
+    many bookings in `booked` (start instant -> callbacks) is full and left out."""
+    _require_aware(now, "now")
+    if slot_minutes <= 0 or count < 0 or (per_day is not None and per_day < 1) or (capacity is not None and capacity < 1):
+        raise ValueError(
+            f"callback_slots needs slot_minutes > 0, count >= 0, per_day >= 1 and capacity >= 1;"
+            f" got {slot_minutes}, {count}, {per_day}, {capacity}"
+        )
+    step = timedelta(minutes=slot_minutes)
+    earliest, horizon = now + lead, now + within
+    taken = {t.astimezone(UTC): n for t, n in (booked or {}).items()}
+    local_midnight = datetime.combine(now.astimezone(schedule.tz).date(), time(0), tzinfo=schedule.tz)
+    found: list[CallbackSlot] = []
+    on_day: dict[date, int] = {}
+    for a, b in _open_intervals_utc(local_midnight, schedule):
+        if a >= horizon or len(found) >= count:
+            break
+        t = a
+        while t + step <= b and len(found) < count and t < horizon:
+            day = t.astimezone(schedule.tz).date()
+            full = capacity is not None and taken.get(t, 0) >= capacity
+            if t >= earliest and not full and (per_day is None or on_day.get(day, 0) < per_day):
+                found.append(CallbackSlot(t.astimezone(schedule.tz), (t + step).astimezone(schedule.tz)))
+                on_day[day] = on_day.get(day, 0) + 1
+            t += step
+    return tuple(found)
+
+
 # --- Danish formatting ------------------------------------------------------------------------
 
 WEEKDAYS_DA = ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag")
@@ -502,3 +592,10 @@ def format_deadline_da(dt: datetime, tz: ZoneInfo = COPENHAGEN, *, with_year: bo
         f"{WEEKDAYS_DA[local.weekday()]} den {local.day}. {MONTHS_DA[local.month - 1]}{year}"
         f" kl. {local.hour:02d}.{local.minute:02d}"
     )
+
+
+def format_slot_da(slot: CallbackSlot, tz: ZoneInfo = COPENHAGEN) -> str:
+    """'mandag den 4. januar mellem kl. 10.00 og 10.30' in local time."""
+    end = _require_aware(slot.end, "slot.end").astimezone(tz)
+    start = format_deadline_da(slot.start, tz).replace(" kl. ", " mellem kl. ")
+    return f"{start} og {end.hour:02d}.{end.minute:02d}"

@@ -16,6 +16,10 @@ The rules, in the order `assign` applies them:
   without a skill for its queue may take it too, but only after every skilled agent. Which
   agents: those with a skill > 0 in one of `policy.overflow_targets[queue_id]`, or, if the
   queue has no entry there, any agent with a skill > 0 in any queue.
+  A sensitive contact (special needs, social, emergencies: `QueuedContact.sensitive`, or a queue
+  in `policy.protected_queues`) never overflows: it waits for an agent with the skill.
+  An e-mail that carries its promise (`overflow_at`, from `email_overflow_at`) overflows once
+  that fraction of its reply deadline is used, not after a number of seconds.
 * Routable agents: state AVAILABLE or BUSY (room is decided by `active` and
   `policy.concurrency`), or AFTER_CONTACT_WORK whose `acw_until` has passed. Anyone with
   `acw_until > now` gets nothing, whatever the state; PAUSED and OFFLINE get nothing.
@@ -47,6 +51,7 @@ from bot.errors import (
     RoutingError,
     UnknownContact,
 )
+from bot.routing.calendar import OpeningHours, subtract_business_hours
 
 MAX_SKILL = 9
 
@@ -92,11 +97,15 @@ class QueuedContact:
     priority: int = 0
     returned_at: datetime | None = None
     offer_attempts: int = 0
+    sensitive: bool = False  # never to an agent without the skill (no overflow)
+    overflow_at: datetime | None = None  # overrides the seconds threshold (e-mail: its promise)
 
     def __post_init__(self) -> None:
         _require_aware(self.enqueued_at, f"contact {self.contact_id!r} enqueued_at")
-        if self.returned_at is not None:
-            _require_aware(self.returned_at, f"contact {self.contact_id!r} returned_at")
+        for name in ("returned_at", "overflow_at"):
+            value = getattr(self, name)
+            if value is not None:
+                _require_aware(value, f"contact {self.contact_id!r} {name}")
         if not isinstance(self.channel, Channel):
             raise RoutingError(f"contact {self.contact_id!r} has channel {self.channel!r}; use a Channel")
 
@@ -161,11 +170,21 @@ class RoutingPolicy:
     callback_queue_length: int = 5
     callback_wait_seconds: float = 60
     exclusive_voice: bool = True
+    # Queues whose contacts never overflow to agents without the skill (besides sensitive ones).
+    protected_queues: frozenset[str] = frozenset()
+    # An e-mail overflows once this fraction of its reply promise is used (None: seconds rule).
+    email_overflow_fraction: float | None = 0.5
 
     def __post_init__(self) -> None:
         _non_negative("acw_seconds", self.acw_seconds)
         _non_negative("callback_wait_seconds", self.callback_wait_seconds)
         _non_negative("callback_queue_length", self.callback_queue_length)
+        if self.email_overflow_fraction is not None and not (
+            isinstance(self.email_overflow_fraction, int | float) and 0 <= self.email_overflow_fraction <= 1
+        ):
+            raise InvalidRoutingPolicy(
+                f"email_overflow_fraction = {self.email_overflow_fraction!r}; use a fraction 0..1 of the promise"
+            )
         if self.default_overflow_after_seconds is not None:
             _non_negative("default_overflow_after_seconds", self.default_overflow_after_seconds)
         for queue_id, seconds in self.overflow_after_seconds.items():
@@ -188,6 +207,7 @@ class RoutingPolicy:
         object.__setattr__(self, "overflow_targets", targets)
         object.__setattr__(self, "concurrency", MappingProxyType(dict(self.concurrency)))
         object.__setattr__(self, "channel_priority", tuple(self.channel_priority))
+        object.__setattr__(self, "protected_queues", frozenset(self.protected_queues))
 
     def overflow_threshold(self, queue_id: str) -> timedelta | None:
         seconds = self.overflow_after_seconds.get(queue_id, self.default_overflow_after_seconds)
@@ -260,10 +280,34 @@ def has_room(active: Mapping[Channel, int], channel: Channel, policy: RoutingPol
     return active.get(channel, 0) < policy.concurrency[channel]
 
 
+def may_overflow(contact: QueuedContact, policy: RoutingPolicy = DEFAULT_POLICY) -> bool:
+    """Whether the contact may ever go to an agent without the skill: never when it is
+    sensitive or waits in a protected queue (special needs, social, emergencies)."""
+    return not contact.sensitive and contact.queue_id not in policy.protected_queues
+
+
 def is_overflowing(contact: QueuedContact, now: datetime, policy: RoutingPolicy = DEFAULT_POLICY) -> bool:
-    """Whether the contact has waited at least its queue's overflow threshold."""
+    """Whether the contact may now go to agents without the skill: it may overflow at all, and
+    has reached its `overflow_at` (an e-mail's promise) or else waited its queue's threshold."""
+    if not may_overflow(contact, policy):
+        return False
+    if contact.overflow_at is not None:
+        return now >= contact.overflow_at
     threshold = policy.overflow_threshold(contact.queue_id)
     return threshold is not None and now - contact.enqueued_at >= threshold
+
+
+def email_overflow_at(
+    sla_due_at: datetime, promise_hours: float, schedule: OpeningHours, policy: RoutingPolicy = DEFAULT_POLICY
+) -> datetime | None:
+    """When an e-mail due at `sla_due_at` (a promise of `promise_hours` opening hours) has used
+    `policy.email_overflow_fraction` of it: the remaining opening time is then the rest of the
+    promise. None when the policy counts e-mail in seconds like the other channels."""
+    _require_aware(sla_due_at, "sla_due_at")
+    fraction = policy.email_overflow_fraction
+    if fraction is None:
+        return None
+    return subtract_business_hours(sla_due_at, (1 - fraction) * promise_hours, schedule).astimezone(UTC)
 
 
 def may_take_overflow(agent: AgentSnapshot, queue_id: str, policy: RoutingPolicy = DEFAULT_POLICY) -> bool:

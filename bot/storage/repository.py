@@ -15,7 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UnknownAgent, UnknownContact, UnknownOffer, UnknownQueue, UnknownTask, UnknownTenant
@@ -329,6 +329,26 @@ def waiting_contacts(session: Session, *, tenant_id: str, lock: bool = False, li
     return list(session.scalars(_locked(stmt, lock, skip_locked=True)))
 
 
+def idle_bot_contacts(
+    session: Session, *, tenant_id: str, touched_before: Mapping[Channel, datetime], limit: int = 200
+) -> list[Contact]:
+    """Contacts still with the bot (state BOT) last touched at or before their channel's instant
+    in `touched_before`, least recently touched first, locked. On PostgreSQL rows another
+    transaction holds are skipped (FOR UPDATE SKIP LOCKED): a contact busy with a message is
+    not idle, and two workers never take the same one."""
+    if not touched_before:
+        return []
+    quiet = or_(*(and_(Contact.channel == channel, Contact.updated_at <= cutoff)
+                  for channel, cutoff in touched_before.items()))  # fmt: skip
+    stmt = (
+        select(Contact)
+        .where(Contact.tenant_id == tenant_id, Contact.state == ContactState.BOT, quiet)
+        .order_by(Contact.updated_at, Contact.id)
+        .limit(limit)
+    )
+    return list(session.scalars(_locked(stmt, True, skip_locked=True)))
+
+
 def routable_agent_states(session: Session, *, tenant_id: str, lock: bool = False) -> list[AgentStateRow]:
     """Agent-state rows that might take work (not PAUSED/OFFLINE); skip-locked with `lock`."""
     stmt = (
@@ -436,6 +456,19 @@ def tasks(session: Session, *, tenant_id: str, status: TaskStatus | None = TaskS
     if status is not None:
         stmt = stmt.where(Task.status == status)
     return list(session.scalars(stmt.order_by(Task.due_at, Task.id)))
+
+
+def booked_callbacks(session: Session, *, tenant_id: str, queue_id: str, since: datetime) -> dict[datetime, int]:
+    """Open callbacks of a queue booked for a time at or after `since`: start -> how many."""
+    stmt = (
+        select(Task.preferred_at, func.count())
+        .where(
+            Task.tenant_id == tenant_id, Task.queue_id == queue_id, Task.kind == TaskKind.CALLBACK,
+            Task.status == TaskStatus.OPEN, Task.preferred_at >= since,
+        )
+        .group_by(Task.preferred_at)
+    )  # fmt: skip
+    return {at: int(n) for at, n in session.execute(stmt) if at is not None}
 
 
 def agents(session: Session, *, tenant_id: str, role: AgentRole | None = None) -> Sequence[Agent]:

@@ -149,11 +149,15 @@ def test_engine_backend_message_without_phone_is_a_chat_error(backend, clock):
     assert _contact(backend, sid).state is ContactState.MESSAGE_LEFT
 
 
-def test_engine_backend_end_abandons_and_starts_anew(backend):
+def test_engine_backend_end_after_an_answer_is_resolved_by_the_bot_and_starts_anew(backend):
     sid = backend.open(None, "kobenhavn").id
     backend.send(sid, QUESTION)
     assert backend.end(sid) == []
-    assert _contact(backend, sid).state is ContactState.ABANDONED
+    # The bot answered, so the citizen closing the chat is a contact the bot resolved, not an abandon.
+    contact = _contact(backend, sid)
+    assert contact.state is ContactState.CLOSED
+    assert [e.data["ending"] for e in backend.engine.events(contact.tenant_id, contact.id) if "ending" in e.data] == [
+        "bot_answered"]  # fmt: skip
     again = backend.open(sid, "kobenhavn")
     assert again.created and again.id != sid
     with pytest.raises(UnknownSession):
