@@ -16,6 +16,7 @@ from bot.api.console import router as console_router
 from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.config import Settings, get_settings
+from bot.engine.idle import idle_background
 from connectors.email.background import email_background
 from connectors.email.routes import get_mail_service
 from connectors.email.routes import router as email_router
@@ -50,7 +51,8 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
                  quarantine_router, alerts_router, console_router,
                  rasa_router],  # Rasa REST and callback channels (connectors/rasa)
         background=[channel_hooks, email_background,
-                    rasa_background],  # the Rasa channel, its agent-reply watcher and callback worker
+                    rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
+                    idle_background],  # closes bot conversations nobody has written in for a while
         **kwargs,
     )
     install_engine_backend(app)  # chat state lives in the engine (shared by every worker)
