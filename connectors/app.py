@@ -15,6 +15,7 @@ from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
 from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
+from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
 from connectors.email.background import email_background
 from connectors.email.routes import get_mail_service
@@ -45,7 +46,8 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     app = create_app(
         settings,
         routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
-                 quarantine_router, alerts_router, console_router],
+                 quarantine_router, alerts_router, console_router,
+                 stats_router],  # management information: KPI reports, wallboard, /metrics
         background=[channel_hooks, email_background],
         **kwargs,
     )
