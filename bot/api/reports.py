@@ -9,8 +9,9 @@ for settlement between municipalities. The live wallboard and `/metrics` are in
     GET /api/v1/stats/questions?from=…&to=…[&threshold=0.8]
     GET /api/v1/stats/metering?month=2026-12[&format=csv]
 
-`from` and `to` are ISO 8601 instants with an offset (`2026-12-07T00:00:00+01:00`); the period
-is [from, to) and counts the contacts opened in it. Without them: today in Copenhagen, by the
+`from` and `to` are ISO 8601 instants with an offset (`2026-12-07T00:00:00+01:00`), or dates
+alone (`2026-12-07`: midnight in Copenhagen); the period is [from, to) and counts the contacts
+opened in it. Without them: today in Copenhagen, by the
 engine's clock. `group_by` is queue, channel, topic, hour, day or week. CSV is chosen with
 `format=csv` or `Accept: text/csv`.
 
@@ -89,6 +90,14 @@ def own_tenant(agent_tenant: str, asked: str | None) -> str:
 
 
 def parse_instant(name: str, text: str) -> datetime:
+    """An ISO 8601 instant with an offset, or a date alone (YYYY-MM-DD: midnight in Copenhagen)."""
+    if len(text.strip()) == 10:
+        try:
+            day = date.fromisoformat(text.strip())
+        except ValueError:
+            pass
+        else:
+            return datetime(day.year, day.month, day.day, tzinfo=COPENHAGEN).astimezone(UTC)
     try:
         at = datetime.fromisoformat(text.strip())
     except ValueError:

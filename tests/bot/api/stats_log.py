@@ -21,9 +21,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.routing.handoff import Author
 from bot.storage import Database
 from bot.storage.models import Contact, ContactState, Direction, Event, EventKind, Message
-from bot.routing.handoff import Author
 
 TENANT, OTHER = "kobenhavn", "rodovre"
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
