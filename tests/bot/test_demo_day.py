@@ -8,11 +8,11 @@ from datetime import date, datetime, timedelta
 import pytest
 
 from bot.__main__ import main
+from bot.demo_day import CPH, play_day
 from bot.stats.config import TenantKpi
 from bot.stats.facts import Ending
 from bot.stats.report import summary_values
 from bot.stats.service import load_facts
-from bot.demo_day import CPH, play_day
 from tests.bot.conftest import TENANT
 
 pytestmark = pytest.mark.integration
