@@ -46,6 +46,7 @@ from bot.storage import stats as store
 
 PREFIX = "/api/v1/stats"
 MAX_PERIOD = timedelta(days=400)
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # far enough both ways; keeps date arithmetic away from year 1 and 9999
 MAX_QUESTIONS = 2000  # embedded in one report; the newest are kept
 
 
@@ -97,6 +98,8 @@ def parse_instant(name: str, text: str) -> datetime:
         except ValueError:
             pass
         else:
+            if not FIRST_YEAR <= day.year <= LAST_YEAR:
+                return _in_range(name, text, datetime(day.year, day.month, day.day, tzinfo=UTC))
             return datetime(day.year, day.month, day.day, tzinfo=COPENHAGEN).astimezone(UTC)
     try:
         at = datetime.fromisoformat(text.strip())
@@ -108,7 +111,13 @@ def parse_instant(name: str, text: str) -> datetime:
         raise InvalidStatsQuery(
             f"{name} = {printable(text, 40)!r} has no offset; add one, e.g. +01:00 (Copenhagen in winter) or Z"
         )
-    return at.astimezone(UTC)
+    return _in_range(name, text, at.astimezone(UTC))
+
+
+def _in_range(name: str, text: str, at: datetime) -> datetime:
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise InvalidStatsQuery(f"{name} = {printable(text, 40)!r}; send a time from {FIRST_YEAR} to {LAST_YEAR}")
+    return at
 
 
 def period(engine_now: datetime, start: str | None, end: str | None) -> tuple[datetime, datetime]:
@@ -307,9 +316,12 @@ def parse_month(text: str | None, now: datetime) -> date:
         return local.replace(day=1)
     try:
         year, month = (int(p) for p in text.strip().split("-"))
-        return date(year, month, 1)
+        first = date(year, month, 1)
     except ValueError:
         raise InvalidStatsQuery(f"month = {printable(text, 20)!r}; send YYYY-MM, e.g. 2026-12") from None
+    if not FIRST_YEAR <= first.year <= LAST_YEAR:
+        raise InvalidStatsQuery(f"month = {printable(text, 20)!r}; send a month from {FIRST_YEAR} to {LAST_YEAR}")
+    return first
 
 
 @router.get(PREFIX + "/metering", response_model=None)

@@ -204,9 +204,19 @@ def test_another_tenants_supervisor_sees_none_of_it(world):
         ({"from": DAY_TO, "to": DAY_FROM}, "after"),
         ({**DAY, "group_by": "agent"}, "group_by"),
         ({**DAY, "channel": "fax"}, "channel"),
+        ({"from": "9999-12-30T00:00:00+00:00", "to": "9999-12-31T00:00:00+00:00"}, "2100"),
+        ({"from": "0001-01-01", "to": DAY_TO}, "2000"),
+        ({**DAY, "format": "xml"}, "format"),
+        ({**DAY, "group_by": "queue", "key": ""}, "key"),
     ],
 )
 def test_bad_parameters_answer_422_naming_them(world, params, named):
-    r = world.get(SUMMARY, **params)
+    r = world.get(CONTACTS if "key" in params else SUMMARY, **params)
     assert r.status_code == 422, r.text
     assert named in r.json()["message"]
+
+
+@pytest.mark.parametrize("month", ["9999-12", "0-1", "2026-13", "december"])
+def test_a_bad_month_answers_422(world, month):
+    r = world.get("/api/v1/stats/metering", month=month)
+    assert r.status_code == 422 and "month" in r.json()["message"], r.text
