@@ -64,10 +64,6 @@ PATIENCE = {Channel.VOICE: 150.0, Channel.CHAT: 300.0}  # mean seconds before le
 TICK = 60.0  # the router runs at every handoff and end of after-contact work, and this often besides
 
 
-class DemoDayError(KontaktError):
-    """The demo day cannot be played (already played, unknown tenant, bad date)."""
-
-
 @dataclass
 class _Sim:
     engine: ConversationEngine
@@ -237,7 +233,11 @@ def run_demo_day_command(args: argparse.Namespace, settings: Any) -> int:
         print(f"--agents must be 1..{len(AGENTS)} and --scale above 0 up to 10", file=sys.stderr)
         return 2
     tenants = load_tenants(settings.tenants_file)
-    tenant = tenants.get(args.tenant)
+    try:
+        tenant = tenants.get(args.tenant)
+    except KontaktError as exc:
+        print(f"--tenant: {exc}", file=sys.stderr)
+        return 2
     db = Database(settings.database_url)
     db.migrate()
     engine = ConversationEngine(db, load_contract(settings.topics_file), clock=lambda: now)

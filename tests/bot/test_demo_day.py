@@ -45,3 +45,5 @@ def test_the_command_plays_a_day_once(tmp_path, monkeypatch, capsys):
     assert main(["demo-day", "--date", DAY.isoformat(), "--scale", "0.1"]) == 2
     assert "has already been played" in capsys.readouterr().err
     assert main(["demo-day", "--date", "7/12"]) == 2
+    assert main(["demo-day", "--tenant", "atlantis"]) == 2
+    assert "atlantis" in capsys.readouterr().err

@@ -30,6 +30,14 @@
   function num(x, digits) { return Number(x).toLocaleString("da-DK", { maximumFractionDigits: digits }); }
   function pct(share) { return share === null || share === undefined ? "–" : num(share * 100, 1) + NBSP + "%"; }
   function secs(s) { return s === null || s === undefined ? "–" : num(s, 0) + NBSP + "sek."; }
+  // A wait as people say it: "25 sek.", "4 min. 10 sek.", "2 t. 55 min." (e-mails wait hours).
+  function duration(s) {
+    if (s === null || s === undefined) return "–";
+    var t = Math.round(s), h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), r = t % 60;
+    if (h) return h + NBSP + "t." + (m ? " " + m + NBSP + "min." : "");
+    if (m) return m + NBSP + "min." + (r ? " " + r + NBSP + "sek." : "");
+    return r + NBSP + "sek.";
+  }
 
   // Plain calendar dates, computed at noon UTC so no time zone moves them.
   function parseDay(iso) { return new Date(iso + "T12:00:00Z"); }
@@ -47,7 +55,11 @@
         throw new Error("login");
       }
       return r.json().then(function (body) {
-        if (!r.ok) throw new Error(body.message || ("Serveren svarede " + r.status + "."));
+        if (!r.ok) {
+          var err = new Error(body.message || ("Serveren svarede " + r.status + "."));
+          err.code = body.error;
+          throw err;
+        }
         return body;
       });
     });
@@ -72,7 +84,7 @@
     box.appendChild(tile("Besvaret", String(s.answered)));
     box.appendChild(tile("Opgivet", String(s.abandoned), "opgivelsesrate " + pct(s.abandonment_rate)));
     box.appendChild(tile("Serviceniveau", pct(s.service_level), "mål " + pct(s.service_level_target) + " inden for " + num(s.thresholds.service_level_seconds, 0) + NBSP + "sek."));
-    box.appendChild(tile("Gns. ventetid", secs(s.asa_seconds), "længste " + secs(s.longest_wait_seconds)));
+    box.appendChild(tile("Gns. ventetid", secs(s.asa_seconds), "længste " + duration(s.longest_wait_seconds)));
     box.appendChild(tile("Løst af botten", pct(s.bot_contained)));
     box.appendChild(tile("Straksafklaring", pct(s.first_contact_resolution)));
     box.appendChild(tile("E-mails besvaret til tiden", pct(s.email_deadline_met)));
@@ -193,7 +205,7 @@
         tr.setAttribute("data-contact", c.contact_id);
         var at = new Date(c.opened_at).toLocaleString("da-DK", { timeZone: "Europe/Copenhagen", dateStyle: "short", timeStyle: "short" });
         [at, channelName(c.channel), c.first_queue ? queueName(c.first_queue) : "–", c.topic ? topicName(c.topic) : "–",
-         ENDINGS[c.ending] || c.ending, secs(c.waited_seconds), c.outcome ? c.outcome.replace(/_/g, " ") : "–", c.contact_id
+         ENDINGS[c.ending] || c.ending, duration(c.waited_seconds), c.outcome ? c.outcome.replace(/_/g, " ") : "–", c.contact_id
         ].forEach(function (text, i) { tr.appendChild(el("td", i === 5 ? "num" : null, text)); });
         tbody.appendChild(tr);
       });
@@ -221,7 +233,12 @@
       $("weak-table").hidden = !body.clusters.length;
       $("weak-status").textContent = body.questions ? body.questions + " spørgsmål i " + body.clusters.length + " grupper"
         : "Ingen svage spørgsmål denne dag.";
-    }).catch(function (err) { if (err.message !== "login") $("weak-status").textContent = err.message; });
+    }).catch(function (err) {
+      if (err.message === "login") return;
+      $("weak-status").textContent = err.code === "UnderstandingUnavailable"
+        ? "Sprogmodellen er ikke indlæst på serveren, så spørgsmålene kan ikke grupperes. Kør python -m bot train og start serveren igen."
+        : "Kunne ikke hente spørgsmålene: " + err.message;
+    });
   }
 
   function downloadCsv() {
