@@ -1,5 +1,6 @@
 """A scripted day driven through the real engine with a fixed clock (SQLite and PostgreSQL),
-then counted from the database the way the reports count it (`bot.stats.service`):
+then counted from the database the way the reports count it (`bot.stats.service`), and asked for
+over HTTP (`/api/v1/stats/summary`):
 
 1. a chat the bot answers; the citizen closes the chat;
 2. a chat handed off, answered by Anne after 8 s and closed straksafklaret;
@@ -15,12 +16,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
+from bot.agent_accounts import create_agent, token_pepper
+from bot.api import create_app
+from bot.api.wallboard import stats_router
 from bot.stats.config import TenantKpi
 from bot.stats.report import summary_values
 from bot.stats.service import load_period
 from bot.storage.models import AgentState
 from bot.types import Action, ArticleRef, HandoffReason, TriageDecision
+from tests.bot.api.test_capacity_api import ContractOnly
 from tests.bot.conftest import MONDAY_10, TENANT
 
 pytestmark = pytest.mark.integration
@@ -107,3 +114,26 @@ def test_the_scripted_day_gives_exactly_the_expected_summary(engine, clock, db):
     assert s["transfers"] == 0
     assert s["email_deadline_met"] == 0.0
     assert s["parts"]["email_deadline_met"] == {"numerator": 0, "denominator": 1}
+
+
+def test_the_scripted_day_through_the_summary_api(engine, clock, db, settings, contract, tmp_path, monkeypatch):
+    """The same day, asked over HTTP by a supervisor for the local day of 2 March 2026."""
+    play_the_day(engine, clock)
+    pepper = "scenario-pepper-0123456789abcdefghijklmnopqrs"
+    monkeypatch.setenv("KONTAKT_AGENT_TOKEN_PEPPER", pepper)
+    local = settings.model_copy(update={"database_url": db.url, "agent_token_pepper": SecretStr(pepper),
+                                        "kpi_file": tmp_path / "none.yaml"})  # fmt: skip
+    app = create_app(local, routers=[stats_router], understanding=ContractOnly(contract))
+    with TestClient(app) as client:
+        app.state.engine.clock = clock
+        token = create_agent(app.state.engine, token_pepper(local), tenant_id=TENANT, agent_id="sara", name="Sara",
+                             role="supervisor")  # fmt: skip
+        r = client.get("/api/v1/stats/summary", params={"from": "2026-03-02", "to": "2026-03-03"},
+                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    s = r.json()
+    figures = {k: s[k] for k in ("offered", "answered", "abandoned", "service_level", "asa_seconds", "bot_contained",
+                                 "first_contact_resolution", "handoffs", "email_deadline_met")}  # fmt: skip
+    assert figures == {"offered": 2, "answered": 1, "abandoned": 1, "service_level": 0.5, "asa_seconds": 8.0,
+                       "bot_contained": 0.5, "first_contact_resolution": 1.0, "handoffs": 4,
+                       "email_deadline_met": 0.0}  # fmt: skip
