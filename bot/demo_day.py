@@ -257,7 +257,10 @@ def run_demo_day_command(args: argparse.Namespace, settings: Any) -> int:
     until = now if day == now.astimezone(CPH).date() else None
     print(f"Playing {day} for {tenant.name} into {db!r}" + (" up to now" if until else "") + " …")
     counts = play_day(engine, tenant.id, day, until=until, scale=args.scale, agents=args.agents)
-    print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
+    print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()) or "nothing yet")
+    if until is not None and until < datetime.combine(day, time(10, 0), CPH):
+        print("The day has barely begun; for a whole day add e.g. --date "
+              f"{day - timedelta(days=7)} and open the reports for that day.")
     print("See /agent/wallboard and /agent/reports (log in with a supervisor token: python -m bot agent add …)")
     db.dispose()
     return 0
