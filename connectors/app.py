@@ -15,6 +15,7 @@ from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
 from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
+from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
 from bot.engine.idle import idle_background
 from connectors.email.background import email_background
@@ -47,12 +48,17 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     settings = settings or get_settings()
     app = create_app(
         settings,
-        routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
-                 quarantine_router, alerts_router, console_router,
-                 rasa_router],  # Rasa REST and callback channels (connectors/rasa)
-        background=[channel_hooks, email_background,
-                    rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
-                    idle_background],  # closes bot conversations nobody has written in for a while
+        routers=[
+            webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
+            quarantine_router, alerts_router, console_router,
+            rasa_router,  # Rasa REST and callback channels (connectors/rasa)
+            stats_router,  # management information: KPI reports, wallboard, /metrics
+        ],
+        background=[
+            channel_hooks, email_background,
+            rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
+            idle_background,  # closes bot conversations nobody has written in for a while
+        ],
         **kwargs,
     )
     install_engine_backend(app)  # chat state lives in the engine (shared by every worker)

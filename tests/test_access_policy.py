@@ -126,6 +126,17 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("GET", "/agent/api/supervisor/quarantine", Access.SUPERVISOR),
     Endpoint("GET", "/agent/api/supervisor/alerts", Access.SUPERVISOR),
     Endpoint("GET", "/api/v1/capacity/erlang", Access.SUPERVISOR),
+    # Management information (bot/api/reports.py, bot/api/wallboard.py): pages public, data supervisor.
+    Endpoint("GET", "/agent/wallboard", Access.PUBLIC),
+    Endpoint("GET", "/agent/reports", Access.PUBLIC),
+    Endpoint("GET", "/agent/static/reports/{name}", Access.PUBLIC),
+    Endpoint("GET", "/api/v1/stats/summary", Access.SUPERVISOR),
+    Endpoint("GET", "/api/v1/stats/contacts", Access.SUPERVISOR),
+    Endpoint("GET", "/api/v1/stats/contacts.csv", Access.SUPERVISOR),
+    Endpoint("GET", "/api/v1/stats/questions", Access.SUPERVISOR),
+    Endpoint("GET", "/api/v1/stats/metering", Access.SUPERVISOR),
+    Endpoint("GET", "/api/v1/stats/live", Access.SUPERVISOR),
+    Endpoint("GET", "/metrics", Access.SUPERVISOR),
     # Voice (connectors/voice/routes.py): router-wide Twilio signature check.
     Endpoint("POST", "/voice/incoming", Access.TWILIO_SIGNED),
     Endpoint("POST", "/voice/gather", Access.TWILIO_SIGNED),
@@ -579,6 +590,9 @@ def kbh(world) -> Kobenhavn:
 
 
 RODOVRE_CALLERS = ["rolf.rdv", "rikke.rdv", "rita.rdv"]  # agent, supervisor, admin
+# Reports that take `tenant=` (it may name the caller's own): naming another answers 404, never data.
+TENANT_QUERY = frozenset({"/api/v1/stats/summary", "/api/v1/stats/contacts", "/api/v1/stats/contacts.csv",
+                          "/api/v1/stats/questions", "/api/v1/stats/metering", "/api/v1/stats/live"})  # fmt: skip
 ISOLATION = [e for e in WITH_TOKEN if e.access is not Access.ADMIN]  # admin create: its own test below
 
 
@@ -610,7 +624,7 @@ def test_rodovre_gets_nothing_of_kobenhavn(world, kbh, e, caller):
             where = (str(e), caller, contact_id, query, r.status_code, r.text[:300])
             if not allowed_role:
                 assert r.status_code == 403, where
-            elif named:
+            elif named or (query and e.path in TENANT_QUERY):
                 assert r.status_code == 404, where  # another tenant's id answers like a missing one
             else:
                 assert r.status_code in (200, 204), where

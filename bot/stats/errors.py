@@ -23,3 +23,16 @@ class MalformedEvent(StatsError):
 
 class NoEvents(StatsError):
     """A contact was folded without any event: there is nothing to count."""
+
+
+class InvalidStatsQuery(StatsError):
+    """A report parameter that cannot be used (a period without an offset, an unknown grouping,
+    `to` before `from`); the message names the parameter and what to send."""
+
+
+class KpiConfigError(StatsError):
+    """The KPI configuration (knowledge/kpi.yaml) is missing a value or holds an invalid one."""
+
+
+class UnderstandingUnavailable(StatsError):
+    """The weak-question report needs the loaded language model (embedder and topic classifier)."""

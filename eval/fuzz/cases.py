@@ -56,7 +56,7 @@ def access_of(method: str, path: str) -> Access:
         return Access.EMAIL
     if path == "/agent/api/supervisor/agents" and method == "POST":
         return Access.ADMIN
-    if path.startswith(("/agent/api/supervisor/", "/api/v1/capacity/")):
+    if path.startswith(("/agent/api/supervisor/", "/api/v1/capacity/", "/api/v1/stats/")) or path == "/metrics":
         return Access.SUPERVISOR
     if path.startswith("/agent/api/"):
         return Access.AGENT
