@@ -238,10 +238,11 @@ def greet_chat(engine: ConversationEngine, tenant_id: str, contact_id: str) -> N
 
 
 def route_decision(
-    db: Database, embedder: Embedder, tenant_id: str, text: str, decision: TriageDecision
+    db: Database, understanding: Any, tenant_id: str, text: str, decision: TriageDecision
 ) -> tuple[Crisis, TriageDecision] | None:
     """When a crisis with a crisis queue is on and `text` is about it (keywords, or close to the
-    crisis message), the crisis and the decision that sends it to the crisis queue; else None."""
+    crisis message with `understanding.embedder`), the crisis and the decision that sends it to
+    the crisis queue; else None."""
     board = board_for(db)
     crisis = board.current(tenant_id)
     if crisis is None or crisis.queue_id is None:
@@ -249,6 +250,7 @@ def route_decision(
     routed = crisis_decision(decision, crisis)
     if routed is None:
         return None
+    embedder: Embedder = understanding.embedder
     if not related(text, crisis, None) and not related(text, crisis, board.similarity(embedder, text, crisis)):
         return None
     return crisis, routed
@@ -259,7 +261,7 @@ def route_turn(engine: ConversationEngine, understanding: Any, tenant_id: str, t
     crisis queue with a short explanation. A button the citizen chose keeps its meaning."""
     if turn.parsed is None:
         return turn
-    found = route_decision(engine.db, understanding.embedder, tenant_id, text, turn.decision)
+    found = route_decision(engine.db, understanding, tenant_id, text, turn.decision)
     if found is None:
         return turn
     crisis, decision = found

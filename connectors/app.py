@@ -13,6 +13,8 @@ from bot.api.agents import router as agents_router
 from bot.api.alerts import router as alerts_router
 from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
+from bot.api.crisis import notice_router as crisis_notice_router
+from bot.api.crisis import router as crisis_router
 from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.config import Settings, get_settings
@@ -51,6 +53,9 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     )
     install_engine_backend(app)  # chat state lives in the engine (shared by every worker)
     install_engine_store(app)  # voice calls too
+    # Crisis mode (bot/api/crisis.py): the supervisors' switch and page, and the chat widget's banner.
+    app.include_router(crisis_router)
+    app.include_router(crisis_notice_router)
     return app
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Integer, String, Text, select
+from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Integer, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.storage import repository as repo
