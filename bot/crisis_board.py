@@ -240,18 +240,15 @@ def greet_chat(engine: ConversationEngine, tenant_id: str, contact_id: str) -> N
 def route_decision(
     db: Database, understanding: Any, tenant_id: str, text: str, decision: TriageDecision
 ) -> tuple[Crisis, TriageDecision] | None:
-    """When a crisis with a crisis queue is on and `text` is about it (keywords, or close to the
-    crisis message with `understanding.embedder`), the crisis and the decision that sends it to
-    the crisis queue; else None."""
+    """When a crisis with a crisis queue is on and `text` is about it (bot.crisis.related; the
+    similarity with `understanding.embedder`), the crisis and the decision that sends it to the
+    crisis queue; else None."""
     board = board_for(db)
     crisis = board.current(tenant_id)
     if crisis is None or crisis.queue_id is None:
         return None
     routed = crisis_decision(decision, crisis)
-    if routed is None:
-        return None
-    embedder: Embedder = understanding.embedder
-    if not related(text, crisis, None) and not related(text, crisis, board.similarity(embedder, text, crisis)):
+    if routed is None or not related(text, crisis, decision, lambda: board.similarity(understanding.embedder, text, crisis)):
         return None
     return crisis, routed
 
