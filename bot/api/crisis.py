@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -29,6 +29,7 @@ from bot.api.console import SECURITY_HEADERS
 from bot.crisis import CRISIS_QUEUE, CRISIS_QUEUE_NAME, MAX_KEYWORDS, MAX_MESSAGE_CHARS, Crisis, SkillGrant
 from bot.crisis_board import CrisisState, board_for
 from bot.routing.skills import MAX_SKILL
+from bot.storage.db import Database
 
 __all__ = ["notice_router", "router"]
 
@@ -118,7 +119,7 @@ class NoticeOut(_Out):
 # --- supervisor API -------------------------------------------------------------------------------
 
 
-def _out(db, tenant_id: str, state: CrisisState) -> dict:
+def _out(db: Database, tenant_id: str, state: CrisisState) -> dict[str, Any]:
     queues = [QueueChoice(id=q.id, name=q.name) for q in queue_loads(db, tenant_id)]
     if not any(q.id == CRISIS_QUEUE for q in queues):
         queues.insert(0, QueueChoice(id=CRISIS_QUEUE, name=f"{CRISIS_QUEUE_NAME} (oprettes ved brug)"))

@@ -3,7 +3,6 @@ PostgreSQL: switching, the events, the crisis queue and its undo, and what anoth
 
 from __future__ import annotations
 
-
 import pytest
 from sqlalchemy import select
 

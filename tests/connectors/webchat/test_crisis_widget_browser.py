@@ -12,7 +12,8 @@ from test_widget_browser import QUESTION, Widget, _shot
 
 from bot.agent_accounts import create_agent, token_pepper
 from bot.api import create_app
-from bot.api.crisis import notice_router, router as crisis_router
+from bot.api.crisis import notice_router
+from bot.api.crisis import router as crisis_router
 from connectors.webchat import router
 from connectors.webchat.engine_backend import install_engine_backend
 from tests.bot.conftest import MONDAY_10, FakeClock
