@@ -22,13 +22,17 @@ def tenant_for_number(tenants: Any, called: str) -> str:
     return str(tenants.default_tenant)
 
 
-def spoken_first(app: Any, called: str, lang: str = "da") -> list[str]:
-    """The lines the phone line says before anything else: the crisis message, or nothing."""
+def spoken_first(app: Any, called: str, lang: str = "da", *, translated_only: bool = False) -> list[str]:
+    """The lines the phone line says before anything else: the crisis message, or nothing. With
+    `translated_only` (a caller who chose English after hearing the Danish message), only an
+    English version the supervisor gave."""
     tenants, db = getattr(app.state, "tenants", None), getattr(app.state, "db", None)
     if tenants is None or db is None:
         return []
     crisis = board_for(db).current(tenant_for_number(tenants, called))
-    return [crisis.spoken("en" if lang == "en" else "da")] if crisis is not None else []
+    if crisis is None or (translated_only and not (lang == "en" and crisis.message_en)):
+        return []
+    return [crisis.spoken("en" if lang == "en" else "da")]
 
 
 def mail_paragraph(db: Database, tenant_id: str, mail_text: str) -> str | None:

@@ -34,7 +34,7 @@ from bot.storage.db import Database
 __all__ = ["notice_router", "router"]
 
 STATIC = Path(__file__).resolve().parent / "static" / "crisis"
-ASSETS = {"crisis.js": "text/javascript; charset=utf-8"}
+ASSETS = {"crisis.js": "text/javascript; charset=utf-8", "crisis.css": "text/css; charset=utf-8"}
 
 router = APIRouter(prefix="/agent/api/supervisor/crisis", tags=["crisis"], route_class=AgentRoute)
 notice_router = APIRouter(tags=["crisis"])

@@ -227,7 +227,8 @@ def _to_human(
 
 def _english(call: Call) -> VoiceResponse:
     call.save(language=Lang.EN.value)
-    lines = [call.text("english_handoff", Lang.EN)]
+    called = call.form.to or call.form.called or ""  # crisis mode: its English message first, if given
+    lines = [*spoken_first(call.request.app, called, "en", translated_only=True), call.text("english_handoff", Lang.EN)]
     return _to_human(call, call.settings.english_queue, HandoffVia.ENGLISH, lines, lang=Lang.EN)
 
 

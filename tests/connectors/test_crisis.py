@@ -56,10 +56,14 @@ class World:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def call(self, to: str = "+4533663366") -> list[str]:
-        sid = f"CA{next(CALL_IDS):032d}"
-        return said(twiml(Twilio(self.client).post("/voice/incoming", fixture("incoming", CallSid=sid, To=to,
-                                                                                  Called=to))))
+    def call(self, to: str = "+4533663366", *, then_press: str | None = None) -> list[str]:
+        """A new call: what the phone line says first (or after the caller pressed `then_press`)."""
+        sid, twilio = f"CA{next(CALL_IDS):032d}", Twilio(self.client)
+        lines = said(twiml(twilio.post("/voice/incoming", fixture("incoming", CallSid=sid, To=to, Called=to))))
+        if then_press is None:
+            return lines
+        pressed = fixture("gather_digits", CallSid=sid, To=to, Called=to, Digits=then_press)
+        return said(twiml(twilio.post("/voice/gather?step=menu", pressed)))
 
     def mail(self, body: str, subject: str = "Spørgsmål", tenant: str = "kobenhavn") -> str:
         """Send a citizen's mail; the text of the auto-reply exactly as it waits in the outbox."""
@@ -144,6 +148,9 @@ def test_switched_on_every_channel_says_it_first_and_switched_off_it_is_gone(wor
     menu = next(i for i, line in enumerate(lines) if line.startswith("Sig med få ord"))
     assert menu > 0
 
+    # a caller who chooses English (key 6) hears the English version first
+    assert world.call(then_press="6")[0] == f"Important message: {FLOOD_EN}"
+
     # e-mail: the auto-reply's first paragraph, in the language of the mail
     reply = world.mail("Hvornår bliver mit affald hentet?")
     assert reply.split("\n\n")[0] == f"Vigtig besked: {FLOOD_DA}"
@@ -195,6 +202,7 @@ def test_another_tenants_supervisor_can_neither_see_nor_switch_it(world: World) 
     assert world.chat("Hej", tenant="rodovre")["messages"][0]["text"].startswith("Vigtig besked: Rødovre")
     assert world.chat("Hej")["messages"][0]["text"] == f"Vigtig besked: {FLOOD_DA}"
     assert world.call("+4536373637")[0].startswith("Vigtig besked: Rødovre")
+    assert not world.call("+4536373637", then_press="6")[0].startswith("Vigtig")  # no English version given
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@
   var state = null;
 
   function say(text) { $("status").textContent = text; }
+  function staff(n) { return n === 1 ? "1 medarbejder" : n + " medarbejdere"; }
 
   function api(method, path, body) {
     var init = { method: method, headers: { "Authorization": "Bearer " + sessionStorage.getItem(TOKEN_KEY),
@@ -41,7 +42,7 @@
     $("switch-on").textContent = s.active ? "Gem ændringer" : "Slå krisetilstand til";
     $("switch-off").hidden = !s.active;
     var queue = $("crisis-queue"), join = $("join-queue");
-    var chosen = c ? (c.queue || "") : queue.value;
+    var chosen = c ? (c.queue || "") : queue.value, source = join.value;
     queue.textContent = ""; join.textContent = "";
     option(queue, "", "Ingen krisekø (de sædvanlige køer)");
     s.queues.forEach(function (q) {
@@ -49,6 +50,7 @@
       if (q.id !== (c && c.queue)) option(join, q.id, q.name);
     });
     queue.value = chosen;
+    if (source) join.value = source;
     if (c) {
       $("message-da").value = c.message_da;
       $("message-en").value = c.message_en || "";
@@ -95,7 +97,7 @@
     if (!window.confirm("Slå krisetilstand fra? Beskeden forsvinder fra chat, telefon og mail.")) return;
     api("DELETE", "").then(function (s) {
       render(s);
-      say("Krisetilstand er slået fra." + (s.restored.length ? " " + s.restored.length + " medarbejdere har fået deres tidligere niveau igen." : ""));
+      say("Krisetilstand er slået fra." + (s.restored.length ? " Det tidligere niveau i krisekøen er sat tilbage for " + staff(s.restored.length) + "." : ""));
     }).catch(function (e) { $("form-error").textContent = e.message; });
   });
 
@@ -103,7 +105,7 @@
     ev.preventDefault();
     $("join-error").textContent = "";
     api("POST", "/join", { queue: $("join-queue").value, min_level: parseInt($("join-level").value, 10) })
-      .then(function (s) { render(s); say(s.added.length + " medarbejdere er gået med i krisekøen."); })
+      .then(function (s) { render(s); say(staff(s.added.length) + " er gået med i krisekøen."); })
       .catch(function (e) { $("join-error").textContent = e.message; });
   });
 
