@@ -28,6 +28,7 @@ from bot.api.auth import AgentRoute, DatabaseDep, EngineDep, SupervisorAgent
 from bot.api.console import SECURITY_HEADERS
 from bot.crisis import CRISIS_QUEUE, CRISIS_QUEUE_NAME, MAX_KEYWORDS, MAX_MESSAGE_CHARS, Crisis, SkillGrant
 from bot.crisis_board import CrisisState, board_for
+from bot.errors import NoCrisis
 from bot.routing.skills import MAX_SKILL
 from bot.storage.db import Database
 
@@ -106,7 +107,7 @@ class JoinOut(CrisisOut):
 
 
 class EndOut(CrisisOut):
-    ended: CrisisOutBody
+    ended: CrisisOutBody | None = Field(description="The crisis that ended now (None: none was on)")
     restored: list[GrantOut] = Field(description="Agents whose earlier level for the crisis queue was put back")
 
 
@@ -148,10 +149,15 @@ def start_crisis(body: CrisisIn, agent: SupervisorAgent, db: DatabaseDep, engine
 @router.delete("", response_model=EndOut)
 def end_crisis(agent: SupervisorAgent, db: DatabaseDep, engine: EngineDep) -> EndOut:
     """Switch my tenant's crisis off: the channels stop saying the message, and agents who joined
-    the crisis queue through crisis mode get their earlier level back. 409 when none is on."""
+    the crisis queue through crisis mode get their earlier level back. Idempotent: when none is
+    on, nothing changes and `ended` is null (a second click is not an error). Supervisor or admin."""
     board = board_for(db)
-    ended, restored = board.end(agent.tenant_id, by=agent.id, at=engine.clock())
-    return EndOut(**_out(db, agent.tenant_id, board.state(agent.tenant_id)), ended=CrisisOutBody.of(ended),
+    try:
+        ended, restored = board.end(agent.tenant_id, by=agent.id, at=engine.clock())
+    except NoCrisis:
+        ended, restored = None, []
+    return EndOut(**_out(db, agent.tenant_id, board.state(agent.tenant_id)),
+                  ended=CrisisOutBody.of(ended) if ended else None,
                   restored=[GrantOut.of(g) for g in restored])  # fmt: skip
 
 
