@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["CrisisBoard", "CrisisState", "board_for", "greet_chat", "route_decision", "route_turn"]
 
 DEFAULT_TTL_SECONDS = 2.0
+DEFAULT_QUEUE = "borgerservice_basis"  # as the engine's default queue (bot.engine.DEFAULT_QUEUE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +162,23 @@ class CrisisBoard:
         self._forget(tenant_id)
         return crisis
 
-    def end(self, tenant_id: str, *, by: str, at: datetime) -> tuple[Crisis, list[SkillGrant]]:
+    def end(
+        self, tenant_id: str, *, by: str, at: datetime, fallback_queue: str = DEFAULT_QUEUE
+    ) -> tuple[Crisis, list[SkillGrant]]:
         """Switch the crisis off: agents who joined the crisis queue through crisis mode get their
-        earlier level back (unless a supervisor changed it meanwhile). NoCrisis when none is on.
-        Returns the crisis that ended and the grants that were undone."""
+        earlier level back (unless a supervisor changed it meanwhile), and citizens still waiting
+        in the dedicated crisis queue, which nobody staffs any more, move to `fallback_queue`
+        with their waiting time. NoCrisis when none is on. Returns the crisis that ended and the
+        grants that were undone."""
         with self.db.write() as s:
             row = store.crisis_row(s, tenant_id=tenant_id, lock=True)
             if row is None:
                 raise NoCrisis(f"tenant {tenant_id!r} has no active crisis; nothing was changed")
             crisis = _crisis(row)
+            moved: list[str] = []
+            if crisis.queue_id == CRISIS_QUEUE:
+                moved = store.move_waiting(s, tenant_id=tenant_id, from_queue=CRISIS_QUEUE, to_queue=fallback_queue,
+                                           at=at)  # fmt: skip
             granted = [_grant(g) for g in store.grants(s, tenant_id=tenant_id)]
             undone = undo_grants(granted, store.skills(s, tenant_id=tenant_id))
             for g in undone:
@@ -184,7 +193,8 @@ class CrisisBoard:
             store.delete_grants(s, tenant_id=tenant_id)
             store.delete_crisis(s, tenant_id=tenant_id)
             repo.add_event(s, tenant_id=tenant_id, kind=EventKind.CRISIS_ENDED, at=at, agent_id=by,
-                           data={"started_at": crisis.started_at.isoformat(), "started_by": crisis.started_by})
+                           data={"started_at": crisis.started_at.isoformat(), "started_by": crisis.started_by,
+                                 "moved_to": fallback_queue if moved else None, "moved_contacts": len(moved)})
         self._forget(tenant_id)
         return crisis, undone
 

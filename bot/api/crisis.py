@@ -153,7 +153,8 @@ def end_crisis(agent: SupervisorAgent, db: DatabaseDep, engine: EngineDep) -> En
     on, nothing changes and `ended` is null (a second click is not an error). Supervisor or admin."""
     board = board_for(db)
     try:
-        ended, restored = board.end(agent.tenant_id, by=agent.id, at=engine.clock())
+        ended, restored = board.end(agent.tenant_id, by=agent.id, at=engine.clock(),
+                                    fallback_queue=engine.default_queue)  # fmt: skip
     except NoCrisis:
         ended, restored = None, []
     return EndOut(**_out(db, agent.tenant_id, board.state(agent.tenant_id)),

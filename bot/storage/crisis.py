@@ -15,11 +15,11 @@ from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Integer, Text, se
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.storage import repository as repo
-from bot.storage.models import ID, AgentSkill, Base, QueueRow
+from bot.storage.models import ID, AgentSkill, Base, Contact, ContactState, QueueRow
 
 __all__ = [
     "CrisisGrantRow", "CrisisRow", "add_grant", "crisis_row", "delete_crisis", "delete_grants", "ensure_queue",
-    "grants", "put_crisis", "set_level", "skills",
+    "grants", "move_waiting", "put_crisis", "set_level", "skills",
 ]  # fmt: skip
 
 
@@ -147,3 +147,19 @@ def delete_grants(session: Session, *, tenant_id: str) -> None:
     for row in grants(session, tenant_id=tenant_id):
         session.delete(row)
     session.flush()
+
+
+def move_waiting(session: Session, *, tenant_id: str, from_queue: str, to_queue: str, at: datetime) -> list[str]:
+    """Contacts still waiting in `from_queue` (queued, or offered and not yet accepted) move to
+    `to_queue`, keeping their waiting time. Returns their ids."""
+    repo.get_queue(session, tenant_id=tenant_id, queue_id=to_queue)
+    stmt = select(Contact).where(
+        Contact.tenant_id == tenant_id, Contact.queue_id == from_queue,
+        Contact.state.in_((ContactState.QUEUED, ContactState.OFFERED)),
+    ).with_for_update()  # fmt: skip
+    moved = []
+    for contact in session.scalars(stmt):
+        contact.queue_id, contact.updated_at = to_queue, at
+        moved.append(contact.id)
+    session.flush()
+    return moved

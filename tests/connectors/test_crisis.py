@@ -254,9 +254,12 @@ def test_questions_about_the_crisis_go_to_the_crisis_queue(world: World) -> None
     world.switch_on(queue="krise", keywords=["sandsæk"])
     crisis_questions = ("Hvor kan jeg hente sandsække?",  # the supervisor's keyword
                         "Min kælder er ved at blive oversvømmet, hvad gør jeg?")  # the classifier's crisis topic
+    in_crisis_queue = []
     for text in crisis_questions:
         turn = world.chat(text)
-        assert world.engine.open_contact("kobenhavn", Channel.CHAT, turn["session"]).queue_id == "krise", text
+        contact = world.engine.open_contact("kobenhavn", Channel.CHAT, turn["session"])
+        assert contact.queue_id == "krise", text
+        in_crisis_queue.append(contact.id)
         said_by_bot = [m["text"] for m in turn["messages"] if m["kind"] == "bot"]
         assert said_by_bot[0].startswith("Vigtig besked"), text
         assert said_by_bot[-1].startswith("Dit spørgsmål handler om den aktuelle situation"), text
@@ -268,3 +271,8 @@ def test_questions_about_the_crisis_go_to_the_crisis_queue(world: World) -> None
     with world.engine.db.read() as s:
         mail_contacts = repo.waiting_contacts(s, tenant_id="kobenhavn")
     assert any(c.channel is Channel.EMAIL and c.queue_id == "krise" for c in mail_contacts)
+
+    # switched off: nobody staffs the crisis queue any more, so whoever still waits there moves on
+    world.client.delete("/agent/api/supervisor/crisis", headers=world.h("sara"))
+    for contact_id in in_crisis_queue:
+        assert world.engine.contact("kobenhavn", contact_id).queue_id == "borgerservice_basis"
