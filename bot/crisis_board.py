@@ -9,6 +9,7 @@ within the TTL). Every switch is one transaction with its event (who, when, what
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -32,7 +33,7 @@ from bot.crisis import (
     undo_grants,
 )
 from bot.dialogue import Turn
-from bot.errors import CrisisQueueInUse, InvalidSkillLevel, NoCrisis, NoCrisisQueue
+from bot.errors import CrisisQueueInUse, DatabaseUnavailable, InvalidSkillLevel, NoCrisis, NoCrisisQueue
 from bot.responses import BotMessage
 from bot.routing.skills import MAX_SKILL
 from bot.storage import crisis as store
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
     from bot.retrieval.embedder import Embedder
 
 __all__ = ["CrisisBoard", "CrisisState", "board_for", "greet_chat", "route_decision", "route_turn"]
+
+log = logging.getLogger("kontakt.crisis")
 
 DEFAULT_TTL_SECONDS = 2.0
 DEFAULT_QUEUE = "borgerservice_basis"  # as the engine's default queue (bot.engine.DEFAULT_QUEUE)
@@ -85,15 +88,21 @@ class CrisisBoard:
     # --- reading -----------------------------------------------------------------------------
 
     def current(self, tenant_id: str) -> Crisis | None:
-        """The tenant's crisis, or None; read from the database at most every `ttl_seconds`."""
+        """The tenant's crisis, or None; read from the database at most every `ttl_seconds`. While
+        the database cannot be read, the last state read is kept (none read yet: None), so a
+        channel that can still answer is not stopped by the crisis lookup."""
         now = self._monotonic()
         with self._lock:
             cached = self._cache.get(tenant_id)
         if cached is not None and now - cached[0] < self.ttl_seconds:
             return cached[1]
-        with self.db.read() as s:
-            row = store.crisis_row(s, tenant_id=tenant_id)
-            crisis = _crisis(row) if row is not None else None
+        try:
+            with self.db.read() as s:
+                row = store.crisis_row(s, tenant_id=tenant_id)
+                crisis = _crisis(row) if row is not None else None
+        except DatabaseUnavailable as exc:
+            log.warning("crisis state of %s not read, keeping the last one: %s", tenant_id, exc)
+            return cached[1] if cached is not None else None
         with self._lock:
             self._cache[tenant_id] = (now, crisis)
         return crisis

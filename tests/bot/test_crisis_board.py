@@ -138,3 +138,18 @@ def test_a_new_chat_opens_with_the_crisis_message(staffed: ConversationEngine, d
 
 def test_board_for_gives_one_board_per_database(db: Database) -> None:
     assert board_for(db) is board_for(db)
+
+
+def test_while_the_database_is_away_the_last_state_read_is_kept(staffed: ConversationEngine, db: Database) -> None:
+    ticks = Ticks()
+    board = CrisisBoard(db, monotonic=ticks)
+    board.start(TENANT, by="sara", message_da=FLOOD, at=MONDAY_10)
+    assert board.current(TENANT) is not None
+    board.db = Database("postgresql+psycopg://kontakt@127.0.0.1:9/kontakt")  # nothing listens on port 9
+    try:
+        ticks.now += 10.0
+        crisis = board.current(TENANT)
+        assert crisis is not None and crisis.message_da == FLOOD
+        assert board.current("rodovre") is None  # never read: no crisis is assumed
+    finally:
+        board.db.dispose()
