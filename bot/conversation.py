@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.crisis_board import route_turn
 from bot.dialogue import decide, is_payload
 from bot.engine import ConversationEngine, QueueStatus
 from bot.errors import ConversationClosed, NeverOpen
@@ -112,6 +113,7 @@ def handle_citizen_message(
     events = engine.events(tenant_id, contact.id)
     flagged = flagged_decision(events, understanding)
     turn = decide(understanding, text, history[-HISTORY_MESSAGES:], contact.topic, flagged, tenant_id)
+    turn = route_turn(engine, understanding, tenant_id, text, turn)  # crisis mode: to the crisis queue
     decision = turn.decision
     reason = handoff_reason(decision, flagged) if decision.action is Action.HANDOFF else None
 

@@ -307,3 +307,26 @@ class CallbackRefused(KontaktError):
 
 class CallbackOutOfOrder(KontaktError):
     """An earlier message of the same conversation is not delivered yet; this one waits for it."""
+
+
+# --- crisis mode (bot/crisis.py, bot/crisis_board.py) ----------------------------------------------
+
+
+class CrisisError(KontaktError):
+    """Crisis mode could not do what a supervisor asked."""
+
+
+class InvalidCrisisMessage(CrisisError, ValueError):
+    """The crisis message, its English version or a keyword is empty, too long or not plain text."""
+
+
+class NoCrisis(CrisisError):
+    """The action needs an active crisis for the tenant (start one first)."""
+
+
+class NoCrisisQueue(CrisisError):
+    """The active crisis has no crisis queue, so agents cannot join one (set a queue first)."""
+
+
+class CrisisQueueInUse(CrisisError):
+    """The crisis queue cannot change while agents have joined it through crisis mode."""

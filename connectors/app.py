@@ -13,6 +13,8 @@ from bot.api.agents import router as agents_router
 from bot.api.alerts import router as alerts_router
 from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
+from bot.api.crisis import notice_router as crisis_notice_router
+from bot.api.crisis import router as crisis_router
 from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
@@ -53,6 +55,7 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
             quarantine_router, alerts_router, console_router,
             rasa_router,  # Rasa REST and callback channels (connectors/rasa)
             stats_router,  # management information: KPI reports, wallboard, /metrics
+            crisis_router, crisis_notice_router,  # crisis mode: supervisors' switch and page, the widget's banner
         ],
         background=[
             channel_hooks, email_background,

@@ -170,6 +170,16 @@ POLICY: tuple[Endpoint, ...] = (
              {"borgerservice_basis": 5}),
     Endpoint("POST", "/agent/api/supervisor/agents/{agent_id}/state", Access.SUPERVISOR, {"state": "paused"}),
     Endpoint("POST", "/agent/api/supervisor/agents", Access.ADMIN, {"id": "ny.medarbejder", "name": "Ny"}),
+    # Crisis mode (bot/api/crisis.py). Listed in this order: the join needs the crisis the POST starts.
+    Endpoint("GET", "/agent/crisis", Access.PUBLIC),
+    Endpoint("GET", "/agent/static/crisis/{name}", Access.PUBLIC),
+    Endpoint("GET", "/chat/api/crisis", Access.PUBLIC),
+    Endpoint("GET", "/agent/api/supervisor/crisis", Access.SUPERVISOR),
+    Endpoint("POST", "/agent/api/supervisor/crisis", Access.SUPERVISOR,
+             {"message_da": "Stormflod i aften. Hold dig inde.", "queue": "krise"}),
+    Endpoint("POST", "/agent/api/supervisor/crisis/join", Access.SUPERVISOR,
+             {"queue": "borgerservice_basis", "min_level": 5}),
+    Endpoint("DELETE", "/agent/api/supervisor/crisis", Access.SUPERVISOR),
 )
 # fmt: on
 

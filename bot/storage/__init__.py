@@ -2,6 +2,8 @@
 tenant-scoped queries (`repository`). SQLite by default, PostgreSQL via
 `postgresql+psycopg://...`; dialect-specific SQL stays inside this package."""
 
+# Tables defined outside models.py join Base.metadata here, so migrations and checks see them.
+from bot.storage import crisis as _crisis  # noqa: E402,F401  (crisis mode, migration 0004_crisis)
 from bot.storage.db import Database, alembic_config, default_url, migrate
 
 __all__ = ["Database", "alembic_config", "default_url", "migrate"]

@@ -139,6 +139,12 @@ class EventKind(enum.StrEnum):
     FEEDBACK = "feedback"  # a citizen's survey answers (chat or voice)
     # the bot referred the citizen to 112 (VARCHAR values, so no migration); supervisors are alerted
     EMERGENCY_ALERT = "emergency_alert"
+    # crisis mode per tenant (migration 0004_crisis): who switched it, and who joined the crisis queue
+    CRISIS_STARTED = "crisis_started"
+    CRISIS_UPDATED = "crisis_updated"
+    CRISIS_ENDED = "crisis_ended"
+    CRISIS_QUEUE_JOINED = "crisis_queue_joined"
+    CRISIS_QUEUE_LEFT = "crisis_queue_left"
 
 
 def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:

@@ -272,8 +272,12 @@ def auto_reply(
     own_addresses: Sequence[str] = (),
     templates: MailTemplates | None = None,
     emergency: Literal["da", "en"] | None = None,
+    crisis: str | None = None,
 ) -> EmailMessage:
     """The acknowledgement for an inbound mail, in plain Danish.
+
+    With `crisis` (the municipality's crisis paragraph, connectors/crisis.py) the reply starts
+    with it; only the 112 lines of an emergency come before it.
 
     With `emergency` (the language of the mail) the reply leads with 112 and the other urgent
     numbers, before the thanks and the deadline: the mail describes acute danger.
@@ -298,6 +302,8 @@ def auto_reply(
         texts = (templates or default_templates()).emergency
         e = texts.get(emergency) or texts["da"]
         paragraphs += [e.call_112, e.other_numbers, e.told]
+    if crisis:
+        paragraphs.append(crisis)
     paragraphs += [
         t.greeting + ",",
         t.thanks.format(received=format_deadline_da(received_at)),

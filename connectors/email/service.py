@@ -45,6 +45,7 @@ from email import policy as email_policy
 from email.message import EmailMessage
 from typing import Any, Literal
 
+from bot.crisis_board import route_decision
 from bot.engine import ConversationEngine
 from bot.errors import AutoReplySuppressed, NaiveDatetime, NoReplyAddress
 from bot.outbox_worker import Sender
@@ -58,6 +59,7 @@ from bot.storage.models import InboundMail as InboundMailRow
 from bot.tenants import Tenant, Tenants
 from bot.types import Action
 from bot.understanding import detect_language
+from connectors.crisis import mail_paragraph
 from connectors.email.inbound import GENERATED_ID_DOMAIN, InboundMail, machine_reason, parse_mail
 from connectors.email.outbound import (
     DEFAULT_REPLY_HOURS,
@@ -333,6 +335,9 @@ class MailService:
         hint: MailRouting | None = None
         if decision.topic and decision.topic in contract.by_id:
             hint = routing_hint(decision.topic, contract)
+        crisis = route_decision(self.db, self.understanding, tenant.id, nlu_text, decision)
+        if crisis is not None:  # crisis mode: a question about the crisis goes to the crisis queue
+            decision, hint = crisis[1], None
         queue_id = hint.queue if hint else (decision.queue or self.engine.default_queue)
         due = reply_deadline(at, tenant.opening_hours(queue_id), self.reply_hours).astimezone(UTC)
         with self.db.write() as s:
@@ -398,6 +403,7 @@ class MailService:
                 answer=answer, selfservice=selfservice, routing=hint, thread_root=thread_id, sent_at=at,
                 message_id=make_message_id(domain), own_addresses=self._own_addresses(), templates=self.templates,
                 emergency=emergency,
+                crisis=mail_paragraph(self.db, tenant.id, f"{mail.subject} {mail.body_for_understanding}"),
             )  # fmt: skip
         except (AutoReplySuppressed, NoReplyAddress) as exc:
             log.info("no auto-reply to %s: %s", mail.message_id, exc)

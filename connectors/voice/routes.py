@@ -35,6 +35,7 @@ from bot.topics import TopicContract
 from bot.triage import topic_decision
 from bot.types import Action, HandoffReason, TriageDecision
 from bot.understanding import Understanding
+from connectors.crisis import spoken_first
 from connectors.voice import flow
 from connectors.voice.calls import (
     SURVEY_QUESTIONS,
@@ -226,7 +227,8 @@ def _to_human(
 
 def _english(call: Call) -> VoiceResponse:
     call.save(language=Lang.EN.value)
-    lines = [call.text("english_handoff", Lang.EN)]
+    called = call.form.to or call.form.called or ""  # crisis mode: its English message first, if given
+    lines = [*spoken_first(call.request.app, called, "en", translated_only=True), call.text("english_handoff", Lang.EN)]
     return _to_human(call, call.settings.english_queue, HandoffVia.ENGLISH, lines, lang=Lang.EN)
 
 
@@ -312,19 +314,20 @@ def _after_agent(call: Call) -> VoiceResponse:
 @router.post("/incoming", summary="Incoming call: time control, welcome and menu")
 def incoming(call: CallDep) -> Response:
     def build() -> VoiceResponse:
+        first = spoken_first(call.request.app, call.form.to or call.form.called or "", call.lang)  # crisis mode
         status = closing_reason(call.now, call.schedule)
         if not status.is_open:
             call.save(state=CallState.CLOSED)
             try:
                 opens = next_open(call.now, call.schedule)
             except NeverOpen:
-                return call.voice.closed([call.text("closed")], call.lang, offer_callback=False)
+                return call.voice.closed([*first, call.text("closed")], call.lang, offer_callback=False)
             return call.voice.closed(
-                flow.closed_lines(status, opens, call.now, call.prompts, call.lang), call.lang
+                [*first, *flow.closed_lines(status, opens, call.now, call.prompts, call.lang)], call.lang
             )
         name = call.settings.municipality_name
         welcome = call.text("welcome_named", name=name) if name else call.text("welcome")
-        return call.voice.menu(welcome, _hints(call), call.lang)
+        return call.voice.menu(" ".join([*first, welcome]), _hints(call), call.lang)
 
     return _twiml(call, build)
 

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.conversation import FINAL_STATES, decision_from_event, handle_citizen_message
+from bot.crisis_board import greet_chat
 from bot.engine import ConversationEngine
 from bot.errors import ConversationClosed, FeedbackNotStorable, InvalidTaskInput
 from bot.responses import render, texts
@@ -180,6 +181,7 @@ class EngineChatBackend:
         tenant_id = self.tenants.get(tenant).id  # UnknownTenant: the routes check the tenant first
         sid = new_id if new_id and SESSION_ID.match(new_id) and not self._exists(new_id) else new_session_id()
         contact = self.engine.open_contact(tenant_id, Channel.CHAT, sid)
+        greet_chat(self.engine, tenant_id, contact.id)  # crisis mode: its message comes first
         self._remember(self._refs, sid, _Ref(tenant_id, contact.id))
         return SessionInfo(sid, tenant_id, created=True)
 

@@ -282,6 +282,8 @@ def post_message(body: MessageIn, request: Request, backend: BackendDep) -> Any:
             _admit_new_conversation(request.app, request.scope)
             info = backend.open(None, tenant)
         messages = backend.send(info.id, text, cmid)
+        if info.created:  # also what the conversation opened with (a crisis message), in order
+            messages = backend.history(info.id)
     except ChatInputError as e:
         if e.code == "rate_limited":
             return _error(e.code, str(e), e.status, {"Retry-After": str(e.values["seconds"])})

@@ -78,7 +78,8 @@
     feedbackNeedOne: "Vælg mindst ét svar, eller spring over.",
     thanks: "Tak for din feedback.",
     thanksSkip: "Tak for samtalen.",
-    newChat: "Start ny samtale"
+    newChat: "Start ny samtale",
+    crisisTitle: "Vigtig besked fra kommunen"
   };
 
   // ---- small DOM helpers (textContent only) ---------------------------------------------------
@@ -217,9 +218,12 @@
   var compose = el("form", { className: "kontakt-compose", novalidate: true }, [
     el("label", { for: "kontakt-input", className: "kontakt-sr", text: T.inputLabel }), input, sendBtn]);
   var feedbackBox = el("div", { className: "kontakt-feedback", hidden: true });
+  // Crisis mode: the municipality's message stays on top while a crisis is on (/chat/api/crisis).
+  var crisisBox = el("div", { className: "kontakt-crisis", id: "kontakt-crisis", role: "status", hidden: true });
   var panel = el("section", { className: "kontakt-panel", id: "kontakt-panel", role: "dialog",
     "aria-modal": "false", "aria-labelledby": "kontakt-title", hidden: true }, [
     el("header", { className: "kontakt-header" }, [title, closeBtn]),
+    crisisBox,
     el("p", { className: "kontakt-intro", text: T.intro }),
     log, status, feedbackBox, actions, compose]);
   var wrap = el("div", { className: "kontakt", lang: "da" }, [launcher, panel]);
@@ -244,8 +248,25 @@
     var node = el("div", { className: "kontakt-msg kontakt-msg--" + kind });
     if (who) node.appendChild(el("p", { className: "kontakt-who", text: who }));
     children.forEach(function (c) { if (c) node.appendChild(c); });
-    log.appendChild(node);
+    // What the server stored before the citizen's unconfirmed message (e.g. the crisis message a
+    // new conversation opens with) goes before it, so the log keeps the server's order.
+    var waiting = kind === "user" ? null : log.querySelector(".kontakt-msg[data-cmid]:not([data-id]):not(.kontakt-msg--failed)");
+    if (waiting) log.insertBefore(node, waiting); else log.appendChild(node);
     return node;
+  }
+
+  function showCrisis(res) {
+    while (crisisBox.firstChild) crisisBox.removeChild(crisisBox.firstChild);
+    crisisBox.hidden = !(res && res.active && res.message_da);
+    if (crisisBox.hidden) return;
+    crisisBox.appendChild(el("p", { className: "kontakt-crisis-title", text: T.crisisTitle }));
+    crisisBox.appendChild(renderText(res.message_da));
+    if (res.message_en) crisisBox.appendChild(el("div", { lang: "en" }, [renderText(res.message_en)]));
+  }
+
+  function loadCrisis() {
+    return api("GET", "/chat/api/crisis", null, TENANT ? { tenant: TENANT } : null)
+      .then(showCrisis).catch(function () { /* keep what is shown; the next opening asks again */ });
   }
 
   function renderButtons(buttons) {
@@ -623,6 +644,7 @@
     launcher.hidden = true;
     launcher.setAttribute("aria-expanded", "true");
     store.set("open", "1");
+    loadCrisis();
     (historyLoaded || (historyLoaded = loadHistory())).then(connect);
     if (moveFocus) (ended ? feedbackBox.querySelector("[tabindex='-1']") || input : input).focus();
   }
