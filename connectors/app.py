@@ -13,6 +13,8 @@ from bot.api.agents import router as agents_router
 from bot.api.alerts import router as alerts_router
 from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
+from bot.api.live import router as live_router
+from bot.api.live import routing_background
 from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.config import Settings, get_settings
@@ -45,8 +47,9 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     app = create_app(
         settings,
         routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
-                 quarantine_router, alerts_router, console_router],
-        background=[channel_hooks, email_background],
+                 quarantine_router, alerts_router, console_router, live_router],
+        background=[channel_hooks, email_background,
+                    routing_background],  # push routing: offers made the moment something changes
         **kwargs,
     )
     install_engine_backend(app)  # chat state lives in the engine (shared by every worker)

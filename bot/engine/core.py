@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.engine.dispatch import RoutingSignal
 from bot.engine.states import ContactEvent, transition
 from bot.engine.texts import TaskTexts
 from bot.errors import InvalidSkillLevel, NaiveDatetime, NotAssignedAgent, UnknownOutcome
@@ -62,6 +63,7 @@ class EngineCore:
         self.default_queue = default_queue
         self.email_sla_hours = email_sla_hours
         self.texts = texts
+        self.routing_signal = RoutingSignal()  # the dispatcher's wake-up (bot.engine.dispatch)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -70,6 +72,10 @@ class EngineCore:
         if value.tzinfo is None or value.utcoffset() is None:
             raise NaiveDatetime(f"clock/now gave {value.isoformat()} without a time zone; use UTC")
         return value.astimezone(UTC)
+
+    def _route_soon(self, s: Session, tenant_id: str) -> None:
+        """Something the router depends on changed: route the tenant once this transaction commits."""
+        self.routing_signal.after_commit(s, tenant_id)
 
     @staticmethod
     def _move(s: Session, contact: Contact, event: ContactEvent, now: datetime) -> ContactState:
