@@ -57,7 +57,10 @@ class RoutingSignal:
             self._dirty.add(tenant_id)
             listeners = list(self._listeners)
         for wake in listeners:
-            wake()
+            try:
+                wake()
+            except RuntimeError:  # the worker's loop is shutting down: nothing left to wake
+                log.debug("routing wake-up after the loop closed", exc_info=True)
 
     def after_commit(self, session: Any, tenant_id: str) -> None:
         """Notify once `session` commits (nothing happens if it rolls back)."""
@@ -185,7 +188,11 @@ class Dispatcher:
         """Until `stop`: a pass, then sleep until the next timer, a mark, or `stop`."""
         loop = asyncio.get_running_loop()
         wake = asyncio.Event()
-        unlisten = self.engine.routing_signal.listen(lambda: loop.call_soon_threadsafe(wake.set))
+
+        def wake_up() -> None:  # called from the thread that committed the change
+            loop.call_soon_threadsafe(wake.set)
+
+        unlisten = self.engine.routing_signal.listen(wake_up)
         retry = self.min_pause
         try:
             while not stop.is_set():

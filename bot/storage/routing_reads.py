@@ -54,7 +54,8 @@ def acw_ends(session: Session) -> dict[str, list[datetime]]:
         AgentStateRow.state == AgentState.AFTER_CONTACT_WORK, AgentStateRow.acw_until.is_not(None)
     )
     for tenant_id, at in session.execute(stmt):
-        out[tenant_id].append(_utc(at))
+        if at is not None:
+            out[tenant_id].append(_utc(at))
     return dict(out)
 
 
@@ -66,7 +67,8 @@ def queued_since(session: Session, *, after: datetime) -> dict[tuple[str, str | 
         Contact.state == ContactState.QUEUED, Contact.enqueued_at > after
     )
     for tenant_id, queue_id, at in session.execute(stmt):
-        out[(tenant_id, queue_id)].append(_utc(at))
+        if at is not None:
+            out[(tenant_id, queue_id)].append(_utc(at))
     return dict(out)
 
 

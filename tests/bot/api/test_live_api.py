@@ -21,7 +21,8 @@ from pydantic import SecretStr
 from bot.agent_accounts import create_agent, token_pepper
 from bot.api import create_app
 from bot.api.agents import router as agents_router
-from bot.api.live import OfferFeed, router as live_router
+from bot.api.live import OfferFeed
+from bot.api.live import router as live_router
 from bot.engine import ConversationEngine
 from bot.routing.skills import AgentState
 from bot.storage import Database
