@@ -39,6 +39,7 @@ from bot.api.agents import OfferOut
 from bot.api.auth import AgentRoute, CurrentAgent, DatabaseDep, EngineDep
 from bot.engine import ConversationEngine
 from bot.engine.dispatch import Dispatcher
+from bot.errors import KontaktError
 from bot.storage import routing_reads
 from bot.storage.db import Database
 from bot.storage.routing_reads import PendingOfferKey
@@ -165,7 +166,11 @@ async def live(
                     await asyncio.sleep(min(left, FALLBACK_POLL_SECONDS))
                     changed = True
                 if changed:
-                    snapshot = await run_in_threadpool(_snapshot, db, engine, agent)
+                    try:
+                        snapshot = await run_in_threadpool(_snapshot, db, engine, agent)
+                    except KontaktError as exc:  # the database went away: the console connects again
+                        log.warning("live offers for %s ended: %s", agent.id, exc)
+                        return
                     if _fingerprint(snapshot) != last:
                         last, quiet = _fingerprint(snapshot), time.monotonic()
                         yield sse("offers", snapshot)
