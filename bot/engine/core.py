@@ -135,6 +135,7 @@ class EngineCore:
         if row.state is AgentState.BUSY and not any(active.values()):
             row.idle_since = now
             self._set_agent(s, tenant_id, row, AgentState.AVAILABLE, now, reason="released")
+        self._route_soon(s, tenant_id)  # the agent has room again
 
     def _finish_agent(self, s: Session, tenant_id: str, agent_id: str, channel: Channel, now: datetime) -> None:
         """The agent finished a contact (close or transfer): skills.finish_contact decides ACW.
@@ -145,6 +146,7 @@ class EngineCore:
         row.acw_until = after.acw_until
         row.idle_since = after.idle_since
         self._set_agent(s, tenant_id, row, after.state, now, reason="finished_contact")
+        self._route_soon(s, tenant_id)  # free now, or when after-contact work ends (its timer)
 
     def _queue_info(self, queue: QueueRow) -> QueueInfo:
         return QueueInfo(id=queue.id, name=queue.name)

@@ -209,7 +209,6 @@ class LifecycleMixin(EngineCore):
             c.closed_at = at
             self._event(s, tenant_id, EventKind.CLOSED, at, c, agent_id=agent_id, outcome=code.value,
                         queue_id=c.queue_id, topic=c.topic)  # fmt: skip
-            self._route_soon(s, tenant_id)
             return ContactView.of(c)
 
     # --- abandoned --------------------------------------------------------------------------------
@@ -233,5 +232,4 @@ class LifecycleMixin(EngineCore):
             self._event(s, tenant_id, EventKind.ABANDONED, at, c, **{"from": old.value}, waited_seconds=waited)
             if agent_id is not None and old is ContactState.OFFERED:
                 self._release_agent(s, tenant_id, agent_id, at)
-                self._route_soon(s, tenant_id)
             return ContactView.of(c)

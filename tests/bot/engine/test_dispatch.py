@@ -12,7 +12,7 @@ import pytest
 
 from bot.engine import ConversationEngine
 from bot.engine.dispatch import Dispatcher, RoutingSignal, RoutingTimers, due_tenants, next_overflow, wake_at
-from bot.routing.skills import AgentState, Channel
+from bot.routing.skills import AgentState, Channel, RoutingPolicy
 from bot.storage.models import ContactState, EventKind, OfferStatus, Outcome
 from tests.bot.conftest import TENANT, FakeClock
 from tests.bot.test_engine import queued_chat, staff
@@ -193,3 +193,22 @@ def test_the_loop_offers_a_new_contact_awaited_with_a_deadline(engine: Conversat
 
     assert asyncio.run(scenario()) == "anne"
     assert [o.status for o in engine.offers(TENANT)] == [OfferStatus.PENDING]
+
+
+def test_closing_without_after_contact_work_gives_the_agent_the_next_call_at_once(make_engine, clock):
+    engine = make_engine(policy=RoutingPolicy(acw_seconds=0))
+    engine.ensure_tenant(TENANT, "Københavns Kommune")
+    staff(engine, ("anne", {"borgerservice_basis": 7}))
+    dispatcher = Dispatcher(engine, [TENANT], safety_seconds=3600)
+    first = queued_chat(engine, "first", channel=Channel.VOICE)
+    clock.advance(1)
+    second = queued_chat(engine, "second", channel=Channel.VOICE)
+    dispatcher.step()
+    assert (offered_to(engine, first), offered_to(engine, second)) == ("anne", None)  # one call at a time
+    [offer] = engine.offers(TENANT, "anne")
+    engine.accept_offer(TENANT, offer.id, "anne")
+    engine.close(TENANT, "anne", first, Outcome.STRAKSAFKLARET)
+    assert engine.routing_signal.take() == {TENANT}  # the close marked the tenant
+    engine.routing_signal.notify(TENANT)
+    dispatcher.step()
+    assert offered_to(engine, second) == "anne"
