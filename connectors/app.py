@@ -15,6 +15,8 @@ from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
 from bot.api.crisis import notice_router as crisis_notice_router
 from bot.api.crisis import router as crisis_router
+from bot.api.live import router as live_router
+from bot.api.live import routing_background
 from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
@@ -56,11 +58,13 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
             rasa_router,  # Rasa REST and callback channels (connectors/rasa)
             stats_router,  # management information: KPI reports, wallboard, /metrics
             crisis_router, crisis_notice_router,  # crisis mode: supervisors' switch and page, the widget's banner
+            live_router,  # the console's live offers (server-sent events)
         ],
         background=[
             channel_hooks, email_background,
             rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
             idle_background,  # closes bot conversations nobody has written in for a while
+            routing_background,  # push routing: offers made the moment something changes
         ],
         **kwargs,
     )

@@ -22,6 +22,7 @@ import re
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,7 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("POST", "/agent/api/state", Access.AGENT, {"state": "paused"}),
     Endpoint("POST", "/agent/api/next", Access.AGENT),
     Endpoint("GET", "/agent/api/offers", Access.AGENT),
+    Endpoint("GET", "/agent/api/live", Access.AGENT),
     Endpoint("POST", "/agent/api/offers/{offer_id}/accept", Access.AGENT),
     Endpoint("POST", "/agent/api/offers/{offer_id}/decline", Access.AGENT),
     Endpoint("GET", "/agent/api/contacts", Access.AGENT),
@@ -312,6 +314,8 @@ class World:
         ids: Mapping[str, str] | None = None,
         query: str = "",
     ):
+        if e.path == "/agent/api/live":  # one event, then the stream ends (the test client reads to the end)
+            query += "&seconds=0" if query else "?seconds=0"
         return self.client.request(
             e.method, concrete(e.path, ids) + query, json=e.body, headers=dict(headers or {})
         )
@@ -582,15 +586,20 @@ def kbh(world) -> Kobenhavn:
                                                           Contact.state == ContactState.QUEUED)))  # fmt: skip
     for contact_id in waiting:
         engine.mark_abandoned("kobenhavn", contact_id)
+    # The app routes by itself (bot.engine.dispatch): its router may make an offer before ours, and
+    # it would expire the pending offer below, which must still ring when the last test looks.
+    engine.offer_timeout = timedelta(hours=1)
     engine.set_agent_state("kobenhavn", "anne.kbh", "available")
     assigned = handoff("iso-assigned")
-    [offer] = [o for o in engine.route("kobenhavn") if o.contact_id == assigned]
+    engine.route("kobenhavn")
+    [offer] = [o for o in engine.offers("kobenhavn") if o.contact_id == assigned]
     engine.accept_offer("kobenhavn", offer.id, "anne.kbh")
     engine.set_agent_state("kobenhavn", "carl.kbh", "available")
     offered = handoff("iso-offered")
     engine.route("kobenhavn")
     [pending] = [o for o in engine.offers("kobenhavn") if o.contact_id == offered]
-    engine.set_agent_state("kobenhavn", "carl.kbh", "paused")  # routing any further contact stops here
+    for agent_id in ("anne.kbh", "carl.kbh"):  # routing any further contact stops here
+        engine.set_agent_state("kobenhavn", agent_id, "paused")
     queued = handoff("iso-queued")
     with_task = handoff("iso-task")
     task = engine.leave_message("kobenhavn", with_task, CITIZEN_PHONE, TASK_NOTE, name=CITIZEN)

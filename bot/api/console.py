@@ -1,6 +1,7 @@
 """The agent console: `GET /agent` serves a Danish HTML page; its vanilla JS and CSS come from
 `/agent/static/`. No build step. The page holds no data: the JS logs in with a pasted token
-(kept in sessionStorage) and talks to `/agent/api` (bot.api.agents, bot.api.supervisor).
+(kept in sessionStorage) and talks to `/agent/api` (bot.api.agents, bot.api.supervisor); offers
+arrive live over `/agent/api/live` (bot.api.live) with a Web Audio beep, no sound file.
 
 A strict Content-Security-Policy (scripts and styles from this origin only, no inline code,
 no framing) backs up the rule that the JS inserts every server or citizen text with
@@ -15,7 +16,11 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, JSONResponse
 
 STATIC = Path(__file__).resolve().parent / "static" / "console"
-ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+ASSETS = {
+    "console.js": "text/javascript; charset=utf-8",
+    "offers.js": "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"

@@ -10,6 +10,7 @@ The state machine itself is pure and lives in `bot.engine.states` (`TRANSITIONS`
 - `lifecycle`: opening a contact, citizen/bot/agent messages, closing, abandoning;
 - `handoff`: from the bot to a queue, and transfers, with their handoff packets;
 - `routing`: offers to agents and what a waiting citizen is told;
+- `dispatch`: push routing: the wake-up on commit, the timers, and each worker's loop;
 - `tasks`: messages and callbacks for the back office (texts in bot/resources/tasks_da.yml);
 - `views`: read-only views.
 

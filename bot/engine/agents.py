@@ -53,6 +53,7 @@ class AgentsMixin(EngineCore):
         with self.db.write() as s:
             repo.get_agent(s, tenant_id=tenant_id, agent_id=agent_id)
             self._put_skill(s, tenant_id, agent_id, queue_id, level, at)
+            self._route_soon(s, tenant_id)  # a new skill may fit a waiting contact
 
     def _put_skill(self, s: Session, tenant_id: str, agent_id: str, queue_id: str, level: int, at: datetime) -> None:
         repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
@@ -78,6 +79,7 @@ class AgentsMixin(EngineCore):
                 if row.state not in skills.ROUTABLE_STATES and not any(active.values()):
                     row.idle_since = at
             self._set_agent(s, tenant_id, row, state, at, reason="agent")
+            self._route_soon(s, tenant_id)  # a free agent gets the waiting contact at once
 
     def agent_state(self, tenant_id: str, agent_id: str) -> skills.AgentSnapshot:
         with self.db.read() as s:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.engine.dispatch import RoutingSignal
 from bot.engine.endings import DEFAULT_IDLE, IdlePolicy
 from bot.engine.states import ContactEvent, transition
 from bot.engine.texts import TaskTexts
@@ -66,6 +67,7 @@ class EngineCore:
         self.email_sla_hours = email_sla_hours
         self.texts = texts
         self.idle = idle  # when a quiet bot conversation is over (close_idle)
+        self.routing_signal = RoutingSignal()  # the dispatcher's wake-up (bot.engine.dispatch)
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -74,6 +76,10 @@ class EngineCore:
         if value.tzinfo is None or value.utcoffset() is None:
             raise NaiveDatetime(f"clock/now gave {value.isoformat()} without a time zone; use UTC")
         return value.astimezone(UTC)
+
+    def _route_soon(self, s: Session, tenant_id: str) -> None:
+        """Something the router depends on changed: route the tenant once this transaction commits."""
+        self.routing_signal.after_commit(s, tenant_id)
 
     @staticmethod
     def _move(s: Session, contact: Contact, event: ContactEvent, now: datetime) -> ContactState:
@@ -133,6 +139,7 @@ class EngineCore:
         if row.state is AgentState.BUSY and not any(active.values()):
             row.idle_since = now
             self._set_agent(s, tenant_id, row, AgentState.AVAILABLE, now, reason="released")
+        self._route_soon(s, tenant_id)  # the agent has room again
 
     def _finish_agent(
         self, s: Session, tenant_id: str, agent_id: str, channel: Channel, now: datetime
@@ -146,6 +153,7 @@ class EngineCore:
         row.acw_until = after.acw_until
         row.idle_since = after.idle_since
         self._set_agent(s, tenant_id, row, after.state, now, reason="finished_contact")
+        self._route_soon(s, tenant_id)  # free now, or when after-contact work ends (its timer)
         return None if after.acw_until is None else (after.acw_until - now).total_seconds()
 
     def _bot_steps(self, s: Session, c: Contact) -> list[BotStep]:

@@ -69,6 +69,7 @@ class HandoffMixin(EngineCore):
             c.enqueued_at = at
             c.returned_at = None
             self._event(s, tenant_id, EventKind.QUEUED, at, c, queue_id=queue.id)
+            self._route_soon(s, tenant_id)
             return packet
 
     def _packet(
@@ -148,4 +149,5 @@ class HandoffMixin(EngineCore):
             packet = self._packet(s, c, queue, PacketReason.TRANSFER, at, note=note)
             self._store_packet(s, c, packet, at)
             self._event(s, tenant_id, EventKind.QUEUED, at, c, queue_id=queue.id)
+            self._route_soon(s, tenant_id)
             return packet

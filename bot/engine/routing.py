@@ -3,16 +3,20 @@ and what a waiting citizen is told about the queue."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from bot.engine.core import EngineCore, _offer_view
+from bot.engine.dispatch import RoutingTimers, next_overflow
 from bot.engine.states import ContactEvent
 from bot.errors import NoStaffedAgents, NotAssignedAgent, StaleOffer
 from bot.routing import calendar, skills
 from bot.storage import repository as repo
+from bot.storage import routing_reads
 from bot.storage.models import (
     AgentState,
     AgentStateRow,
@@ -73,7 +77,9 @@ class RoutingMixin(EngineCore):
         return snap, {c.id: c for c in contacts}, {a.agent_id: a for a in agent_rows}, queue_rows
 
     def route(self, tenant_id: str, now: datetime | None = None) -> list[OfferView]:
-        """Expire overdue offers, then offer waiting contacts to agents (skills.assign).
+        """Expire overdue offers, end after-contact work that is over, then offer waiting
+        contacts to agents (skills.assign). The dispatcher (bot.engine.dispatch) calls this
+        whenever something changes and when a timer runs out; `/agent/api/next` still may.
 
         PostgreSQL: waiting contacts and agent-state rows are locked FOR UPDATE SKIP LOCKED, so
         concurrent routers never offer a contact twice or overfill an agent. SQLite: the
@@ -86,6 +92,9 @@ class RoutingMixin(EngineCore):
                 self._unanswered(s, tenant_id, offer, OfferStatus.EXPIRED, at)
             s.flush()
             snap, contacts, agent_rows, _ = self._snapshot(s, tenant_id, lock=True)
+            for row in agent_rows.values():
+                if _acw_over(row, at):
+                    self._end_acw(s, tenant_id, row, at)
             made: list[OfferView] = []
             for a in skills.assign(snap, at, self.policy):
                 c = contacts[a.contact_id]
@@ -103,6 +112,14 @@ class RoutingMixin(EngineCore):
                             queue_id=a.queue_id, skill=a.skill, overflow=a.overflow)  # fmt: skip
                 made.append(_offer_view(offer, c))
             return made
+
+    def _end_acw(self, s: Session, tenant_id: str, row: AgentStateRow, at: datetime) -> None:
+        """After-contact work is over: the agent shows as free (busy if other contacts remain).
+        The router already treats them as free; this keeps the console and statistics true."""
+        active = repo.active_counts(s, tenant_id=tenant_id, agent_ids=[row.agent_id])[row.agent_id]
+        row.acw_until = None
+        state = AgentState.BUSY if any(active.values()) else AgentState.AVAILABLE
+        self._set_agent(s, tenant_id, row, state, at, reason="after_contact_work_ended")
 
     def _unanswered(self, s: Session, tenant_id: str, offer: Offer, status: OfferStatus, at: datetime) -> Contact:
         """OFFERED → QUEUED at the front (skills.return_unanswered); the agent goes PAUSED so
@@ -132,6 +149,8 @@ class RoutingMixin(EngineCore):
             due = repo.pending_offers(s, tenant_id=tenant_id, due_before=at, lock=True)
             for offer in due:
                 self._unanswered(s, tenant_id, offer, OfferStatus.EXPIRED, at)
+            if due:
+                self._route_soon(s, tenant_id)
             return len(due)
 
     def accept_offer(
@@ -150,6 +169,7 @@ class RoutingMixin(EngineCore):
                 raise StaleOffer(f"offer {offer_id} is already {offer.status.value}; wait for the next offer")
             if offer.expires_at <= at:
                 self._unanswered(s, tenant_id, offer, OfferStatus.EXPIRED, at)
+                self._route_soon(s, tenant_id)
                 expired = True
             else:
                 c = repo.get_contact(s, tenant_id=tenant_id, contact_id=offer.contact_id, lock=True)
@@ -182,7 +202,36 @@ class RoutingMixin(EngineCore):
             if offer.status is not OfferStatus.PENDING:
                 raise StaleOffer(f"offer {offer_id} is already {offer.status.value}")
             status = OfferStatus.EXPIRED if expired else OfferStatus.DECLINED
+            self._route_soon(s, tenant_id)  # the contact goes to the next agent
             return ContactView.of(self._unanswered(s, tenant_id, offer, status, at))
+
+    # --- timers for the dispatcher ------------------------------------------------------------
+
+    def routing_timers(self, tenant_ids: Iterable[str], now: datetime | None = None) -> list[RoutingTimers]:
+        """Each tenant's clocks in one read: pending offer expiries, ends of after-contact work,
+        waiting contacts and the next overflow threshold (from this engine's policy)."""
+        at = self._now(now)
+        limits = {self.policy.overflow_threshold(q) for q in self.policy.overflow_after_seconds}
+        limits.add(self.policy.overflow_threshold(""))  # the default
+        longest = max((x for x in limits if x is not None), default=None)
+
+        def threshold(queue_id: str | None) -> timedelta | None:
+            return self.policy.overflow_threshold(queue_id or self.default_queue)
+
+        with self.db.read() as s:
+            expiries = routing_reads.offer_expiries(s)
+            acw = routing_reads.acw_ends(s)
+            waiting = routing_reads.waiting_counts(s)
+            recent = routing_reads.queued_since(s, after=at - longest) if longest is not None else {}
+        by_tenant: dict[str, dict[str | None, list[datetime]]] = defaultdict(dict)
+        for (tenant_id, queue_id), times in recent.items():
+            by_tenant[tenant_id][queue_id] = times
+        return [
+            RoutingTimers(tenant_id=t, waiting=waiting.get(t, 0), offer_expiries=tuple(expiries.get(t, ())),
+                          acw_ends=tuple(acw.get(t, ())),
+                          overflow_at=next_overflow(by_tenant.get(t, {}), threshold, at))
+            for t in tenant_ids
+        ]  # fmt: skip
 
     # --- queue information --------------------------------------------------------------------
 
@@ -226,3 +275,7 @@ class RoutingMixin(EngineCore):
                                  active=active[r.agent_id], acw_until=r.acw_until, idle_since=r.idle_since)
             for r in rows
         )  # fmt: skip
+
+
+def _acw_over(row: AgentStateRow, at: datetime) -> bool:
+    return row.state is AgentState.AFTER_CONTACT_WORK and row.acw_until is not None and row.acw_until <= at

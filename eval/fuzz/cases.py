@@ -17,6 +17,9 @@ TWILIO_TOKEN = "fuzz-twilio-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://kontakt.example.dk"  # what the server checks Twilio signatures against
 EMAIL_SECRET = "fuzz-email-secret-0123456789abcdefghij"
 AGENT_PEPPER = "fuzz-agent-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
+# Server-sent-event streams: JSON in each `data:` line. They stay open `seconds` (default 25), so
+# every case asks for a short one unless it sends a value of its own.
+EVENT_STREAMS = frozenset({"/agent/api/live"})
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 from eval.fuzz.cases import (
     AGENTS,
     EMAIL_SECRET,
+    EVENT_STREAMS,
     Access,
     Case,
     Frame,
@@ -122,6 +123,8 @@ def generic_case(rng: random.Random, info: RouteInfo) -> Case:
              for q in info.query if rng.random() < 0.8]
     if rng.random() < 0.1:
         query.append((rand_text(rng, 10), rand_text(rng, 30)))
+    if info.path in EVENT_STREAMS and not any(q == "seconds" for q, _ in query):
+        query.append(("seconds", "0"))
     target = path + (f"?{query_string(query)}" if query else "")
     headers, how = credentials(rng, info.access)
     method = "GET" if info.method == "WS" else info.method

@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from enum import StrEnum
 
-from eval.fuzz.cases import Case, Frame
+from eval.fuzz.cases import EVENT_STREAMS, Case, Frame
 from eval.fuzz.server import ServerDied, ServerProcess
 
 JSON_PREFIXES = ("/model/", "/webhooks/", "/chat/api/", "/agent/api/", "/api/v1/", "/email/", "/health")
@@ -73,6 +73,16 @@ def check_http(case: Case, status: int, content_type: str, body: bytes) -> str |
             return f"TwiML does not parse: {exc}"
         if root.tag != "Response" or any(el.tag.lower() == "script" for el in root.iter()):
             return "not a clean TwiML <Response>"
+        return None
+    if path in EVENT_STREAMS and status == 200:
+        if ctype != "text/event-stream":
+            return f"an event stream expected, got {content_type!r}"
+        try:
+            for line in body.decode("utf-8").splitlines():
+                if line.startswith("data:"):
+                    json.loads(line[5:])
+        except ValueError as exc:
+            return f"an event is not JSON: {exc}"
         return None
     if path.startswith(JSON_PREFIXES) and case.method != "OPTIONS" and status not in (204, 304) and body:
         if ctype == "text/csv" and path.startswith("/api/v1/stats/") and status == 200:

@@ -1,6 +1,8 @@
 /* kontakt agent console: vanilla JS, no build step.
  * Every text from the server or a citizen is inserted with textContent (never innerHTML).
- * The token lives in sessionStorage (this tab only); the page polls the API every 2.5 s. */
+ * The token lives in sessionStorage (this tab only); the page polls the API every 2.5 s, and
+ * offers arrive live over /agent/api/live (server-sent events read with fetch, so the token
+ * goes in the Authorization header as everywhere else). */
 (function () {
   "use strict";
 
@@ -127,6 +129,7 @@
     $("alerts").hidden = true;
     if (state.timer) clearInterval(state.timer);
     state.timer = null;
+    if (offers) offers.close();
     state.me = null;
     state.contactId = null;
     $("app").hidden = true;
@@ -151,6 +154,7 @@
       });
       var saved = sessionStorage.getItem(CONTACT_KEY);
       if (saved) state.contactId = saved;
+      offers.open();
       poll();
       state.timer = setInterval(poll, POLL_MS);
     });
@@ -199,25 +203,8 @@
     });
   }
 
-  function renderOffers(offers) {
-    var list = $("offers");
-    clear(list);
-    if (!offers.length) list.appendChild(el("li", { text: "Ingen tilbud lige nu.", cls: "help" }));
-    offers.forEach(function (o) {
-      list.appendChild(el("li", {}, [
-        el("span", { text: label("channel", o.channel) + " · " + (state.queueNames[o.queue_id] || o.queue_id || "") +
-          " · ventet " + fmtWait(o.waited_seconds) }),
-        el("button", { text: "Tag imod", attrs: { type: "button" }, onclick: function () {
-          api("POST", "/offers/" + o.id + "/accept").then(openDetail).catch(failed("Kunne ikke tage imod."));
-        } }),
-        el("button", { text: "Afvis", attrs: { type: "button" }, onclick: function () {
-          api("POST", "/offers/" + o.id + "/decline").then(function (me) {
-            renderMe(me); say("Tilbuddet er afvist. Du er sat på pause.");
-          }).catch(failed("Kunne ikke afvise."));
-        } })
-      ]));
-    });
-  }
+  // Live offers (offers.js): made once the helpers below exist.
+  var offers = null;
 
   function renderMine(contacts) {
     var list = $("mine");
@@ -475,14 +462,15 @@
     var jobs = [
       api("GET", "/me").then(renderMe),
       api("GET", "/queues").then(function (d) { renderQueues(d.queues); }),
-      api("GET", "/offers").then(function (d) { renderOffers(d.offers); }),
+      offers.isLive() ? null : api("GET", "/offers").then(function (d) { offers.render(d.offers, null); }),
       api("GET", "/contacts").then(function (d) { renderMine(d.contacts); }),
       api("GET", "/tasks").then(function (d) { renderTasks(d.tasks); }),
       refreshContact(false)
     ];
     if (state.view === "supervisor") jobs.push(api("GET", "/supervisor/overview").then(renderOverview));
     if (isSupervisor()) jobs.push(api("GET", "/supervisor/alerts?limit=5").then(function (d) { renderAlerts(d.items); }));
-    Promise.all(jobs.map(function (p) { return p.catch(function () {}); })).then(function () { state.busy = false; });
+    Promise.all(jobs.filter(Boolean).map(function (p) { return p.catch(function () {}); }))
+      .then(function () { state.busy = false; });
   }
 
   // --- actions -----------------------------------------------------------------------------------
@@ -567,6 +555,14 @@
     api: api, el: el, clear: clear, label: label, say: say, failed: failed,
     queueNames: function () { return state.queueNames; }
   };
+
+  offers = window.kontaktOffers({
+    $: $, api: api, el: el, label: label, say: say, failed: failed, fmtWait: fmtWait, logout: logout,
+    openDetail: openDetail, poll: poll, renderMe: renderMe,
+    token: function () { return sessionStorage.getItem(TOKEN_KEY); },
+    me: function () { return state.me; },
+    queueNames: function () { return state.queueNames; }
+  });
 
   // --- boot --------------------------------------------------------------------------------------
 
