@@ -160,7 +160,8 @@ def scenario(url: str, servers: list[ServerProcess], recorder: HttpRecorder, con
     assert got[0]["recipient_id"] == "cb-1" and got[0]["custom"]["triage"]["action"] == "handoff"
     assert recorder.refused == 1
     cb_id, state, packets, _ = conversation(url, "rasa-callback", "cb-1")
-    assert (state, packets) == (ContactState.QUEUED, 1)
+    # Anne is free for a second chat, so the router may already have offered it to her.
+    assert state in (ContactState.QUEUED, ContactState.OFFERED) and packets == 1
 
     taken = agent.post("/agent/api/next", headers=auth)
     assert taken.status_code == 200 and taken.json()["contact"]["id"] == cb_id
