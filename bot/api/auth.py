@@ -19,10 +19,9 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot.agent_accounts import hash_token, token_matches, token_pepper
+from bot.agent_accounts import hash_token, token_matches
 from bot.agent_queries import AgentIdentity, agent_by_token_hash
-from bot.channels import Channels
-from bot.engine import ConversationEngine
+from bot.api.deps import ChannelsDep, DatabaseDep, EngineDep, PepperDep, SettingsDep, request_pepper
 from bot.errors import (
     AgentBusy,
     AgentExists,
@@ -47,12 +46,11 @@ from bot.errors import (
     UnknownTenant,
 )
 from bot.privacy import redact
-from bot.storage.db import Database
 from bot.storage.models import AgentRole
 
 __all__ = [
-    "AdminAgent", "AgentRoute", "CurrentAgent", "DatabaseDep", "EngineDep", "ROLE_RANK", "SupervisorAgent",
-    "current_agent", "error_status", "request_pepper", "require_role",
+    "AdminAgent", "AgentRoute", "ChannelsDep", "CurrentAgent", "DatabaseDep", "EngineDep", "PepperDep", "ROLE_RANK",
+    "SupervisorAgent", "current_agent", "error_status", "request_pepper", "require_role",
 ]  # fmt: skip
 
 ROLE_RANK = {AgentRole.AGENT: 0, AgentRole.SUPERVISOR: 1, AgentRole.ADMIN: 2}
@@ -115,43 +113,15 @@ class AgentRoute(APIRoute):
 _bearer = HTTPBearer(auto_error=False, description="An agent token: `Authorization: Bearer kontakt_...`")
 
 
-def get_engine(request: Request) -> ConversationEngine:
-    return request.app.state.engine
-
-
-def get_database(request: Request) -> Database:
-    return request.app.state.db
-
-
-EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
-
-
-def get_channels(request: Request) -> Channels:
-    return request.app.state.channels
-
-
-ChannelsDep = Annotated[Channels, Depends(get_channels)]
-
-
-def request_pepper(request: Request) -> bytes:
-    """The token pepper, resolved from the app's settings once and cached on app.state."""
-    pepper = getattr(request.app.state, "agent_token_pepper", None)
-    if pepper is None:
-        pepper = token_pepper(request.app.state.settings)
-        request.app.state.agent_token_pepper = pepper
-    return pepper
-
-
 def current_agent(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+    db: DatabaseDep, settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> AgentIdentity:
     """The calling agent, from the bearer token; `NotAuthenticated` (401) otherwise."""
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("no bearer token; send `Authorization: Bearer <agent token>`")
     token = credentials.credentials.strip()
-    pepper = request_pepper(request)
-    found = agent_by_token_hash(request.app.state.db, hash_token(token, pepper))
+    pepper = request_pepper(settings)  # after the token check: no token is 401 even when unconfigured
+    found = agent_by_token_hash(db, hash_token(token, pepper))
     if found is None or not token_matches(token, found[1], pepper):
         raise NotAuthenticated("the token matches no agent; ask an administrator for a new one")
     return found[0]

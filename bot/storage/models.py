@@ -139,6 +139,9 @@ class EventKind(enum.StrEnum):
     FEEDBACK = "feedback"  # a citizen's survey answers (chat or voice)
     # the bot referred the citizen to 112 (VARCHAR values, so no migration); supervisors are alerted
     EMERGENCY_ALERT = "emergency_alert"
+    # the citizen pressed "Afslut samtale" while a person still had the chat: the session stays
+    # ended for every worker (VARCHAR value, no migration; statistics ignore it)
+    CHAT_ENDED = "chat_ended"
 
 
 def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:
