@@ -11,12 +11,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import KontaktError
+from bot.errors import TenantConfigError
 from bot.routing.calendar import OpeningHours, default_schedule, schedule_from_mapping
-
-
-class TenantConfigError(KontaktError):
-    """knowledge/tenants.yaml is missing or invalid."""
 
 
 class Tenant(BaseModel):

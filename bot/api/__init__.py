@@ -23,7 +23,7 @@ from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.dialogue import ConversationMemory
 from bot.engine import ConversationEngine
-from bot.errors import KontaktError, UnknownTenant
+from bot.errors import KontaktError, UnknownTenant, http_status
 from bot.privacy import RedactingFilter, redact
 from bot.storage import Database
 from bot.tenants import load_tenants
@@ -85,14 +85,12 @@ def printable(value: object, limit: int = 200) -> str:
 
 
 def error_body(exc: KontaktError) -> tuple[int, dict[str, str]]:
-    """Status and `{error, message}` for one of our errors at the HTTP edge: lookups 404,
-    conflicts 409, bad values 422 (the table in bot.api.auth), anything else 503. An unknown
-    tenant is named by the caller only: the answer never lists the tenants that exist."""
-    from bot.api.auth import error_status
-
+    """Status and `{error, message}` for one of our errors at the HTTP edge, the status from the
+    one table in bot/errors.py (`http_status`). An unknown tenant is named by the caller only:
+    the answer never lists the tenants that exist."""
     if isinstance(exc, UnknownTenant):
         return 404, {"error": "unknown_tenant", "message": "This municipality (tenant) is not served here."}
-    return error_status(exc) or 503, {"error": type(exc).__name__, "message": redact(printable(exc, 1000))}
+    return http_status(exc), {"error": type(exc).__name__, "message": redact(printable(exc, 1000))}
 
 
 def install_log_redaction() -> None:

@@ -5,7 +5,7 @@ multipart form with the raw message in the field `message` (file or text). The s
 goes in the header `X-Kontakt-Email-Secret` (setting KONTAKT_EMAIL_INBOUND_SECRET): missing → 401,
 wrong → 403, not configured → 503. Larger than KONTAKT_EMAIL_MAX_INBOUND_BYTES (25 MB) → 413.
 202 means the raw mail is committed; a repeated delivery is answered 202 with duplicate=true.
-The tenant is the query parameter `tenant` (default: the default tenant).
+The tenant is the query parameter `tenant` (default: the default tenant; an unknown one is 404).
 
     curl -s localhost:5005/email/inbound?tenant=kobenhavn -H 'X-Kontakt-Email-Secret: ...' \\
          -H 'Content-Type: message/rfc822' --data-binary @mail.eml
@@ -99,9 +99,7 @@ async def inbound(
     if len(raw) > limit:
         return too_large
 
-    tenant_id = tenant or service.tenants.default_tenant
-    if tenant_id not in service.tenants.by_id:
-        return _error(404, "unknown_tenant", f"Unknown tenant {tenant_id!r}.")
+    tenant_id = service.tenants.get(tenant).id  # UnknownTenant: 404 from the app's one error table
     result = await run_in_threadpool(service.ingest, tenant_id, raw, "http")
     return JSONResponse(
         {"inbound_id": result.inbound_id, "message_id": result.message_id, "duplicate": result.duplicate,

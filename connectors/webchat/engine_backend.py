@@ -31,7 +31,7 @@ from fastapi import FastAPI
 from bot.channels import Channels
 from bot.conversation import FINAL_STATES, decision_from_event, handle_citizen_message
 from bot.engine import ConversationEngine
-from bot.errors import ConversationClosed, FeedbackNotStorable, InvalidTaskInput
+from bot.errors import ChatMissingValue, ChatNotNow, ConversationClosed, FeedbackNotStorable, InvalidTaskInput
 from bot.responses import render, texts
 from bot.routing import calendar
 from bot.storage import repository as repo
@@ -44,7 +44,6 @@ from connectors.webchat.notify import ChangeFeed, make_feed, notify
 from connectors.webchat.session import (
     HUMAN_PAYLOAD,
     SESSION_ID,
-    ChatError,
     ContactKind,
     ContactRequest,
     Feedback,
@@ -252,7 +251,7 @@ class EngineChatBackend:
         ref = self._locate(session_id)
         contact = self.engine.contact(ref.tenant_id, ref.contact_id)
         if contact.state not in (ContactState.BOT, ContactState.HANDOFF_REQUESTED, ContactState.QUEUED):
-            raise ChatError(TEXTS_DA["not_now"])
+            raise ChatNotNow(TEXTS_DA["not_now"])
         before = max((m.id for m in self._render(session_id, ref)), default=0)
         phone = request.phone or contact.citizen_phone or ""
         try:
@@ -262,7 +261,7 @@ class EngineChatBackend:
             else:
                 self.engine.leave_message(ref.tenant_id, ref.contact_id, phone, request.text or "")
         except InvalidTaskInput:
-            raise ChatError(TEXTS_DA["message_needs_phone"]) from None
+            raise ChatMissingValue(TEXTS_DA["message_needs_phone"]) from None
         self._changed(session_id)
         notify(self.engine.db, ref.contact_id)
         return [m for m in self._render(session_id, ref) if m.id > before]

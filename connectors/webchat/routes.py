@@ -32,6 +32,7 @@ from starlette.requests import HTTPConnection
 from bot.api import Text
 from bot.api.deps import RateLimitsDep, SettingsDep, TenantsDep
 from bot.api.ratelimit import RateLimits, retry_seconds
+from bot.errors import http_status
 from bot.privacy import redact
 from bot.tenants import Tenants
 from connectors.webchat.errors import ChatInputError, error_text
@@ -334,18 +335,18 @@ def _messages(sid: str, messages: list[OutMessage]) -> dict[str, Any]:
     return {"session": sid, "messages": [message_json(m) for m in messages]}
 
 
+_CHAT_CODES = {UnknownSession: "unknown_session", FeedbackAlreadyRecorded: "feedback_already_recorded"}
+
+
 def _call(fn, session: str) -> Any:
     sid = _session_or_none(session)
     try:
         if sid is None:
             raise UnknownSession(session)
         return fn(sid)
-    except UnknownSession as e:
-        return _error("unknown_session", str(e), 404)
-    except FeedbackAlreadyRecorded as e:
-        return _error("feedback_already_recorded", str(e), 409)
-    except ChatError as e:
-        return _error("chat_error", str(e), 400)
+    except ChatError as e:  # the status from the one table in bot/errors.py; the code is the widget's
+        code = _CHAT_CODES.get(type(e), "chat_error")
+        return _error(code, str(e), http_status(e))
 
 
 router.include_router(api)

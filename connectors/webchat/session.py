@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
+from bot.errors import ChatError, FeedbackAlreadyRecorded, UnknownSession
 from bot.responses import BotMessage, article_text, texts
 from bot.retrieval.articles import Article
 from bot.types import Action
+
+__all__ = ["ChatError", "FeedbackAlreadyRecorded", "UnknownSession"]  # defined in bot/errors.py, named here too
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CLIENT_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -115,20 +118,6 @@ class SessionInfo:
     tenant: str | None
     created: bool  # False when an existing session was resumed
     ended: bool = False
-
-
-class ChatError(Exception):
-    """Base of the web chat's expected failures; routes translate them to 4xx."""
-
-
-class UnknownSession(ChatError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"No chat session {session_id[:12]}…; start a new conversation.")
-
-
-class FeedbackAlreadyRecorded(ChatError):
-    def __init__(self, session_id: str) -> None:
-        super().__init__(f"Feedback for session {session_id[:12]}… was already recorded.")
 
 
 class ChatBackend(Protocol):
