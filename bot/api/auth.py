@@ -20,10 +20,10 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.agent_accounts import hash_token, token_matches
-from bot.agent_queries import AgentIdentity, agent_by_token_hash
 from bot.api import error_body
 from bot.api.deps import ChannelsDep, DatabaseDep, EngineDep, PepperDep, SettingsDep, request_pepper
 from bot.errors import KontaktError, NotAuthenticated, RoleForbidden
+from bot.storage.agent_queries import AgentIdentity, agent_by_token_hash
 from bot.storage.models import AgentRole
 
 __all__ = [

@@ -11,11 +11,11 @@ from fastapi import APIRouter
 from pydantic import Field, RootModel, StringConstraints
 
 from bot.agent_accounts import create_agent
-from bot.agent_queries import agent_live, agents_live, queue_loads
 from bot.api.agents import AgentOut, QueueOut, StateIn, _In, _Out, queue_out
 from bot.api.auth import AdminAgent, AgentRoute, DatabaseDep, EngineDep, PepperDep, SupervisorAgent
 from bot.errors import AgentBusy, UnknownQueue
 from bot.routing.skills import MAX_SKILL
+from bot.storage.agent_queries import agent_live, agents_live, queue_loads
 from bot.storage.models import AgentRole, AgentState
 
 router = APIRouter(prefix="/agent/api/supervisor", tags=["supervisor"], route_class=AgentRoute)
