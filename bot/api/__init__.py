@@ -127,7 +127,8 @@ def create_app(
         state.tenants = load_tenants(settings.tenants_file)
         db = Database(settings.database_url)
         db.migrate()
-        engine = ConversationEngine(db, state.understanding.contract, clock=clock)
+        engine = ConversationEngine(db, state.understanding.contract, clock=clock,
+                                    email_sla_hours=settings.email.promise_hours)  # fmt: skip
         queues = [q.id for q in state.understanding.contract.queues]
         for t in state.tenants.tenants:
             engine.ensure_tenant(t.id, t.name, priorities=dict(t.priorities), schedules=t.schedules(queues))

@@ -34,7 +34,7 @@ async def email_services(app: FastAPI, *, workers: bool = True) -> AsyncIterator
     state = app.state
     settings: EmailSettings = state.email_settings
     service = MailService(state.engine, state.understanding, state.tenants, state.db,
-                          max_handle_attempts=settings.poison_attempts)  # fmt: skip
+                          reply_hours=settings.promise_hours, max_handle_attempts=settings.poison_attempts)  # fmt: skip
     state.mail_service = service
     channels: Channels = state.channels
     channels.reply_senders["email"] = service.send_agent_reply  # agent replies leave by mail

@@ -31,7 +31,14 @@ from fastapi import FastAPI
 from bot.channels import Channels
 from bot.conversation import FINAL_STATES, decision_from_event, handle_citizen_message
 from bot.engine import ConversationEngine
-from bot.errors import ChatMissingValue, ChatNotNow, ConversationClosed, FeedbackNotStorable, InvalidTaskInput
+from bot.errors import (
+    ChatMissingValue,
+    ChatNotNow,
+    ConversationClosed,
+    FeedbackNotStorable,
+    InvalidTaskInput,
+    KontaktError,
+)
 from bot.responses import render, texts
 from bot.routing import calendar
 from bot.storage import repository as repo
@@ -388,11 +395,10 @@ class EngineChatBackend:
         return None
 
     def _opens(self, contact: ContactView, e: EventView) -> str | None:
-        tenant = self.tenants.by_id.get(contact.tenant_id)
-        schedule = tenant.opening_hours(e.data.get("queue_id")) if tenant else calendar.default_schedule()
-        try:
+        try:  # the tenant's hours for the queue (knowledge/tenants.yaml), the one source of opening hours
+            schedule = self.tenants.get(contact.tenant_id).opening_hours(e.data.get("queue_id"))
             return calendar.format_deadline_da(calendar.next_open(e.at, schedule), schedule.tz)
-        except Exception:  # NeverOpen: the notice then says only that it is closed
+        except KontaktError:  # NeverOpen, or a tenant no longer served: the notice says only that it is closed
             return None
 
 
