@@ -106,8 +106,7 @@ def add_agent_with_settings(
     """What `python -m bot agent add` does: migrate the database, make sure the tenants of
     knowledge/tenants.yaml exist (as the API's lifespan does), create the agent and return
     its token."""
-    from datetime import UTC, datetime
-
+    from bot.clock import utcnow
     from bot.storage import Database
     from bot.tenants import load_tenants
     from bot.topics import load_contract
@@ -116,7 +115,7 @@ def add_agent_with_settings(
     db = Database(settings.database_url)
     try:
         db.migrate()
-        engine = ConversationEngine(db, load_contract(settings.topics_file), clock=lambda: datetime.now(UTC))
+        engine = ConversationEngine(db, load_contract(settings.topics_file), clock=utcnow)
         tenants = load_tenants(settings.tenants_file)
         tenant = tenants.get(tenant_id)
         engine.ensure_tenant(tenant.id, tenant.name, priorities=dict(tenant.priorities), schedules=tenant.schedules())

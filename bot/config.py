@@ -36,6 +36,10 @@ from bot.routing.skills import RoutingPolicy
 ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ".env"
 MAX_INBOUND_BYTES = 25 * 1024 * 1024
+# The e-mail promise: a citizen's mail is answered within this many business hours, counted in
+# the queue's opening hours (knowledge/tenants.yaml). The one default; KONTAKT_EMAIL_PROMISE_HOURS
+# changes it for the auto-reply, the queue deadline and the capacity simulation alike.
+EMAIL_PROMISE_HOURS = 2.0
 _DIALLABLE = re.compile(r"^(?:\+?\d{3,15}|sip:[^\s]+)$")
 # Values that are obviously not secrets; refused outside development.
 PLACEHOLDER_SECRETS = frozenset({"changethis", "changeme", "secret", "pepper", "kontakt", "development", "test"})
@@ -60,6 +64,7 @@ class EmailSettings(BaseModel):
     imap_password: SecretStr | None = None
     imap_ssl: bool = True
     imap_tenant: str | None = None  # the tenant whose mailbox is polled; default: the default tenant
+    promise_hours: float = Field(default=EMAIL_PROMISE_HOURS, gt=0, le=24 * 30)  # business hours to reply
     poll_seconds: float = 30.0
     outbox_seconds: float = 5.0
     deadline_check_seconds: float = 60.0

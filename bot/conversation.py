@@ -21,7 +21,7 @@ Nothing here knows a channel's wire format; channels turn `TurnResult` into JSON
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.crisis_board import route_turn
@@ -34,7 +34,7 @@ from bot.routing.handoff import HandoffPacket, PacketReason
 from bot.storage.models import Author, Channel, ContactState, Direction, EventKind
 from bot.storage.repository import ContactView, EventView, MessageView
 from bot.tenants import Tenant
-from bot.types import Action, ArticleRef, HandoffReason, TriageDecision
+from bot.types import Action, HandoffReason, TriageDecision
 from bot.understanding import Parsed, Understanding
 
 __all__ = [
@@ -149,22 +149,18 @@ def handoff_reason(decision: TriageDecision, flagged: TriageDecision | None = No
 
 
 def decision_from_event(data: object, understanding: Understanding | None = None) -> TriageDecision | None:
-    """The decision stored with a BOT_REPLIED event (bot.engine._decision_data), rebuilt."""
+    """The decision stored with a BOT_REPLIED event (`TriageDecision.to_data`), rebuilt. Events
+    written before the decision kept `sensitive` get it from the reason and the topic contract."""
     if not isinstance(data, dict) or not data.get("action"):
         return None
-    art = data.get("article")
-    article = None
-    if art:
-        article = ArticleRef(id=art["id"], title=art["title"], source=art["source"], source_url=art.get("source_url"),
-                             reviewed=art["reviewed"], historical=bool(art.get("historical", False)))  # fmt: skip
-    reason = HandoffReason(data["reason"]) if data.get("reason") else None
-    topic = data.get("topic")
+    decision = TriageDecision.from_data(data)
+    if "sensitive" in data:
+        return decision
+    reason, topic = decision.reason, decision.topic
     sensitive = reason is HandoffReason.SENSITIVE
     if understanding is not None and topic in understanding.contract.by_id:
         sensitive = sensitive or (bool(understanding.contract.by_id[topic].sensitive) and reason is not None)
-    return TriageDecision(action=Action(data["action"]), topic=topic, queue=data.get("queue"), sensitive=sensitive,
-                          confidence=float(data.get("confidence") or 0.0), article=article,
-                          candidates=tuple(data.get("candidates") or ()), reason=reason)  # fmt: skip
+    return replace(decision, sensitive=sensitive)
 
 
 def flagged_decision(events: Sequence[EventView], understanding: Understanding | None = None) -> TriageDecision | None:

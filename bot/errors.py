@@ -1,5 +1,6 @@
 """The exception tree. Every expected failure has its own class; messages say what happened,
-to which input, and what to do. Translation to HTTP/TwiML/SMTP happens only at the edges."""
+to which input, and what to do. Translation to HTTP/TwiML/SMTP happens only at the edges, and
+`HTTP_STATUS` at the end of this module is the one table the HTTP edge uses (`http_status`)."""
 
 from __future__ import annotations
 
@@ -267,6 +268,37 @@ class AgentBusy(KontaktError):
     """The agent still has contacts in progress, so they cannot log out; close or transfer them."""
 
 
+# --- tenants and capacity planning (bot.tenants, bot.capacity, bot.api.capacity) --------------
+
+
+class TenantConfigError(KontaktError):
+    """knowledge/tenants.yaml is missing or invalid."""
+
+
+class CapacityError(KontaktError, ValueError):
+    """Base class for invalid capacity-planning input."""
+
+
+class InvalidServiceTarget(CapacityError):
+    """A service goal that is not "share/seconds", e.g. "80/20"."""
+
+
+class UnreachableTarget(CapacityError):
+    """No number of agents up to the search limit meets the service goal."""
+
+
+class InvalidScenario(CapacityError):
+    """A simulation scenario that cannot run (no agents, unknown queue, bad rates)."""
+
+
+class NoHistory(CapacityError):
+    """The database holds no contacts for the weeks a forecast would average."""
+
+
+class InvalidParameter(CapacityError):
+    """A query value that cannot be used; the message names it and says what to send."""
+
+
 # --- bot.retention and bot.gdpr ---------------------------------------------------------------
 
 
@@ -330,3 +362,93 @@ class NoCrisisQueue(CrisisError):
 
 class CrisisQueueInUse(CrisisError):
     """The crisis queue cannot change while agents have joined it through crisis mode."""
+
+
+# --- the web chat (connectors.webchat) --------------------------------------------------------
+
+
+class ChatError(KontaktError):
+    """Base of the web chat's expected failures on a session; the routes answer with the web
+    chat's own error codes and the status from `HTTP_STATUS`."""
+
+
+class UnknownSession(ChatError, LookupError):
+    """No open chat session with this id (never issued, expired, or closed meanwhile)."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"No chat session {session_id[:12]}…; start a new conversation.")
+
+
+class FeedbackAlreadyRecorded(ChatError):
+    """The after-chat survey of this session was already answered."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(f"Feedback for session {session_id[:12]}… was already recorded.")
+
+
+class ChatNotNow(ChatError):
+    """The request does not fit where the conversation is (e.g. asking for a callback while a
+    person already has the chat). The message is Danish: the widget shows it to the citizen."""
+
+
+class ChatMissingValue(ChatError, ValueError):
+    """The request lacks a value it needs (e.g. a phone number to call back). The message is
+    Danish: the widget shows it to the citizen."""
+
+
+# --- at the HTTP edge -------------------------------------------------------------------------
+
+# The one table from our errors to HTTP statuses (bot.api `error_body`, the agent routes, the
+# web chat). First match wins, so a subclass comes before its base. Lookups are 404, conflicts
+# with the current state 409, bad values 422, and 503 only when something we depend on is
+# really unavailable; an error not listed is a fault of ours (500).
+HTTP_STATUS: tuple[tuple[type[KontaktError], int], ...] = (
+    (NotAuthenticated, 401),
+    (RoleForbidden, 403),
+    (ContactForbidden, 403),
+    (NotAssignedAgent, 403),
+    (UnknownContact, 404),
+    (UnknownAgent, 404),
+    (UnknownOffer, 404),
+    (UnknownQueue, 404),
+    (UnknownTask, 404),
+    (UnknownTenant, 404),
+    (UnknownCall, 404),
+    (NumberNotServed, 404),
+    (UnknownSession, 404),
+    (IllegalTransition, 409),
+    (StaleOffer, 409),
+    (AgentExists, 409),
+    (AgentBusy, 409),
+    (NoReplyAddress, 409),  # the contact has no address a reply can go to
+    (ConversationClosed, 409),
+    (FeedbackAlreadyRecorded, 409),
+    (ChatNotNow, 409),
+    (NoCrisis, 409),  # crisis mode: joining the crisis queue needs an active crisis
+    (NoCrisisQueue, 409),
+    (CrisisQueueInUse, 409),
+    (CallbackNotConfigured, 404),  # the Rasa callback webhook is not offered without its URL
+    (UnknownOutcome, 422),
+    (InvalidSkillLevel, 422),
+    (InvalidTaskInput, 422),
+    (CitizenQueryError, 422),
+    (CapacityError, 422),
+    (ChatMissingValue, 422),
+    (InvalidCrisisMessage, 422),
+    (InvalidCallbackSlot, 422),
+    (InvalidFeedback, 422),
+    (AuthNotConfigured, 503),
+    (DatabaseUnavailable, 503),
+    (SmtpUnavailable, 503),
+    (ImapUnavailable, 503),
+    (ModelNotBuilt, 503),
+)
+FAULT_STATUS = 500
+
+
+def http_status(exc: KontaktError) -> int:
+    """The HTTP status for one of our errors (`HTTP_STATUS`; `FAULT_STATUS` when not listed)."""
+    for cls, status in HTTP_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return FAULT_STATUS

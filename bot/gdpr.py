@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.errors import CitizenQueryError
 from bot.retention import FINISHED_STATES, Counts, MessageMode, anonymise_contact
+from bot.storage import personal_data as pd
 from bot.storage import repository as repo
 from bot.storage.db import Database
-from bot.storage.models import Contact, Event, Handoff, Message, Task
+from bot.storage.models import Contact
 
 __all__ = ["CitizenQuery", "delete_citizen", "export_citizen", "find_contacts"]
 
@@ -93,30 +93,25 @@ def find_contacts(s: Session, *, tenant_id: str, query: CitizenQuery) -> dict[st
     def hit(contact_id: str, why: str) -> None:
         found.setdefault(contact_id, set()).add(why)
 
-    in_tenant_c = Contact.tenant_id == tenant_id
-    in_tenant_m = Message.tenant_id == tenant_id
     if query.email:
-        for cid in s.scalars(select(Contact.id).where(in_tenant_c, func.lower(Contact.citizen_email) == query.email)):
+        for cid in pd.contact_ids_with_email(s, tenant_id=tenant_id, email=query.email):
             hit(cid, "email")
-        stmt = select(Message.contact_id).where(in_tenant_m, func.lower(Message.text).contains(query.email, autoescape=True))
-        for cid in s.scalars(stmt.distinct()):
+        for cid in pd.message_contact_ids_containing(s, tenant_id=tenant_id, text=query.email):
             hit(cid, "email")
     if query.phone:
         loose = "%" + "%".join(query.phone) + "%"  # the 8 digits in order, anything between
-        for cid, phone in s.execute(select(Contact.id, Contact.citizen_phone).where(in_tenant_c, Contact.citizen_phone.like(loose))):
-            if _phone8(phone) == query.phone:
-                hit(cid, "phone")
-        for cid, phone in s.execute(select(Task.contact_id, Task.phone).where(Task.tenant_id == tenant_id, Task.phone.like(loose))):
+        phones = pd.contact_phones_like(s, tenant_id=tenant_id, pattern=loose)
+        phones += pd.task_phones_like(s, tenant_id=tenant_id, pattern=loose)
+        for cid, phone in phones:
             if _phone8(phone) == query.phone:
                 hit(cid, "phone")
         pattern = query.phone_in_text()
-        for cid, text in s.execute(select(Message.contact_id, Message.text).where(in_tenant_m, Message.text.like(loose))):
+        for cid, text in pd.message_texts_like(s, tenant_id=tenant_id, pattern=loose):
             if pattern.search(text):
                 hit(cid, "phone")
     if query.cpr:
         pattern = query.cpr_in_text()
-        stmt = select(Message.contact_id, Message.text).where(in_tenant_m, Message.text.contains(query.cpr[:6]))
-        for cid, text in s.execute(stmt):
+        for cid, text in pd.message_texts_containing(s, tenant_id=tenant_id, fragment=query.cpr[:6]):
             if pattern.search(text):
                 hit(cid, "cpr")
     return found
@@ -127,11 +122,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _contact_json(s: Session, c: Contact, matched: set[str]) -> dict[str, Any]:
-    tenant = c.tenant_id
-    messages = s.scalars(select(Message).where(Message.tenant_id == tenant, Message.contact_id == c.id).order_by(Message.id))
-    tasks = s.scalars(select(Task).where(Task.tenant_id == tenant, Task.contact_id == c.id).order_by(Task.id))
-    handoffs = s.scalars(select(Handoff).where(Handoff.tenant_id == tenant, Handoff.contact_id == c.id).order_by(Handoff.version))
-    events = s.scalars(select(Event).where(Event.tenant_id == tenant, Event.contact_id == c.id).order_by(Event.id))
+    rows = pd.contact_records(s, c)
+    messages, tasks, handoffs, events = rows.messages, rows.tasks, rows.handoffs, rows.events
     return {
         "id": c.id, "channel": c.channel.value, "state": c.state.value, "matched_by": sorted(matched),
         "topic": c.topic, "queue": c.queue_id, "outcome": c.outcome.value if c.outcome else None,
@@ -152,7 +144,7 @@ def export_citizen(db: Database, *, tenant_id: str, query: CitizenQuery, now: da
     """Everything stored about the citizen in the tenant, as one JSON-ready document."""
     with db.read() as s:
         found = find_contacts(s, tenant_id=tenant_id, query=query)
-        rows = s.scalars(select(Contact).where(Contact.tenant_id == tenant_id, Contact.id.in_(list(found))))
+        rows = pd.contacts_by_id(s, tenant_id=tenant_id, ids=found)
         contacts = sorted(rows, key=lambda c: (c.created_at, c.id))
         return {
             "format": EXPORT_FORMAT,
@@ -176,10 +168,7 @@ def delete_citizen(
     total = Counts()
     with db.read() if dry_run else db.write() as s:
         found = find_contacts(s, tenant_id=tenant_id, query=query)
-        stmt = select(Contact).where(Contact.tenant_id == tenant_id, Contact.id.in_(list(found))).order_by(Contact.id)
-        if db.is_postgresql and not dry_run:
-            stmt = stmt.with_for_update()
-        for c in s.scalars(stmt):
+        for c in pd.contacts_by_id(s, tenant_id=tenant_id, ids=found, lock=db.is_postgresql and not dry_run):
             if c.state not in FINISHED_STATES and not include_open:
                 total.skipped_open += 1
                 continue

@@ -12,9 +12,9 @@ import argparse
 import json
 import logging
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.errors import KontaktError
 from bot.privacy import RedactingFilter
@@ -59,7 +59,7 @@ def run_privacy_command(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage import Database
 
     db = Database(settings.database_url)
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         db.migrate()
         if args.command == "retention":

@@ -24,24 +24,14 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import NaiveDatetime, RetentionError
 from bot.privacy import redact
 from bot.routing.handoff import mask_entity_text
+from bot.storage import personal_data as pd
 from bot.storage.db import Database
-from bot.storage.models import (
-    Contact,
-    ContactState,
-    Event,
-    Handoff,
-    InboundMail,
-    Message,
-    OutboxItem,
-    OutboxStatus,
-    Task,
-)  # fmt: skip
+from bot.storage.models import Contact, ContactState
 
 __all__ = [
     "ANON_PREFIX", "DEFAULT_DAYS", "FINISHED_STATES", "Counts", "MessageMode", "RetentionPolicy",
@@ -156,8 +146,8 @@ def anonymise_contact(s: Session, c: Contact, mode: MessageMode, *, apply: bool 
         if apply:
             c.citizen_name = c.citizen_phone = c.citizen_email = None
             c.external_ref = f"{ANON_PREFIX}{c.id}"
-    msgs = list(s.scalars(select(Message).where(Message.tenant_id == c.tenant_id, Message.contact_id == c.id)))
-    for m in msgs:
+    rows = pd.contact_records(s, c)
+    for m in rows.messages:
         if mode is MessageMode.DELETE:
             n.messages_deleted += 1
         else:
@@ -166,15 +156,15 @@ def anonymise_contact(s: Session, c: Contact, mode: MessageMode, *, apply: bool 
                 n.messages_redacted += 1
                 if apply:
                     m.text = m.text_redacted = clean
-    if apply and mode is MessageMode.DELETE and msgs:
-        s.execute(delete(Message).where(Message.tenant_id == c.tenant_id, Message.contact_id == c.id))
-    for h in s.scalars(select(Handoff).where(Handoff.tenant_id == c.tenant_id, Handoff.contact_id == c.id)):
+    if apply and mode is MessageMode.DELETE and rows.messages:
+        pd.delete_messages(s, c)
+    for h in rows.handoffs:
         packet = scrub_packet(h.packet, mode)
         if packet != h.packet:
             n.handoffs += 1
             if apply:
                 h.packet = packet
-    for t in s.scalars(select(Task).where(Task.tenant_id == c.tenant_id, Task.contact_id == c.id)):
+    for t in rows.tasks:
         drop = mode is MessageMode.DELETE
         note, expectation = ("", "") if drop else (redact(t.note), redact(t.expectation))
         if (t.name, t.phone, t.note, t.expectation) != (None, "", note, expectation):
@@ -183,48 +173,24 @@ def anonymise_contact(s: Session, c: Contact, mode: MessageMode, *, apply: bool 
                 t.name, t.phone, t.note, t.expectation = None, "", note, expectation
     # Raw e-mail (inbound, kept so nothing is lost) and delivered outgoing mail hold the citizen's
     # words and address too; pending outbox items are left alone so nothing owed is dropped.
-    for mail in s.scalars(select(InboundMail).where(InboundMail.tenant_id == c.tenant_id, InboundMail.contact_id == c.id)):
+    for mail in rows.inbound_mails:
         if mail.raw or mail.from_addr or (mail.subject and mail.subject != redact(mail.subject)):
             n.mails += 1
             if apply:
                 mail.raw, mail.from_addr = b"", None
                 mail.subject = redact(mail.subject or "") if mode is not MessageMode.DELETE else None
-    for item in s.scalars(
-        select(OutboxItem).where(
-            OutboxItem.tenant_id == c.tenant_id, OutboxItem.contact_id == c.id,
-            OutboxItem.status.in_((OutboxStatus.SENT, OutboxStatus.FAILED)),
-        )
-    ):
+    for item in rows.finished_outbox:
         if item.payload:
             n.mails += 1
             if apply:
                 item.payload = b""
-    for e in s.scalars(select(Event).where(Event.tenant_id == c.tenant_id, Event.contact_id == c.id)):
+    for e in rows.events:
         data = scrub(e.data)
         if data != e.data:
             n.events += 1
             if apply:
                 e.data = data
     return n
-
-
-def _pending(tenant_id: str | None, cutoff: datetime, mode: MessageMode) -> Any:
-    """Finished before the cutoff and not yet anonymised (in DELETE mode: or still with messages),
-    so a nightly run does not reread the whole history."""
-    finished = or_(
-        Contact.closed_at <= cutoff,
-        (Contact.closed_at.is_(None)) & (Contact.updated_at <= cutoff),
-    )
-    todo = [
-        ~Contact.external_ref.startswith(ANON_PREFIX, autoescape=True),
-        Contact.citizen_name.is_not(None), Contact.citizen_phone.is_not(None), Contact.citizen_email.is_not(None),
-    ]
-    if mode is MessageMode.DELETE:
-        todo.append(exists().where(Message.contact_id == Contact.id))
-    stmt = select(Contact).where(Contact.state.in_(FINISHED_STATES), finished, or_(*todo)).order_by(Contact.id)
-    if tenant_id is not None:
-        stmt = stmt.where(Contact.tenant_id == tenant_id)
-    return stmt
 
 
 def run_retention(
@@ -243,10 +209,11 @@ def run_retention(
     after = ""
     while True:
         with db.write() if not dry_run else db.read() as s:
-            stmt = _pending(tenant_id, cutoff, policy.messages).where(Contact.id > after).limit(BATCH)
-            if db.is_postgresql and not dry_run:
-                stmt = stmt.with_for_update(skip_locked=True)
-            batch = list(s.scalars(stmt))
+            batch = pd.pending_anonymisation(
+                s, tenant_id=tenant_id, cutoff=cutoff, finished=FINISHED_STATES, anon_prefix=ANON_PREFIX,
+                with_messages=policy.messages is MessageMode.DELETE, after=after, limit=BATCH,
+                lock=db.is_postgresql and not dry_run,
+            )  # fmt: skip
             for c in batch:
                 if is_due(c.state, c.closed_at, c.updated_at, now, policy.days):
                     total.add(anonymise_contact(s, c, policy.messages, apply=not dry_run))

@@ -1,5 +1,10 @@
 """Tenants (municipalities) sharing one installation, from knowledge/tenants.yaml. Every request
-names its tenant; an unknown tenant is a clear error, never a silent default."""
+names its tenant; an unknown tenant is a clear error, never a silent default.
+
+This file is the one source of opening hours: a tenant's `schedule`, or a queue's own under
+`queue_schedules` (`Tenant.opening_hours`). The engine's queue table holds a copy written at
+start-up (`ConversationEngine.ensure_tenant`), and the weekday 08–18 default of
+`bot.routing.calendar.default_schedule` applies only where a tenant gives no hours."""
 
 from __future__ import annotations
 
@@ -11,12 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import KontaktError
+from bot.errors import TenantConfigError
 from bot.routing.calendar import OpeningHours, default_schedule, schedule_from_mapping
-
-
-class TenantConfigError(KontaktError):
-    """knowledge/tenants.yaml is missing or invalid."""
 
 
 class Tenant(BaseModel):

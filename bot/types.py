@@ -4,7 +4,9 @@ pydantic only where data enters (HTTP bodies, YAML, settings)."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class Action(enum.StrEnum):
@@ -98,3 +100,43 @@ class TriageDecision:
     candidates: tuple[str, ...] = ()  # topics offered in a clarify
     reason: HandoffReason | None = None
     explanation: str = ""  # short, English, for logs and agents
+
+    def to_data(self) -> dict[str, Any]:
+        """The decision as JSON-ready data (how the engine stores it with the bot's reply); every
+        field is kept, so `TriageDecision.from_data(d.to_data()) == d`."""
+        article = self.article
+        return {
+            "action": self.action.value,
+            "topic": self.topic,
+            "queue": self.queue,
+            "sensitive": self.sensitive,
+            "confidence": self.confidence,
+            "reason": self.reason.value if self.reason else None,
+            "candidates": list(self.candidates),
+            "article": None if article is None else {
+                "id": article.id, "title": article.title, "source": article.source,
+                "source_url": article.source_url, "reviewed": article.reviewed, "historical": article.historical,
+            },
+            "explanation": self.explanation,
+        }  # fmt: skip
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> TriageDecision:
+        """The decision from `to_data` output. Data stored before `sensitive` and `explanation`
+        were kept reads them as False and "" (see `bot.conversation.decision_from_event`)."""
+        art = data.get("article")
+        article = None if not art else ArticleRef(
+            id=str(art["id"]), title=str(art["title"]), source=str(art["source"]), source_url=art.get("source_url"),
+            reviewed=str(art["reviewed"]), historical=bool(art.get("historical", False)),
+        )  # fmt: skip
+        return cls(
+            action=Action(data["action"]),
+            topic=data.get("topic"),
+            queue=data.get("queue"),
+            sensitive=bool(data.get("sensitive", False)),
+            confidence=float(data.get("confidence") or 0.0),
+            article=article,
+            candidates=tuple(data.get("candidates") or ()),
+            reason=HandoffReason(data["reason"]) if data.get("reason") else None,
+            explanation=str(data.get("explanation") or ""),
+        )

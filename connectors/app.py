@@ -1,10 +1,11 @@
-"""The one entry point that sees everything: settings, the core API and every channel's router.
+"""The composition root: the one place that sees everything. It takes the one `Settings`, and
+`bot.api.create_app` builds the core services once in the lifespan (understanding, tenants,
+database, engine); then each channel's start-up part below builds that channel's services
+(chat backend, mail service, outbox worker, pollers) and registers how agent actions reach it.
+Routers get everything through named dependencies (`bot/api/deps.py` and each channel's routes).
 `python -m bot serve` runs `uvicorn --factory connectors.app:build_app`; nothing is built at import."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -22,56 +23,49 @@ from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
 from bot.engine.idle import idle_background
-from connectors.email.background import email_background
-from connectors.email.routes import get_mail_service
+from connectors.email.background import email_services
 from connectors.email.routes import router as email_router
 from connectors.rasa import rasa_background
 from connectors.rasa import router as rasa_router
 from connectors.voice.engine_store import install_engine_store
 from connectors.voice.routes import router as voice_router
 from connectors.webchat import router as webchat_router
-from connectors.webchat.engine_backend import install_engine_backend
-from connectors.webchat.notify import notify
+from connectors.webchat.engine_backend import chat_services
 
+# Every channel's and every API resource's router, in the order they are matched.
+ROUTERS = [
+    webchat_router,
+    voice_router,
+    email_router,
+    agents_router,
+    supervisor_router,
+    capacity_router,
+    quarantine_router,
+    alerts_router,
+    console_router,
+    rasa_router,  # Rasa REST and callback channels (connectors/rasa)
+    stats_router,  # management information: KPI reports, wallboard, /metrics
+    crisis_router,  # crisis mode: the supervisors' switch and page
+    crisis_notice_router,  # crisis mode: the widget's banner
+    live_router,  # the console's live offers (server-sent events)
+]
 
-@asynccontextmanager
-async def channel_hooks(app: FastAPI) -> AsyncIterator[None]:
-    """After the core has loaded: how agent actions reach each channel."""
-
-    class _Request:  # get_mail_service only reads request.app
-        def __init__(self, a: FastAPI) -> None:
-            self.app = a
-
-    channels = app.state.channels
-    channels.reply_senders["email"] = get_mail_service(_Request(app)).send_agent_reply
-    channels.watchers.append(lambda tenant_id, contact_id: notify(app.state.db, contact_id))
-    yield
+# Start-up parts, run in order after the core has loaded and stopped in reverse before it.
+PARTS = [
+    chat_services,  # the web chat on the engine, its change feed and cross-worker notifications
+    email_services,  # the mail service, agent replies by mail, outbox worker, IMAP poller, deadlines
+    rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
+    idle_background,  # closes bot conversations nobody has written in for a while
+    routing_background,  # push routing: offers made the moment something changes
+]
 
 
 def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
-    settings = settings or get_settings()
-    app = create_app(
-        settings,
-        routers=[
-            webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
-            quarantine_router, alerts_router, console_router,
-            rasa_router,  # Rasa REST and callback channels (connectors/rasa)
-            stats_router,  # management information: KPI reports, wallboard, /metrics
-            crisis_router, crisis_notice_router,  # crisis mode: supervisors' switch and page, the widget's banner
-            live_router,  # the console's live offers (server-sent events)
-        ],
-        background=[
-            channel_hooks, email_background,
-            rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
-            idle_background,  # closes bot conversations nobody has written in for a while
-            routing_background,  # push routing: offers made the moment something changes
-        ],
-        **kwargs,
-    )
-    install_engine_backend(app)  # chat state lives in the engine (shared by every worker)
-    install_engine_store(app)  # voice calls too
+    """The whole product. `kwargs` go to `create_app` (e.g. `understanding=`, `clock=`,
+    `rate_limits=` in tests and tools)."""
+    app = create_app(settings or get_settings(), routers=ROUTERS, background=PARTS, **kwargs)
+    install_engine_store(app)  # voice calls live in the engine (shared by every worker)
     return app
-
 
 
 def __getattr__(name: str):

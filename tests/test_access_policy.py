@@ -37,9 +37,9 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from twilio.request_validator import RequestValidator
 
 from bot.agent_accounts import create_agent, token_pepper
-from bot.agent_queries import agent_live
 from bot.config import RateLimitSettings
 from bot.engine import ConversationEngine
+from bot.storage.agent_queries import agent_live
 from bot.storage.models import Agent, AgentRole, Contact, ContactState, Offer, OfferStatus, Task, TaskStatus
 from connectors.app import build_app
 from connectors.email.routes import SECRET_HEADER

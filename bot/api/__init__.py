@@ -7,7 +7,6 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Request
@@ -20,9 +19,10 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from bot import __version__
 from bot.api.ratelimit import RateLimit, RateLimits, RateLimitSettings
 from bot.channels import Channels
+from bot.clock import Clock, utcnow
 from bot.config import Settings
 from bot.engine import ConversationEngine
-from bot.errors import KontaktError, UnknownTenant
+from bot.errors import KontaktError, UnknownTenant, http_status
 from bot.privacy import RedactingFilter, redact
 from bot.storage import Database
 from bot.tenants import load_tenants
@@ -84,14 +84,12 @@ def printable(value: object, limit: int = 200) -> str:
 
 
 def error_body(exc: KontaktError) -> tuple[int, dict[str, str]]:
-    """Status and `{error, message}` for one of our errors at the HTTP edge: lookups 404,
-    conflicts 409, bad values 422 (the table in bot.api.auth), anything else 503. An unknown
-    tenant is named by the caller only: the answer never lists the tenants that exist."""
-    from bot.api.auth import error_status
-
+    """Status and `{error, message}` for one of our errors at the HTTP edge, the status from the
+    one table in bot/errors.py (`http_status`). An unknown tenant is named by the caller only:
+    the answer never lists the tenants that exist."""
     if isinstance(exc, UnknownTenant):
         return 404, {"error": "unknown_tenant", "message": "This municipality (tenant) is not served here."}
-    return error_status(exc) or 503, {"error": type(exc).__name__, "message": redact(printable(exc, 1000))}
+    return http_status(exc), {"error": type(exc).__name__, "message": redact(printable(exc, 1000))}
 
 
 def install_log_redaction() -> None:
@@ -108,26 +106,32 @@ def create_app(
     understanding: Understanding | None = None,
     background: Sequence[Callable[[FastAPI], AbstractAsyncContextManager]] = (),
     rate_limits: RateLimitSettings | None = None,
+    clock: Clock = utcnow,
 ) -> FastAPI:
-    """The app: core API plus the given routers. `background` hooks (e.g. the mail poller and
-    the outbox worker) run inside the lifespan after the core has loaded, and stop before it.
+    """The app: core API plus the given routers. The lifespan builds every core service once
+    (understanding, tenants, database, engine) and puts it where the named dependencies of
+    `bot/api/deps.py` read it; then the `background` parts run in order, each a channel's
+    start-up (its services, pollers, workers) that stops before the core does.
+    `understanding` and `clock` replace the real model and the wall clock (tests, tools);
     `rate_limits` defaults to the KONTAKT_RATELIMIT_* environment (bot/api/ratelimit.py)."""
     install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         started = time.perf_counter()
-        app.state.understanding = understanding or Understanding.load(settings)
-        app.state.tenants = load_tenants(settings.tenants_file)
+        state = app.state
+        state.understanding = understanding or Understanding.load(settings)
+        state.tenants = load_tenants(settings.tenants_file)
         db = Database(settings.database_url)
         db.migrate()
-        engine = ConversationEngine(db, app.state.understanding.contract, clock=lambda: datetime.now(UTC))
-        for t in app.state.tenants.tenants:
-            queues = [q.id for q in app.state.understanding.contract.queues]
+        engine = ConversationEngine(db, state.understanding.contract, clock=clock,
+                                    email_sla_hours=settings.email.promise_hours)  # fmt: skip
+        queues = [q.id for q in state.understanding.contract.queues]
+        for t in state.tenants.tenants:
             engine.ensure_tenant(t.id, t.name, priorities=dict(t.priorities), schedules=t.schedules(queues))
-        app.state.db, app.state.engine = db, engine
-        app.state.ready_seconds = round(time.perf_counter() - started, 3)
-        log.info("kontakt ready in %.2f s", app.state.ready_seconds)
+        state.db, state.engine = db, engine
+        state.ready_seconds = round(time.perf_counter() - started, 3)
+        log.info("kontakt ready in %.2f s", state.ready_seconds)
         try:
             async with AsyncExitStack() as stack:
                 for hook in background:

@@ -22,7 +22,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from bot.agent_queries import (
+from bot.api import no_surrogates
+from bot.api.auth import ROLE_RANK, AgentRoute, ChannelsDep, CurrentAgent, DatabaseDep, EngineDep
+from bot.channels import Channels
+from bot.engine import ConversationEngine
+from bot.errors import AgentBusy, ContactForbidden, NotAssignedAgent, UnknownOffer, UnknownTask
+from bot.privacy import redact
+from bot.routing.handoff import Author, HandoffPacket
+from bot.routing.skills import ROUTABLE_STATES
+from bot.storage.agent_queries import (
     AgentIdentity,
     AgentLive,
     OfferInfo,
@@ -35,14 +43,6 @@ from bot.agent_queries import (
     queue_loads,
     tasks_in_queues,
 )
-from bot.api import no_surrogates
-from bot.api.auth import ROLE_RANK, AgentRoute, ChannelsDep, CurrentAgent, DatabaseDep, EngineDep
-from bot.channels import Channels
-from bot.engine import ConversationEngine
-from bot.errors import AgentBusy, ContactForbidden, NotAssignedAgent, UnknownOffer, UnknownTask
-from bot.privacy import redact
-from bot.routing.handoff import Author, HandoffPacket
-from bot.routing.skills import ROUTABLE_STATES
 from bot.storage.db import Database
 from bot.storage.models import AgentRole, AgentState, Channel, ContactState, Outcome, TaskKind
 from bot.storage.repository import ContactView, TaskView

@@ -8,11 +8,10 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query
 from pydantic import Field
-from sqlalchemy import select
 
 from bot.api.agents import _Out
 from bot.api.auth import AgentRoute, DatabaseDep, SupervisorAgent
-from bot.storage.models import Contact, Event, EventKind, Message
+from bot.storage import changes
 
 router = APIRouter(prefix="/agent/api/supervisor", tags=["supervisor"], route_class=AgentRoute)
 
@@ -40,20 +39,8 @@ def _excerpt(text: str) -> str:
 @router.get("/alerts", response_model=AlertList)
 def alerts(agent: SupervisorAgent, db: DatabaseDep, limit: int = Query(50, ge=1, le=500)) -> AlertList:
     """The bot's 112 referrals in my tenant, newest first. Supervisor or admin."""
-    stmt = (
-        select(Event, Contact.channel)
-        .outerjoin(Contact, Contact.id == Event.contact_id)
-        .where(Event.tenant_id == agent.tenant_id, Event.kind == EventKind.EMERGENCY_ALERT)
-        .order_by(Event.id.desc())
-        .limit(limit)
-    )
-    items = []
     with db.read() as s:
-        for event, channel in s.execute(stmt):
-            message_id = event.data.get("about_message_id")
-            message = s.get(Message, message_id) if isinstance(message_id, int) else None
-            text = message.text_redacted if message is not None and message.tenant_id == agent.tenant_id else ""
-            items.append(AlertOut(id=event.id, at=event.at, contact_id=event.contact_id,
-                                  channel=channel.value if channel is not None else event.data.get("channel"),
-                                  excerpt=_excerpt(text)))  # fmt: skip
+        rows = changes.emergency_alerts(s, tenant_id=agent.tenant_id, limit=limit)
+    items = [AlertOut(id=r.id, at=r.at, contact_id=r.contact_id, channel=r.channel, excerpt=_excerpt(r.text_redacted))
+             for r in rows]  # fmt: skip
     return AlertList(items=items, count=len(items))

@@ -20,12 +20,11 @@ Both are public files, like the console's own.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
@@ -44,6 +43,7 @@ from bot.capacity.forecast import (
     forecast_from_database,
     staffing_table,
 )
+from bot.errors import InvalidParameter, KontaktError, http_status
 from bot.routing.skills import DEFAULT_POLICY, Channel
 from bot.storage import repository
 
@@ -72,28 +72,14 @@ ASSETS = {
 }
 
 
-class InvalidParameter(CapacityError):
-    """A query value that cannot be used; the message names it and says what to send."""
-
-
 class CapacityRoute(AgentRoute):
-    """`AgentRoute` (401/403 as `{error, message}`, `Cache-Control: no-store`), plus 422 for
-    invalid planning input instead of the app-wide 503."""
+    """`AgentRoute` (errors as `{error, message}`, `Cache-Control: no-store`), with invalid
+    planning input named `invalid_parameter` for the staffing page (422, bot/errors.py)."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except CapacityError as exc:
-                return JSONResponse(
-                    {"error": "invalid_parameter", "message": printable(exc, 1000)},
-                    status_code=422,
-                    headers={"Cache-Control": "no-store"},
-                )
-
-        return handle
+    def error_body(self, exc: KontaktError) -> tuple[int, dict[str, str]]:
+        if isinstance(exc, CapacityError):
+            return http_status(exc), {"error": "invalid_parameter", "message": printable(exc, 1000)}
+        return super().error_body(exc)
 
 
 router = APIRouter(tags=["capacity"], route_class=CapacityRoute)

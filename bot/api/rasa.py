@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot import __version__
 from bot.api import Text
+from bot.api.deps import get_tenants
 from bot.errors import UnknownTenant
 from bot.types import Action, NLUResult, TriageDecision
 from bot.understanding import Understanding
@@ -40,8 +41,7 @@ def served_tenant(request: Request, tenant: str | None) -> str | None:
     `UnknownTenant` (404, naming no other tenant) otherwise."""
     if tenant is None:
         return None
-    tenants = getattr(request.app.state, "tenants", None)
-    if tenants is not None and tenant not in tenants.by_id:
+    if tenant not in get_tenants(request).by_id:
         raise UnknownTenant(f"unknown tenant {tenant[:40]!r}")
     return tenant
 
@@ -94,15 +94,15 @@ def hello() -> str:
 
 
 @router.get("/health", summary="Liveness and what has loaded")
-def health(request: Request) -> dict[str, Any]:
-    u: Understanding | None = getattr(request.app.state, "understanding", None)
+def health(u: UnderstandingDep, request: Request) -> dict[str, Any]:
+    # Requests are served only after the lifespan has loaded everything, so this is always "ok".
     return {
-        "status": "ok" if u else "loading",
+        "status": "ok",
         "version": __version__,
-        "embedder": u.embedder.name if u else None,
-        "topics": len(u.contract.topics) if u else 0,
-        "articles": len(u.articles) if u else 0,
-        "load_seconds": getattr(request.app.state, "ready_seconds", None),
+        "embedder": u.embedder.name,
+        "topics": len(u.contract.topics),
+        "articles": len(u.articles),
+        "load_seconds": request.app.state.ready_seconds,
     }
 
 

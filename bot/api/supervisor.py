@@ -7,15 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import Field, RootModel, StringConstraints
 
 from bot.agent_accounts import create_agent
-from bot.agent_queries import agent_live, agents_live, queue_loads
 from bot.api.agents import AgentOut, QueueOut, StateIn, _In, _Out, queue_out
-from bot.api.auth import AdminAgent, AgentRoute, DatabaseDep, EngineDep, SupervisorAgent, request_pepper
+from bot.api.auth import AdminAgent, AgentRoute, DatabaseDep, EngineDep, PepperDep, SupervisorAgent
 from bot.errors import AgentBusy, UnknownQueue
 from bot.routing.skills import MAX_SKILL
+from bot.storage.agent_queries import agent_live, agents_live, queue_loads
 from bot.storage.models import AgentRole, AgentState
 
 router = APIRouter(prefix="/agent/api/supervisor", tags=["supervisor"], route_class=AgentRoute)
@@ -104,10 +104,10 @@ def set_agent_state(
 
 
 @router.post("/agents", response_model=AgentCreated, status_code=201)
-def add_agent(body: AgentCreateIn, request: Request, agent: AdminAgent, db: DatabaseDep, engine: EngineDep) -> AgentCreated:
+def add_agent(body: AgentCreateIn, agent: AdminAgent, pepper: PepperDep, db: DatabaseDep, engine: EngineDep) -> AgentCreated:
     """Create an agent in my tenant and return its token once. 409 if the id is taken (in any
     tenant), 404 for an unknown queue in skills. Admin only."""
-    token = create_agent(engine, request_pepper(request), tenant_id=agent.tenant_id, agent_id=body.id, name=body.name,
+    token = create_agent(engine, pepper, tenant_id=agent.tenant_id, agent_id=body.id, name=body.name,
                          role=body.role, skills=dict(body.skills))  # fmt: skip
     return AgentCreated(agent=AgentOut.of(agent_live(db, agent.tenant_id, body.id)), token=token)
 

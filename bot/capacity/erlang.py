@@ -149,11 +149,12 @@ def erlang_a_figures(
     log_free = [k * math.log(load) - math.lgamma(k + 1) for k in range(agents)]  # π(k), k < n
     log_queue = [agents * math.log(load) - math.lgamma(agents + 1)]  # π(n + j), j = 0, 1, ...
     peak = max(log_free + log_queue)
+    log_lam = math.log(arrivals_per_hour) - math.log(3600.0)  # in logs: lam / rate can underflow to 0
     j = 0
     while True:
         j += 1
         rate = n_mu + j * theta
-        log_queue.append(log_queue[-1] + math.log(lam / rate))
+        log_queue.append(log_queue[-1] + log_lam - math.log(rate))
         peak = max(peak, log_queue[-1])
         if lam < rate and log_queue[-1] < peak - _TAIL_LOG_CUTOFF:
             break

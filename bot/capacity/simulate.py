@@ -37,6 +37,7 @@ from types import MappingProxyType
 from typing import cast
 
 from bot.capacity.errors import InvalidScenario
+from bot.config import EMAIL_PROMISE_HOURS
 from bot.routing.skills import (
     AgentSnapshot,
     AgentState,
@@ -107,7 +108,7 @@ class Scenario:
     drain_hours: float = 2.0
     policy: RoutingPolicy = field(default_factory=RoutingPolicy)
     target_seconds: float = 20.0
-    email_promise_hours: float = 2.0
+    email_promise_hours: float = EMAIL_PROMISE_HOURS
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -145,6 +145,9 @@ class EventKind(enum.StrEnum):
     CRISIS_ENDED = "crisis_ended"
     CRISIS_QUEUE_JOINED = "crisis_queue_joined"
     CRISIS_QUEUE_LEFT = "crisis_queue_left"
+    # the citizen pressed "Afslut samtale" while a person still had the chat: the session stays
+    # ended for every worker (VARCHAR value, no migration; statistics ignore it)
+    CHAT_ENDED = "chat_ended"
 
 
 def _enum(cls: type[enum.Enum], length: int = 32) -> Enum:

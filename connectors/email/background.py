@@ -1,8 +1,9 @@
-"""The e-mail channel's background tasks for the app lifespan: the outbox worker (SMTP), the IMAP
-poller and the deadline checker (which also retries stored mail that failed to be handled).
+"""The e-mail channel's part of the app's start-up: the one `MailService` (used by the inbound
+route, the IMAP poller, the deadline checker and the agent console's replies), then the outbox
+worker (SMTP), the IMAP poller and the deadline checker (which also retries stored mail that
+failed to be handled), each only when the settings ask for it.
 
-    async with email_background(app):   # inside the lifespan, after app.state.engine exists
-        yield
+    create_app(settings, routers=[email_router], background=[email_services])
 """
 
 from __future__ import annotations
@@ -10,52 +11,53 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from fastapi import FastAPI
 
+from bot.channels import Channels
 from bot.outbox_worker import run_outbox_worker
 from bot.storage import outbox as ob
 from bot.storage.models import Channel
 from connectors.email.poller import run_imap_poller
-from connectors.email.routes import get_email_settings, get_mail_service
-from connectors.email.service import run_deadline_checker, smtp_sender
+from connectors.email.service import MailService, run_deadline_checker, smtp_sender
+from connectors.email.settings import EmailSettings
 from connectors.email.transport import ImapPoller, SmtpSender
 
-__all__ = ["email_background"]
+__all__ = ["email_services"]
 
 
 @contextlib.asynccontextmanager
-async def email_background(app: FastAPI) -> AsyncIterator[None]:
-    """Start the tasks the settings ask for; stop them (and wait) when the block ends."""
-
-    class _Req:  # the route helpers take a request; they only read request.app
-        def __init__(self, a: FastAPI) -> None:
-            self.app = a
-
-    req = _Req(app)
-    settings = get_email_settings(req)  # type: ignore[arg-type]
-    service = get_mail_service(req)  # type: ignore[arg-type]
+async def email_services(app: FastAPI, *, workers: bool = True) -> AsyncIterator[None]:
+    """Build the mail service once and start the tasks the settings ask for; stop them (and
+    wait) when the app stops. `workers=False` builds the service only (tests that drive the
+    outbox and the checker by hand)."""
+    state = app.state
+    settings: EmailSettings = state.email_settings
+    service = MailService(state.engine, state.understanding, state.tenants, state.db,
+                          reply_hours=settings.promise_hours, max_handle_attempts=settings.poison_attempts)  # fmt: skip
+    state.mail_service = service
+    channels: Channels = state.channels
+    channels.reply_senders["email"] = service.send_agent_reply  # agent replies leave by mail
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
-    clock = lambda: datetime.now(UTC)  # noqa: E731
-    if settings.smtp_host:
+    if workers and settings.smtp_host:
         smtp = SmtpSender(
             settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
             starttls=settings.smtp_starttls, ssl=settings.smtp_ssl,
         )  # fmt: skip
         policy = ob.RetryPolicy(poison_after=settings.poison_attempts)
         tasks.append(asyncio.create_task(run_outbox_worker(
-            service.db, {Channel.EMAIL: smtp_sender(smtp)}, clock, interval=settings.outbox_seconds, stop=stop,
-            policy=policy)))
-    if settings.imap_host and settings.imap_user and settings.imap_password:
+            service.db, {Channel.EMAIL: smtp_sender(smtp)}, service.clock, interval=settings.outbox_seconds,
+            stop=stop, policy=policy)))  # fmt: skip
+    if workers and settings.imap_host and settings.imap_user and settings.imap_password:
         poller = ImapPoller(settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password,
                             ssl=settings.imap_ssl)  # fmt: skip
         tenant_id = settings.imap_tenant or service.tenants.default_tenant
         tasks.append(asyncio.create_task(run_imap_poller(
             poller, service, tenant_id, interval=settings.poll_seconds, stop=stop)))
-    tasks.append(asyncio.create_task(run_deadline_checker(
-        service, interval=settings.deadline_check_seconds, stop=stop)))
+    if workers:
+        tasks.append(asyncio.create_task(run_deadline_checker(
+            service, interval=settings.deadline_check_seconds, stop=stop)))
     try:
         yield
     finally:

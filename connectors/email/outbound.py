@@ -31,6 +31,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.config import EMAIL_PROMISE_HOURS
 from bot.errors import AutoReplySuppressed, MailPolicyError, NaiveDatetime, NoReplyAddress, TopicContractError
 from bot.privacy import redact
 from bot.routing.calendar import COPENHAGEN, MONTHS_DA, OpeningHours, add_business_hours, format_deadline_da
@@ -58,7 +59,7 @@ __all__ = [
 
 TEMPLATES_PATH = Path(__file__).with_name("templates_da.yml")
 MAX_SUBJECT_CHARS = 200
-DEFAULT_REPLY_HOURS = 2.0  # the product's default promise; set it per queue from its agreement
+DEFAULT_REPLY_HOURS = EMAIL_PROMISE_HOURS  # the one default lives in bot/config.py
 
 # --- templates --------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ multipart form with the raw message in the field `message` (file or text). The s
 goes in the header `X-Kontakt-Email-Secret` (setting KONTAKT_EMAIL_INBOUND_SECRET): missing → 401,
 wrong → 403, not configured → 503. Larger than KONTAKT_EMAIL_MAX_INBOUND_BYTES (25 MB) → 413.
 202 means the raw mail is committed; a repeated delivery is answered 202 with duplicate=true.
-The tenant is the query parameter `tenant` (default: the default tenant).
+The tenant is the query parameter `tenant` (default: the default tenant; an unknown one is 404).
 
     curl -s localhost:5005/email/inbound?tenant=kobenhavn -H 'X-Kontakt-Email-Secret: ...' \\
          -H 'Content-Type: message/rfc822' --data-binary @mail.eml
@@ -14,36 +14,38 @@ The tenant is the query parameter `tenant` (default: the default tenant).
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.requests import HTTPConnection
 
 from connectors.email.service import MailService
 from connectors.email.settings import EmailSettings
 
-__all__ = ["SECRET_HEADER", "get_email_settings", "get_mail_service", "router"]
+__all__ = ["SECRET_HEADER", "EmailSettingsDep", "MailServiceDep", "get_email_settings", "get_mail_service", "router"]
 
 SECRET_HEADER = "X-Kontakt-Email-Secret"
 
 router = APIRouter(tags=["email"])
 
 
-def get_email_settings(request: Request) -> EmailSettings:
-    """`settings.email`, put on the app where it is built (connectors/app.py)."""
-    configured: EmailSettings = request.app.state.email_settings
+def get_email_settings(conn: HTTPConnection) -> EmailSettings:
+    """`settings.email`, put on the app where it is built (bot/api `create_app`)."""
+    configured: EmailSettings = conn.app.state.email_settings
     return configured
 
 
-def get_mail_service(request: Request) -> MailService:
-    """The app's MailService, built from the lifespan's engine, model, tenants and database."""
-    state = request.app.state
-    if getattr(state, "mail_service", None) is None:
-        settings = get_email_settings(request)
-        state.mail_service = MailService(state.engine, state.understanding, state.tenants, state.db,
-                                         max_handle_attempts=settings.poison_attempts)  # fmt: skip
-    return state.mail_service
+def get_mail_service(conn: HTTPConnection) -> MailService:
+    """The app's one MailService, built at start-up (`email_services`, connectors/email/background.py)."""
+    service: MailService = conn.app.state.mail_service
+    return service
+
+
+EmailSettingsDep = Annotated[EmailSettings, Depends(get_email_settings)]
+MailServiceDep = Annotated[MailService, Depends(get_mail_service)]
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -51,8 +53,9 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 @router.post("/email/inbound", status_code=202)
-async def inbound(request: Request, tenant: str | None = None) -> JSONResponse:
-    settings = get_email_settings(request)
+async def inbound(
+    request: Request, settings: EmailSettingsDep, service: MailServiceDep, tenant: str | None = None
+) -> JSONResponse:
     expected = settings.inbound_secret.get_secret_value() if settings.inbound_secret else ""
     if not expected:
         return _error(503, "not_configured", "Set KONTAKT_EMAIL_INBOUND_SECRET to accept pushed mail.")
@@ -96,10 +99,7 @@ async def inbound(request: Request, tenant: str | None = None) -> JSONResponse:
     if len(raw) > limit:
         return too_large
 
-    service = get_mail_service(request)
-    tenant_id = tenant or service.tenants.default_tenant
-    if tenant_id not in service.tenants.by_id:
-        return _error(404, "unknown_tenant", f"Unknown tenant {tenant_id!r}.")
+    tenant_id = service.tenants.get(tenant).id  # UnknownTenant: 404 from the app's one error table
     result = await run_in_threadpool(service.ingest, tenant_id, raw, "http")
     return JSONResponse(
         {"inbound_id": result.inbound_id, "message_id": result.message_id, "duplicate": result.duplicate,

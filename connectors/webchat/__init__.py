@@ -1,5 +1,6 @@
 """Web chat channel: an embeddable widget (static/kontakt-widget.js), its WebSocket and HTTP
-transport (routes.py) and the chat-session adapter over a conversation backend (session.py).
+transport (routes.py), the chat-session contract (session.py) and its backend on the conversation
+engine (engine_backend.py), built at start-up by `chat_services`.
 
 Embed on a municipal page with one tag::
 
@@ -8,7 +9,6 @@ Embed on a municipal page with one tag::
 
 from connectors.webchat.routes import router
 from connectors.webchat.session import (
-    BotOnlyBackend,
     ChatBackend,
     ContactRequest,
     Feedback,
@@ -17,5 +17,5 @@ from connectors.webchat.session import (
 )
 
 __all__ = [
-    "BotOnlyBackend", "ChatBackend", "ContactRequest", "Feedback", "MessageKind", "OutMessage", "router",
+    "ChatBackend", "ContactRequest", "Feedback", "MessageKind", "OutMessage", "router",
 ]

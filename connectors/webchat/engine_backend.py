@@ -20,15 +20,26 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi import FastAPI
+
+from bot.channels import Channels
 from bot.conversation import FINAL_STATES, decision_from_event, handle_citizen_message
 from bot.crisis_board import greet_chat
 from bot.engine import ConversationEngine
-from bot.errors import ConversationClosed, FeedbackNotStorable, InvalidTaskInput
+from bot.errors import (
+    ChatMissingValue,
+    ChatNotNow,
+    ConversationClosed,
+    FeedbackNotStorable,
+    InvalidTaskInput,
+    KontaktError,
+)
 from bot.responses import render, texts
 from bot.routing import calendar
 from bot.storage import repository as repo
@@ -37,11 +48,10 @@ from bot.storage.models import Author, Channel, ContactState, EventKind
 from bot.storage.repository import ContactView, EventView, MessageView
 from bot.tenants import Tenants
 from bot.understanding import Understanding
-from connectors.webchat.notify import ChangeFeed, notify
+from connectors.webchat.notify import ChangeFeed, make_feed, notify
 from connectors.webchat.session import (
     HUMAN_PAYLOAD,
     SESSION_ID,
-    ChatError,
     ContactKind,
     ContactRequest,
     Feedback,
@@ -54,7 +64,7 @@ from connectors.webchat.session import (
     new_session_id,
 )
 
-__all__ = ["FEEDBACK_KIND", "TEXTS_DA", "EngineChatBackend", "install_engine_backend", "record_feedback_event"]
+__all__ = ["FEEDBACK_KIND", "TEXTS_DA", "EngineChatBackend", "chat_services", "record_feedback_event"]
 
 SLOTS = 10  # OutMessage ids per engine message: the message itself, then up to 9 notices after it
 
@@ -86,6 +96,14 @@ def record_feedback_event(
         if any(e.kind is FEEDBACK_KIND for e in repo.events(s, tenant_id=tenant_id, contact_id=contact_id)):
             raise FeedbackAlreadyRecorded(contact_id)
         repo.add_event(s, tenant_id=tenant_id, kind=FEEDBACK_KIND, at=at, contact_id=contact_id, data=data)
+
+
+def record_chat_ended(db: Database, tenant_id: str, contact_id: str, at: datetime) -> None:
+    """The citizen ended the chat: kept in the database, so every worker treats the session as
+    ended (the next message starts a new conversation)."""
+    with db.write() as s:
+        repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+        repo.add_event(s, tenant_id=tenant_id, kind=EventKind.CHAT_ENDED, at=at, contact_id=contact_id, data={})
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +147,6 @@ class EngineChatBackend:
         self._rendered: OrderedDict[str, _Rendered] = OrderedDict()
         self._structured: OrderedDict[int, OutMessage] = OrderedDict()  # bot messages sent here
         self._agent_names: dict[tuple[str, str], str] = {}
-        self._ended: set[str] = set()
 
     # -- small caches ------------------------------------------------------------------------
     def _remember(self, cache: OrderedDict, key: Any, value: Any) -> None:
@@ -167,10 +184,10 @@ class EngineChatBackend:
             ref = self._locate(session_id)
         except UnknownSession:
             return None
-        if session_id in self._ended:
-            return None
         if self.engine.contact(ref.tenant_id, ref.contact_id).state in FINAL_STATES:
             return None
+        if any(e.kind is EventKind.CHAT_ENDED for e in self.engine.events(ref.tenant_id, ref.contact_id)):
+            return None  # ended by the citizen while a person had it (possibly through another worker)
         return SessionInfo(session_id, ref.tenant_id, created=False)
 
     def open(self, session_id: str | None, tenant: str | None, *, new_id: str | None = None) -> SessionInfo:
@@ -233,9 +250,9 @@ class EngineChatBackend:
         contact = self.engine.contact(ref.tenant_id, ref.contact_id)
         if contact.state in (ContactState.BOT, ContactState.QUEUED, ContactState.OFFERED):
             self.engine.mark_abandoned(ref.tenant_id, ref.contact_id)
-            notify(self.engine.db, ref.contact_id)
-        with self._lock:
-            self._ended.add(session_id)
+        elif contact.state not in FINAL_STATES:
+            record_chat_ended(self.engine.db, ref.tenant_id, ref.contact_id, self.engine.clock())
+        notify(self.engine.db, ref.contact_id)
         self._changed(session_id)
         return []
 
@@ -243,7 +260,7 @@ class EngineChatBackend:
         ref = self._locate(session_id)
         contact = self.engine.contact(ref.tenant_id, ref.contact_id)
         if contact.state not in (ContactState.BOT, ContactState.HANDOFF_REQUESTED, ContactState.QUEUED):
-            raise ChatError(TEXTS_DA["not_now"])
+            raise ChatNotNow(TEXTS_DA["not_now"])
         before = max((m.id for m in self._render(session_id, ref)), default=0)
         phone = request.phone or contact.citizen_phone or ""
         try:
@@ -253,7 +270,7 @@ class EngineChatBackend:
             else:
                 self.engine.leave_message(ref.tenant_id, ref.contact_id, phone, request.text or "")
         except InvalidTaskInput:
-            raise ChatError(TEXTS_DA["message_needs_phone"]) from None
+            raise ChatMissingValue(TEXTS_DA["message_needs_phone"]) from None
         self._changed(session_id)
         notify(self.engine.db, ref.contact_id)
         return [m for m in self._render(session_id, ref) if m.id > before]
@@ -380,41 +397,29 @@ class EngineChatBackend:
         return None
 
     def _opens(self, contact: ContactView, e: EventView) -> str | None:
-        tenant = self.tenants.by_id.get(contact.tenant_id)
-        schedule = tenant.opening_hours(e.data.get("queue_id")) if tenant else calendar.default_schedule()
-        try:
+        try:  # the tenant's hours for the queue (knowledge/tenants.yaml), the one source of opening hours
+            schedule = self.tenants.get(contact.tenant_id).opening_hours(e.data.get("queue_id"))
             return calendar.format_deadline_da(calendar.next_open(e.at, schedule), schedule.tz)
-        except Exception:  # NeverOpen: the notice then says only that it is closed
+        except KontaktError:  # NeverOpen, or a tenant no longer served: the notice says only that it is closed
             return None
 
 
-class _LazyEngineBackend:
-    """Builds the `EngineChatBackend` from app.state (engine, understanding, tenants) on first use,
-    because those load in create_app's lifespan, after the routes are registered."""
-
-    def __init__(self, app: Any, feed: bool) -> None:
-        self._app = app
-        self._feed = feed
-        self._backend: EngineChatBackend | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> EngineChatBackend:
-        if self._backend is None:
-            with self._lock:
-                if self._backend is None:
-                    from connectors.webchat.notify import make_feed
-
-                    state = self._app.state
-                    feed = make_feed(state.engine.db) if self._feed else None
-                    if feed is not None:
-                        feed.start()
-                    self._backend = EngineChatBackend(state.engine, state.understanding, state.tenants, feed=feed)
-        return self._backend
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.get(), name)
-
-
-def install_engine_backend(app: Any, *, feed: bool = True) -> None:
-    """Make the app's web chat run on the engine (sets app.state.chat_backend)."""
-    app.state.chat_backend = _LazyEngineBackend(app, feed)
+@asynccontextmanager
+async def chat_services(app: FastAPI, *, feed: bool = True, refresh_seconds: float = 5.0) -> AsyncIterator[None]:
+    """The web chat's part of the app's start-up (after the core has loaded): the backend on the
+    engine, the change feed that tells this worker what other workers wrote, and the watcher that
+    tells the other workers what agents did here. `feed=False` re-reads the database every time."""
+    state = app.state
+    db: Database = state.db
+    change_feed = make_feed(db) if feed else None
+    if change_feed is not None:
+        change_feed.start()
+    state.chat_backend = EngineChatBackend(state.engine, state.understanding, state.tenants, feed=change_feed,
+                                           refresh_seconds=refresh_seconds)  # fmt: skip
+    channels: Channels = state.channels
+    channels.watchers.append(lambda tenant_id, contact_id: notify(db, contact_id))
+    try:
+        yield
+    finally:
+        if change_feed is not None:
+            change_feed.stop()

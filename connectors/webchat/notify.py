@@ -22,10 +22,10 @@ import threading
 import time
 from typing import Protocol
 
-from sqlalchemy import func, make_url, select, text
+from sqlalchemy import make_url
 
+from bot.storage import changes
 from bot.storage.db import Database
-from bot.storage.models import Event, Message
 
 log = logging.getLogger("kontakt.webchat.notify")
 
@@ -38,8 +38,7 @@ def notify(db: Database, contact_id: str) -> None:
     committed. PostgreSQL: NOTIFY kontakt_messages; SQLite: nothing (the feeds poll)."""
     if not db.is_postgresql:
         return
-    with db.engine.begin() as conn:
-        conn.execute(text("SELECT pg_notify(:channel, :contact)"), {"channel": CHANNEL, "contact": contact_id})
+    changes.pg_notify(db, CHANNEL, contact_id)
 
 
 class ChangeFeed(Protocol):
@@ -142,13 +141,14 @@ class PollingFeed(_Versions):
         super().__init__()
         self.db = db
         self.interval = interval
-        self._last_message = self._last_event = 0
+        self._seen = changes.Heads(0, 0)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self._thread is None:
-            self._last_message, self._last_event = self._heads()
+            with self.db.read() as s:
+                self._seen = changes.heads(s)
             self._thread = threading.Thread(target=self._run, name="kontakt-poll-feed", daemon=True)
             self._thread.start()
 
@@ -158,24 +158,10 @@ class PollingFeed(_Versions):
             self._thread.join(timeout=5)
             self._thread = None
 
-    def _heads(self) -> tuple[int, int]:
-        with self.db.read() as s:
-            return (s.scalar(select(func.max(Message.id))) or 0, s.scalar(select(func.max(Event.id))) or 0)
-
     def check(self) -> set[str]:
         """One poll: the contacts that changed since the last one (also called by the thread)."""
-        changed: set[str] = set()
         with self.db.read() as s:
-            for table, last in ((Message, self._last_message), (Event, self._last_event)):
-                rows = s.execute(
-                    select(table.contact_id, func.max(table.id)).where(table.id > last).group_by(table.contact_id)
-                ).all()
-                top = max((r[1] for r in rows), default=last)
-                changed.update(r[0] for r in rows if r[0])
-                if table is Message:
-                    self._last_message = top
-                else:
-                    self._last_event = top
+            changed, self._seen = changes.changed_since(s, self._seen)
         if changed:
             self.bump(changed)
         return changed

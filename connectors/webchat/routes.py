@@ -8,8 +8,8 @@
     POST /chat/api/end, /chat/api/feedback, /chat/api/contact-requests
 
 The routes translate between JSON and `ChatBackend`; they keep no conversation state. The backend
-is `app.state.chat_backend`; when none is set, a `BotOnlyBackend` over the app's understanding is
-created on first use. Errors are `{error: code, message: Danish text}` (errors_da.yml); an
+is built once at start-up (`chat_services`, connectors/webchat/engine_backend.py) and reaches the
+routes as the named dependency `BackendDep`. Errors are `{error: code, message: Danish text}` (errors_da.yml); an
 unknown tenant is a 404 that names no other tenant. A new conversation spends from its address's
 new-conversation bucket (bot/api/ratelimit.py), so only a message that needs one opens a contact.
 """
@@ -20,7 +20,6 @@ import base64
 import hashlib
 import logging
 import re
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,10 +27,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import HTTPConnection
 
 from bot.api import Text
-from bot.api.ratelimit import retry_seconds
+from bot.api.deps import RateLimitsDep, SettingsDep, TenantsDep
+from bot.api.ratelimit import RateLimits, retry_seconds
+from bot.errors import http_status
 from bot.privacy import redact
+from bot.tenants import Tenants
 from connectors.webchat.errors import ChatInputError, error_text
 from connectors.webchat.session import (
     CLIENT_MESSAGE_ID,
@@ -39,7 +42,6 @@ from connectors.webchat.session import (
     FEEDBACK_SCALE,
     SESSION_ID,
     TENANT_ID,
-    BotOnlyBackend,
     ChatBackend,
     ChatError,
     ContactKind,
@@ -58,28 +60,13 @@ router = APIRouter(tags=["webchat"])
 STATIC = Path(__file__).parent / "static"
 MAX_COMMENT_CHARS = 2000
 PHONE = re.compile(r"^(\+45)?\d{8}$")
-_backend_lock = threading.Lock()
 
 
 # -- dependencies --------------------------------------------------------------------------------
-def _backend_for(app: Any) -> ChatBackend:
-    backend = getattr(app.state, "chat_backend", None)
-    if backend is None:
-        with _backend_lock:
-            backend = getattr(app.state, "chat_backend", None)
-            if backend is None:
-                backend = BotOnlyBackend(app.state.understanding, getattr(app.state, "memory", None))
-                app.state.chat_backend = backend
+def get_backend(conn: HTTPConnection) -> ChatBackend:
+    """The chat backend the app's start-up built (`chat_services` in engine_backend.py)."""
+    backend: ChatBackend = conn.app.state.chat_backend
     return backend
-
-
-def get_backend(request: Request) -> ChatBackend:
-    return _backend_for(request.app)
-
-
-def _max_text(app: Any) -> int:
-    settings = getattr(app.state, "settings", None)
-    return getattr(settings, "max_text_chars", 4000)
 
 
 BackendDep = Annotated[ChatBackend, Depends(get_backend)]
@@ -132,15 +119,14 @@ def _session_or_none(value: str | None) -> str | None:
     return value if value and SESSION_ID.match(value) else None
 
 
-def _tenant(value: str | None, app: Any = None) -> str | None:
+def _tenant(value: str | None, tenants: Tenants) -> str | None:
     """The tenant a chat names: None for the default, else a tenant this installation serves.
     A malformed id is a 422, one that is not served a 404; neither answer names other tenants."""
     if value is None or value == "":
         return None
     if not TENANT_ID.match(value):
         raise ChatInputError("invalid_tenant")
-    tenants = getattr(getattr(app, "state", None), "tenants", None)
-    if tenants is not None and value not in tenants.by_id:
+    if value not in tenants.by_id:
         raise ChatInputError("unknown_tenant", status=404)
     return value
 
@@ -159,11 +145,8 @@ def _check_client_id(value: str | None) -> str | None:
     return value
 
 
-def _admit_new_conversation(app: Any, scope: Any) -> None:
+def _admit_new_conversation(limits: RateLimits, scope: Any) -> None:
     """Spend from the address's new-conversation bucket before a contact is opened."""
-    limits = getattr(app.state, "rate_limits", None)
-    if limits is None:
-        return
     wait = limits.take_new_conversation(limits.client_ip(scope))
     if wait:
         raise ChatInputError("rate_limited", status=429, seconds=retry_seconds(wait))
@@ -271,15 +254,16 @@ def preflight(path: str) -> Response:
 
 
 @api.post("/messages", summary="Send a citizen message (HTTP fallback for the WebSocket)")
-def post_message(body: MessageIn, request: Request, backend: BackendDep) -> Any:
+def post_message(body: MessageIn, request: Request, backend: BackendDep, settings: SettingsDep, tenants: TenantsDep,
+                 limits: RateLimitsDep) -> Any:  # fmt: skip
     try:
-        text = _check_text(body.text, _max_text(request.app))
+        text = _check_text(body.text, settings.max_text_chars)
         cmid = _check_client_id(body.client_message_id)
-        tenant = _tenant(body.tenant, request.app)
+        tenant = _tenant(body.tenant, tenants)
         sid = _session_or_none(body.session)
         info = backend.resume(sid) if sid else None
         if info is None:
-            _admit_new_conversation(request.app, request.scope)
+            _admit_new_conversation(limits, request.scope)
             info = backend.open(None, tenant)
         messages = backend.send(info.id, text, cmid)
         if info.created:  # also what the conversation opened with (a crisis message), in order
@@ -353,18 +337,18 @@ def _messages(sid: str, messages: list[OutMessage]) -> dict[str, Any]:
     return {"session": sid, "messages": [message_json(m) for m in messages]}
 
 
+_CHAT_CODES = {UnknownSession: "unknown_session", FeedbackAlreadyRecorded: "feedback_already_recorded"}
+
+
 def _call(fn, session: str) -> Any:
     sid = _session_or_none(session)
     try:
         if sid is None:
             raise UnknownSession(session)
         return fn(sid)
-    except UnknownSession as e:
-        return _error("unknown_session", str(e), 404)
-    except FeedbackAlreadyRecorded as e:
-        return _error("feedback_already_recorded", str(e), 409)
-    except ChatError as e:
-        return _error("chat_error", str(e), 400)
+    except ChatError as e:  # the status from the one table in bot/errors.py; the code is the widget's
+        code = _CHAT_CODES.get(type(e), "chat_error")
+        return _error(code, str(e), http_status(e))
 
 
 router.include_router(api)

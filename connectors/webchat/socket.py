@@ -34,14 +34,14 @@ from fastapi import WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from bot.api import no_surrogates
+from bot.api.deps import RateLimitsDep, SettingsDep, TenantsDep
 from bot.api.ratelimit import RateLimits, TokenBucket, retry_seconds
 from bot.errors import KontaktError
 from connectors.webchat.errors import ChatInputError, error_text
 from connectors.webchat.routes import (
-    _backend_for,
+    BackendDep,
     _check_client_id,
     _check_text,
-    _max_text,
     _session_or_none,
     _tenant,
     frames_json,
@@ -106,34 +106,34 @@ async def _refuse(ws: WebSocket, code: str, **values: object) -> None:
         await ws.close(code=POLICY_VIOLATION)
 
 
-async def chat_ws(ws: WebSocket) -> None:
-    app = ws.scope["app"]
-    limits: RateLimits | None = getattr(app.state, "rate_limits", None)
-    ip = limits.client_ip(ws.scope) if limits is not None else "unknown"
+async def chat_ws(
+    ws: WebSocket, backend: BackendDep, limits: RateLimitsDep, settings: SettingsDep, tenants: TenantsDep
+) -> None:
+    ip = limits.client_ip(ws.scope)
     await ws.accept()
     counted = False
     try:
-        if limits is not None:
-            wait = limits.take_address(ip)
-            if wait:
-                await _refuse(ws, "rate_limited", seconds=retry_seconds(wait))
-                return
-            if not limits.open_socket(ip):
-                await _refuse(ws, "too_many_sockets")
-                return
-            counted = True
+        wait = limits.take_address(ip)
+        if wait:
+            await _refuse(ws, "rate_limited", seconds=retry_seconds(wait))
+            return
+        if not limits.open_socket(ip):
+            await _refuse(ws, "too_many_sockets")
+            return
+        counted = True
         try:
-            tenant = _tenant(ws.query_params.get("tenant"), app)
+            tenant = _tenant(ws.query_params.get("tenant"), tenants)
             after = _after(ws.query_params.get("after"))
         except ChatInputError as e:
             await _refuse(ws, e.code, **e.values)
             return
-        await ChatSocket(ws, app, limits, ip, tenant).run(_session_or_none(ws.query_params.get("session")), after)
+        socket = ChatSocket(ws, backend, limits, settings.max_text_chars, ip, tenant)
+        await socket.run(_session_or_none(ws.query_params.get("session")), after)
     except WebSocketDisconnect:
         pass
     finally:
         if counted:
-            limits.close_socket(ip)  # type: ignore[union-attr]
+            limits.close_socket(ip)
 
 
 @dataclass
@@ -141,8 +141,9 @@ class ChatSocket:
     """One open socket: its session (or the id it will create on the first message)."""
 
     ws: WebSocket
-    app: Any
-    limits: RateLimits | None
+    backend: ChatBackend
+    limits: RateLimits
+    limit: int  # the longest text a message may carry (settings.max_text_chars)
     ip: str
     tenant: str | None
     info: SessionInfo | None = None
@@ -150,10 +151,8 @@ class ChatSocket:
     sent_up_to: int = 0
 
     def __post_init__(self) -> None:
-        self.backend: ChatBackend = _backend_for(self.app)
-        self.limit = _max_text(self.app)
         self.send_lock = asyncio.Lock()
-        self.frames: TokenBucket | None = self.limits.frame_bucket() if self.limits is not None else None
+        self.frames: TokenBucket | None = self.limits.frame_bucket()
 
     @property
     def session_id(self) -> str:
@@ -218,10 +217,9 @@ class ChatSocket:
             await send_frame(self.ws, FrameError("unavailable").frame())
 
     async def _handle(self, message: dict[str, Any]) -> None:
-        if self.limits is not None:
-            wait = self.limits.take_frame(self.frames)
-            if wait:
-                raise FrameError("rate_limited", seconds=retry_seconds(wait))
+        wait = self.limits.take_frame(self.frames)
+        if wait:
+            raise FrameError("rate_limited", seconds=retry_seconds(wait))
         raw = message.get("text")
         if raw is None:
             raise FrameError("binary_frame")
@@ -256,10 +254,9 @@ class ChatSocket:
             _check_client_id(cmid)
         except ChatInputError as e:
             raise FrameError.of(e, echo) from None
-        if self.limits is not None:
-            wait = self.limits.take_conversation(("session", self.session_id), self.limits.text_cost(len(text)))
-            if wait:
-                raise FrameError("rate_limited", echo, seconds=retry_seconds(wait))
+        wait = self.limits.take_conversation(("session", self.session_id), self.limits.text_cost(len(text)))
+        if wait:
+            raise FrameError("rate_limited", echo, seconds=retry_seconds(wait))
         if self.info is None:
             await self._open(echo)
         assert self.info is not None
@@ -272,10 +269,9 @@ class ChatSocket:
 
     async def _open(self, echo: str | None) -> None:
         """The first message: now the conversation (a contact) is opened, with the issued id."""
-        if self.limits is not None:
-            wait = self.limits.take_new_conversation(self.ip)
-            if wait:
-                raise FrameError("rate_limited", echo, seconds=retry_seconds(wait))
+        wait = self.limits.take_new_conversation(self.ip)
+        if wait:
+            raise FrameError("rate_limited", echo, seconds=retry_seconds(wait))
         info = await run_in_threadpool(self.backend.open, None, self.tenant, new_id=self.pending_id)
         self.info, self.sent_up_to = info, 0
         if info.id != self.pending_id:  # the issued id could not be used: tell the client the real one

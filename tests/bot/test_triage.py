@@ -3,6 +3,7 @@ contract: emergency > sensitive > human > out of scope > topic handling > clarif
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -313,3 +314,34 @@ def test_triage_emergency_as_unsure_best_topic_is_still_an_emergency() -> None:
 def test_triage_emergency_as_second_topic_below_threshold_is_sensitive() -> None:
     d = decide(nlu(("social_vold", 0.7), (EMERGENCY, 0.2)))
     assert (d.action, d.topic, d.reason) == (Action.HANDOFF, "social_vold", HandoffReason.SENSITIVE)
+
+
+# -- the codec: TriageDecision.to_data / from_data ------------------------------------------------
+
+_CODEC_ARTICLE = ArticleRef(id="affald-tomning", title="Tømning af affald", source="kk.dk", source_url="https://kk.dk",
+                            reviewed="2026-11-01", historical=True)  # fmt: skip
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("decision", [
+    TriageDecision(Action.ANSWER, "affald", "borgerservice_basis", False, 0.91, article=_CODEC_ARTICLE,
+                   explanation="confident answer"),
+    TriageDecision(Action.HANDOFF, "psykisk_sygdom", "social", True, 0.4, reason=HandoffReason.SENSITIVE),
+    TriageDecision(Action.CLARIFY, None, None, False, 0.3, candidates=("affald", "parkering")),
+    TriageDecision(Action.EMERGENCY, None, None, True, 1.0, reason=HandoffReason.EMERGENCY),
+])  # fmt: skip
+def test_triage_decision_round_trips_every_field(decision: TriageDecision) -> None:
+    data = decision.to_data()
+    assert json.loads(json.dumps(data)) == data  # JSON-ready, as the engine stores it
+    assert TriageDecision.from_data(data) == decision
+
+
+@pytest.mark.unit
+def test_triage_decision_from_data_written_before_sensitive_was_kept() -> None:
+    old = {"action": "handoff", "topic": "affald", "queue": "q", "confidence": 0.5, "reason": "sensitive",
+           "candidates": [], "article": None}  # fmt: skip
+    decision = TriageDecision.from_data(old)
+    assert (decision.sensitive, decision.explanation, decision.reason) == (False, "", HandoffReason.SENSITIVE)
+    from bot.conversation import decision_from_event
+
+    assert decision_from_event(old).sensitive  # the event reader infers it from the reason

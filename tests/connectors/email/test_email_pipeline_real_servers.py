@@ -11,6 +11,7 @@ import socket
 from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ from bot.storage import Database
 from bot.storage import outbox as ob
 from bot.storage.models import AgentState, Channel, ContactState, InboundMail
 from bot.tenants import load_tenants
+from connectors.email.background import email_services
 from connectors.email.poller import poll_once
 from connectors.email.routes import SECRET_HEADER
 from connectors.email.routes import router as email_router
@@ -145,7 +147,8 @@ def test_email_pipeline_imap_poll_ingests_then_acks_and_survives_a_drop(service:
 @pytest.fixture
 def client(tmp_path: Path, understanding):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'api.sqlite3'}", max_body_bytes=30 * 1024 * 1024)
-    app = create_app(settings, routers=[email_router], understanding=understanding)
+    app = create_app(settings, routers=[email_router], understanding=understanding,
+                     background=[partial(email_services, workers=False)])  # fmt: skip
     app.state.email_settings = EmailSettings(inbound_secret=SecretStr("s3cret"), max_inbound_bytes=2 * 1024 * 1024)
     with TestClient(app) as c:
         yield c

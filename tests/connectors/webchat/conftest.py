@@ -26,11 +26,12 @@ from connectors.webchat.session import (
     UnknownSession,
     new_session_id,
 )
+from tests.connectors.webchat.bot_only import bot_only_chat
 
 
 @pytest.fixture(scope="session")
 def chat_app(settings, understanding):
-    return create_app(settings, routers=[router], understanding=understanding)
+    return create_app(settings, routers=[router], understanding=understanding, background=[bot_only_chat])
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
@@ -12,7 +13,7 @@ from bot.engine import ConversationEngine
 from bot.errors import FeedbackNotStorable
 from bot.storage.models import AgentState, ContactState
 from bot.tenants import load_tenants
-from connectors.webchat.engine_backend import FEEDBACK_KIND, SLOTS, EngineChatBackend, install_engine_backend
+from connectors.webchat.engine_backend import FEEDBACK_KIND, SLOTS, EngineChatBackend, chat_services
 from connectors.webchat.notify import PollingFeed
 from connectors.webchat.session import (
     HUMAN_PAYLOAD,
@@ -164,6 +165,19 @@ def test_engine_backend_end_after_an_answer_is_resolved_by_the_bot_and_starts_an
         backend.send(sid, "hallo")
 
 
+def test_engine_backend_end_with_an_agent_is_ended_for_every_worker(backend, engine, understanding, tenants):
+    sid = backend.open(None, "kobenhavn").id
+    backend.send(sid, "/dialog_menneske")
+    contact = _contact(backend, sid)
+    _agent_takes(engine, contact.id)
+    other_worker = EngineChatBackend(engine, understanding, tenants)
+    assert other_worker.resume(sid) is not None
+    assert backend.end(sid) == []
+    assert _contact(backend, sid).state is ContactState.ASSIGNED  # the agent still closes it
+    assert backend.resume(sid) is None and other_worker.resume(sid) is None  # kept in the database
+    assert other_worker.open(sid, "kobenhavn").created
+
+
 def test_engine_backend_agent_close_is_shown_and_ends_the_session(backend, engine):
     sid = backend.open(None, "kobenhavn").id
     backend.send(sid, "/dialog_menneske")
@@ -224,13 +238,13 @@ def test_engine_backend_routes_and_websocket(settings, understanding, tmp_path):
     from connectors.webchat import router
 
     own_db = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'kontakt.sqlite3'}"})
-    app = create_app(own_db, routers=[router], understanding=understanding)
-    install_engine_backend(app, feed=False)
+    # the engine on a fixed clock (a Monday morning: the queue is open); the backend is built by
+    # the web chat's own start-up part, as in the product
+    app = create_app(own_db, routers=[router], understanding=understanding, clock=FakeClock(MONDAY_10),
+                     background=[partial(chat_services, feed=False)])  # fmt: skip
     with TestClient(app) as client:
-        assert isinstance(app.state.chat_backend.get(), EngineChatBackend)  # built from app.state
-        # the same backend on an engine with a fixed clock (a Monday morning: the queue is open)
-        engine = ConversationEngine(app.state.db, app.state.understanding.contract, FakeClock(MONDAY_10))
-        app.state.chat_backend = EngineChatBackend(engine, app.state.understanding, app.state.tenants)
+        assert isinstance(app.state.chat_backend, EngineChatBackend)
+        engine = app.state.engine
         r = client.post("/chat/api/messages", json={"tenant": "kobenhavn", "text": QUESTION})
         assert r.status_code == 200, r.text
         body = r.json()

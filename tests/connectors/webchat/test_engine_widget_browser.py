@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 from test_widget_browser import QUESTION, Widget, _shot
 
 from bot.api import create_app
-from bot.engine import ConversationEngine
 from bot.storage.models import AgentState, Author
 from connectors.webchat import router
-from connectors.webchat.engine_backend import EngineChatBackend
-from connectors.webchat.notify import make_feed, notify
+from connectors.webchat.engine_backend import chat_services
+from connectors.webchat.notify import notify
 from tests.bot.conftest import FakeClock
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -24,36 +24,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MONDAY_10 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # open: the handoff is queued, not out of hours
 
 
-class _Backend:
-    """Builds the engine backend once the app's lifespan has opened the database."""
-
-    def __init__(self, app) -> None:
-        self.app, self.real = app, None
-
-    def __getattr__(self, name):
-        if self.real is None:
-            s = self.app.state
-            engine = ConversationEngine(s.db, s.understanding.contract, FakeClock(MONDAY_10))
-            feed = make_feed(s.db)
-            feed.start()
-            self.real = EngineChatBackend(engine, s.understanding, s.tenants, feed=feed, refresh_seconds=2)
-        return getattr(self.real, name)
-
-
 def test_engine_widget_answer_queue_agent_reply_then_silent_bot(browser, serve, settings, understanding, tmp_path):  # noqa: E501
 
     own_db = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'kontakt.sqlite3'}"})
-    app = create_app(own_db, routers=[router], understanding=understanding)
-    backend = app.state.chat_backend = _Backend(app)
+    app = create_app(own_db, routers=[router], understanding=understanding, clock=FakeClock(MONDAY_10),
+                     background=[partial(chat_services, refresh_seconds=2)])  # fmt: skip
     base = serve(app)
-    try:
-        _conversation(browser, base, backend)
-    finally:
-        if backend.real is not None:
-            backend.real.feed.stop()
+    _conversation(browser, base, app)
 
 
-def _conversation(browser, base: str, backend: _Backend) -> None:
+def _conversation(browser, base: str, app) -> None:
     from selenium.webdriver.common.keys import Keys
 
     browser.get(base + "/chat/demo")
@@ -70,7 +50,7 @@ def _conversation(browser, base: str, backend: _Backend) -> None:
     assert "Du er nummer 1 i køen." in w.log_text()
 
     sid = browser.execute_script("return Object.entries(localStorage).find(([k]) => k.endsWith(':session'))[1];")
-    engine = backend.real.engine
+    engine = app.state.engine
     contact = engine.open_contact("kobenhavn", "chat", sid)
     engine.add_agent("kobenhavn", "mette-e2e", "Mette Larsen", skills={contact.queue_id: 5})
     engine.set_agent_state("kobenhavn", "mette-e2e", AgentState.AVAILABLE)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from bot.api import create_app
 from connectors.webchat import router
+from tests.connectors.webchat.bot_only import provide_chat
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -291,8 +292,8 @@ def test_websocket_refuses_an_invalid_tenant(client):
 
 # -- another backend behind the same routes (the engine's place) -----------------------------------
 def test_handoff_messages_from_a_backend_reach_the_client(settings, understanding, scripted_backend):
-    app = create_app(settings, routers=[router], understanding=understanding)
-    app.state.chat_backend = scripted_backend
+    app = create_app(settings, routers=[router], understanding=understanding,
+                     background=[provide_chat(scripted_backend)])  # fmt: skip
     with TestClient(app) as c, c.websocket_connect("/chat/ws?tenant=kobenhavn") as ws:
         ws.receive_json()
         ws.send_json({"type": "message", "text": "/dialog_menneske", "client_message_id": "h1"})

@@ -1,4 +1,4 @@
-"""The chat-session adapter: BotOnlyBackend over the real model, and its pure helpers."""
+"""The chat-session adapter's pure helpers, and the test backend BotOnlyBackend over the real model."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from connectors.webchat.session import (
-    BotOnlyBackend,
     ChatBackend,
     ContactKind,
     ContactRequest,
@@ -19,6 +18,7 @@ from connectors.webchat.session import (
     danish_date,
     group_frames,
 )
+from tests.connectors.webchat.bot_only import BotOnlyBackend
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.UTC)
 

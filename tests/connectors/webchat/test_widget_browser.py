@@ -12,6 +12,7 @@ import pytest
 
 from bot.api import create_app
 from connectors.webchat import router
+from tests.connectors.webchat.bot_only import bot_only_chat, provide_chat
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -107,7 +108,7 @@ def _shot(drv, name: str) -> Path:
 def test_widget_answers_survives_reload_and_hands_off(browser, serve, settings, understanding):
     from selenium.webdriver.common.keys import Keys
 
-    base = serve(create_app(settings, routers=[router], understanding=understanding))
+    base = serve(create_app(settings, routers=[router], understanding=understanding, background=[bot_only_chat]))
     browser.get(base + "/chat/demo")
     w = Widget(browser)
     w.wait_for_launcher()
@@ -158,7 +159,7 @@ def test_widget_answers_survives_reload_and_hands_off(browser, serve, settings, 
 def test_markup_from_the_citizen_is_shown_as_text(browser, serve, settings, understanding):
     from selenium.webdriver.common.keys import Keys
 
-    base = serve(create_app(settings, routers=[router], understanding=understanding))
+    base = serve(create_app(settings, routers=[router], understanding=understanding, background=[bot_only_chat]))
     browser.get(base + "/chat/demo")
     w = Widget(browser)
     w.wait_for_launcher()
@@ -174,7 +175,7 @@ def test_markup_from_the_citizen_is_shown_as_text(browser, serve, settings, unde
 def test_http_fallback_when_websockets_are_blocked(browser, serve, settings, understanding):
     from selenium.webdriver.common.keys import Keys
 
-    app = create_app(settings, routers=[router], understanding=understanding)
+    app = create_app(settings, routers=[router], understanding=understanding, background=[bot_only_chat])
     base = serve(RefuseWebSockets(app))
     browser.get(base + "/chat/demo")
     w = Widget(browser)
@@ -191,8 +192,8 @@ def test_http_fallback_when_websockets_are_blocked(browser, serve, settings, und
 def test_queue_agent_out_of_hours_and_feedback(browser, serve, settings, understanding, scripted_backend):
     from selenium.webdriver.common.keys import Keys
 
-    app = create_app(settings, routers=[router], understanding=understanding)
-    app.state.chat_backend = scripted_backend
+    app = create_app(settings, routers=[router], understanding=understanding,
+                     background=[provide_chat(scripted_backend)])  # fmt: skip
     base = serve(app)
     browser.get(base + "/chat/demo")
     w = Widget(browser)
@@ -243,7 +244,7 @@ def test_queue_agent_out_of_hours_and_feedback(browser, serve, settings, underst
 def test_an_emergency_answer_is_an_alert_with_112_one_tap_away(browser, serve, settings, understanding):
     from selenium.webdriver.common.keys import Keys
 
-    base = serve(create_app(settings, routers=[router], understanding=understanding))
+    base = serve(create_app(settings, routers=[router], understanding=understanding, background=[bot_only_chat]))
     browser.get(base + "/chat/demo")
     w = Widget(browser)
     w.wait_for_launcher()

@@ -6,10 +6,8 @@ from __future__ import annotations
 from bot.api import create_app
 from bot.config import Settings
 from connectors.webchat import router
-from connectors.webchat.engine_backend import install_engine_backend
+from connectors.webchat.engine_backend import chat_services
 
 
 def create():
-    app = create_app(Settings(), routers=[router])
-    install_engine_backend(app)  # LISTEN/NOTIFY feed on PostgreSQL
-    return app
+    return create_app(Settings(), routers=[router], background=[chat_services])  # LISTEN/NOTIFY feed on PostgreSQL

@@ -1,4 +1,4 @@
-"""Read-side queries for the agent console and supervisor view, over `bot.storage`.
+"""Read-side queries for the agent console and supervisor view.
 
 Every function takes `tenant_id` and filters on it in the SQL, so a row of another tenant is
 as invisible as a missing one. The one exception is `agent_by_token_hash`: the token decides

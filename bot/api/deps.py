@@ -1,0 +1,83 @@
+"""Named dependencies: what a route may ask of the app, each built once by the lifespan of
+`create_app` (the composition root) and read here, never built on first use.
+
+    def overview(engine: EngineDep, tenants: TenantsDep) -> ...
+
+Parameters are typed `HTTPConnection`, so the same dependency serves HTTP routes and WebSockets.
+A channel's own services (the chat backend, the mail service) have their dependency next to the
+channel's routes in `connectors/`, set by that channel's start-up part."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from bot.agent_accounts import token_pepper
+from bot.api.ratelimit import RateLimits
+from bot.channels import Channels
+from bot.config import Settings
+from bot.engine import ConversationEngine
+from bot.storage.db import Database
+from bot.tenants import Tenants
+from bot.understanding import Understanding
+
+__all__ = [
+    "ChannelsDep", "DatabaseDep", "EngineDep", "PepperDep", "RateLimitsDep", "SettingsDep", "TenantsDep",
+    "UnderstandingDep", "get_channels", "get_database", "get_engine", "get_rate_limits", "get_settings",
+    "get_tenants", "get_understanding", "request_pepper",
+]  # fmt: skip
+
+
+def get_settings(conn: HTTPConnection) -> Settings:
+    settings: Settings = conn.app.state.settings
+    return settings
+
+
+def get_understanding(conn: HTTPConnection) -> Understanding:
+    understanding: Understanding = conn.app.state.understanding
+    return understanding
+
+
+def get_tenants(conn: HTTPConnection) -> Tenants:
+    tenants: Tenants = conn.app.state.tenants
+    return tenants
+
+
+def get_database(conn: HTTPConnection) -> Database:
+    db: Database = conn.app.state.db
+    return db
+
+
+def get_engine(conn: HTTPConnection) -> ConversationEngine:
+    engine: ConversationEngine = conn.app.state.engine
+    return engine
+
+
+def get_channels(conn: HTTPConnection) -> Channels:
+    channels: Channels = conn.app.state.channels
+    return channels
+
+
+def get_rate_limits(conn: HTTPConnection) -> RateLimits:
+    limits: RateLimits = conn.app.state.rate_limits
+    return limits
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+UnderstandingDep = Annotated[Understanding, Depends(get_understanding)]
+TenantsDep = Annotated[Tenants, Depends(get_tenants)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
+ChannelsDep = Annotated[Channels, Depends(get_channels)]
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
+
+
+def request_pepper(settings: SettingsDep) -> bytes:
+    """The agent-token pepper; `AuthNotConfigured` (503) only on the routes that need it, so an
+    installation without agents still serves the channels."""
+    return token_pepper(settings)
+
+
+PepperDep = Annotated[bytes, Depends(request_pepper)]
