@@ -229,6 +229,10 @@ class UnknownOutcome(KontaktError, ValueError):
     """An outcome code is not one of bot.storage.models.Outcome."""
 
 
+class InvalidAgentLine(KontaktError, ValueError):
+    """An agent's phone number or Twilio Client identity (where calls are put through) is invalid."""
+
+
 class AgentExists(KontaktError):
     """An agent with this id already exists (agent ids are unique across tenants)."""
 

@@ -19,8 +19,8 @@ from bot.config import Settings, get_settings
 from connectors.email.background import email_background
 from connectors.email.routes import get_mail_service
 from connectors.email.routes import router as email_router
-from connectors.voice.engine_store import install_engine_store
 from connectors.voice.routes import router as voice_router
+from connectors.voice.wiring import voice_channel
 from connectors.webchat import router as webchat_router
 from connectors.webchat.engine_backend import install_engine_backend
 from connectors.webchat.notify import notify
@@ -46,11 +46,11 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
         settings,
         routers=[webchat_router, voice_router, email_router, agents_router, supervisor_router, capacity_router,
                  quarantine_router, alerts_router, console_router],
-        background=[channel_hooks, email_background],
+        # Voice: the call store on the engine, the bridge on accept, agents' replies as callbacks.
+        background=[channel_hooks, voice_channel, email_background],
         **kwargs,
     )
     install_engine_backend(app)  # chat state lives in the engine (shared by every worker)
-    install_engine_store(app)  # voice calls too
     return app
 
 

@@ -30,6 +30,7 @@ from bot.errors import (
     ContactForbidden,
     DatabaseUnavailable,
     IllegalTransition,
+    InvalidAgentLine,
     InvalidSkillLevel,
     InvalidTaskInput,
     KontaktError,
@@ -76,6 +77,7 @@ _STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (NoReplyAddress, 409),  # the contact has no address a reply can go to
     (UnknownOutcome, 422),
     (InvalidSkillLevel, 422),
+    (InvalidAgentLine, 422),
     (InvalidTaskInput, 422),
     (AuthNotConfigured, 503),
     (DatabaseUnavailable, 503),

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from bot.engine.core import EngineCore, _outcome, _task_view
 from bot.engine.states import ContactEvent
-from bot.errors import IllegalTransition, InvalidTaskInput, NaiveDatetime
+from bot.errors import IllegalTransition, InvalidTaskInput, NaiveDatetime, NotAssignedAgent
 from bot.privacy import redact
 from bot.routing import calendar
 from bot.storage import repository as repo
@@ -51,6 +51,14 @@ class TasksMixin(EngineCore):
         """The citizen asks to be called back (tilbagekald), e.g. when the queue is long or closed."""
         return self._task(tenant_id, contact_id, TaskKind.CALLBACK, phone, note, name, preferred_at, now)
 
+    def request_follow_up_callback(
+        self, tenant_id: str, agent_id: str, contact_id: str, phone: str, note: str, *, now: datetime | None = None
+    ) -> TaskView:
+        """The assigned agent's written answer can only reach the citizen by phone (a call that
+        has ended): a callback task for the back office. The contact stays with the agent, who
+        closes it with an outcome (tilbagekald_aftalt)."""
+        return self._task(tenant_id, contact_id, TaskKind.CALLBACK, phone, note, None, None, now, agent_id=agent_id)
+
     def _task(
         self,
         tenant_id: str,
@@ -61,6 +69,8 @@ class TasksMixin(EngineCore):
         name: str | None,
         preferred_at: datetime | None,
         now: datetime | None,
+        *,
+        agent_id: str | None = None,
     ) -> TaskView:
         at = self._now(now)
         phone, note = (phone or "").strip(), (note or "").strip()
@@ -71,9 +81,13 @@ class TasksMixin(EngineCore):
         if preferred_at is not None and (preferred_at.tzinfo is None or preferred_at.utcoffset() is None):
             raise NaiveDatetime(f"preferred_at={preferred_at.isoformat()} has no time zone")
         with self.db.write() as s:
-            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            event = E.LEAVE_MESSAGE if kind is TaskKind.MESSAGE else E.REQUEST_CALLBACK
-            self._move(s, c, event, at)
+            if agent_id is None:
+                c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+                self._move(s, c, E.LEAVE_MESSAGE if kind is TaskKind.MESSAGE else E.REQUEST_CALLBACK, at)
+            else:  # a follow-up of the agent's own contact: it stays where it is
+                c = self._own(s, tenant_id, agent_id, contact_id)
+                if c.assigned_agent_id != agent_id:
+                    raise NotAssignedAgent(f"contact {contact_id!r} is not assigned to agent {agent_id!r}")
             queue_id = c.queue_id or self._queue_for(None, c.topic)
             queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
             schedule = self._schedule(queue)

@@ -1,8 +1,6 @@
-"""The edge of the voice webhooks: checks made before the call flow starts (the setup, the
-called number) and answers given then, as TwiML.
-
-`check_number_served` refuses a call to a number no tenant lists; the routes then raise
-`Answered` with the TwiML to send, and `VoiceRoute` (the voice router's route class) returns it.
+"""The edge of the voice webhooks: checks made before the call flow starts (the setup) and
+answers given then, as TwiML: a dependency raises `Answered` with the TwiML to send (a number no
+tenant serves, an unknown call), and `VoiceRoute` (the voice routers' route class) returns it.
 """
 
 from __future__ import annotations
@@ -13,12 +11,12 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from bot.errors import NumberNotServed, VoiceConfigError
+from bot.errors import VoiceConfigError
 from bot.topics import TopicContract
 from connectors.voice.config import VoiceSettings
 from connectors.voice.prompts import Prompts
 
-__all__ = ["Answered", "VoiceRoute", "check_number_served", "check_voice_setup"]
+__all__ = ["Answered", "VoiceRoute", "check_voice_setup"]
 
 
 class Answered(Exception):
@@ -43,15 +41,6 @@ class VoiceRoute(APIRoute):
                 return answered.response
 
         return handle
-
-
-def check_number_served(request: Request, called: str) -> None:
-    """`NumberNotServed` when tenants list their phone numbers and `called` is none of them.
-    (Without any listed number, or without a called number, the default tenant takes the call.)"""
-    tenants = getattr(request.app.state, "tenants", None)
-    served = {n for t in tenants.tenants for n in t.phone_numbers} if tenants is not None else set()
-    if served and called and called not in served:
-        raise NumberNotServed(f"no tenant lists the called number {called[:32]!r} under phone_numbers")
 
 
 def check_voice_setup(settings: VoiceSettings, prompts: Prompts, contract: TopicContract) -> None:

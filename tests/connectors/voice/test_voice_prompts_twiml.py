@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -13,12 +12,10 @@ import yaml
 
 from bot.errors import VoiceConfigError
 from bot.routing.calendar import ClosingReason, ClosingStatus
-from bot.routing.skills import RoutingPolicy
 from bot.types import Action, TriageDecision
 from connectors.voice import flow
-from connectors.voice.calls import HandoffContext, HandoffVia
 from connectors.voice.prompts import MAX_MENU_OPTIONS, Lang, load_prompts, parse_prompts
-from connectors.voice.twiml import Urls, Voice, build_hints, task_attributes
+from connectors.voice.twiml import Urls, Voice, build_hints
 
 pytestmark = pytest.mark.unit
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -127,11 +124,20 @@ def test_flow_menu_choice(prompts, digits, kind, queue):
 
 
 @pytest.mark.parametrize(
-    ("size", "seconds", "offered"),
-    [(6, 0, True), (5, 59, False), (None, 60, True), (None, None, False), (0, 61, True)],
-)
-def test_flow_callback_offered_default_policy(size, seconds, offered):
-    assert flow.callback_offered(size, seconds, RoutingPolicy()) is offered
+    ("seconds", "text"),
+    [(None, None), (30, "Du kommer snart igennem."), (60, "Du kommer snart igennem."),
+     (61, "Den forventede ventetid er cirka 2 minutter."), (600, "Den forventede ventetid er cirka 10 minutter.")],
+)  # fmt: skip
+def test_flow_spoken_wait(prompts, seconds, text):
+    expected = None if seconds is None else timedelta(seconds=seconds)
+    assert flow.spoken_wait(expected, prompts) == text
+
+
+def test_flow_handoff_summary_names_language_and_request(prompts):
+    spoken = flow.handoff_summary(["hej", "hvornår bliver mit storskrald hentet"], "Borgerservice", Lang.EN, prompts)
+    assert spoken == "Opkald på engelsk. Borgeren sagde: hvornår bliver mit storskrald hentet"
+    keys = flow.handoff_summary([], "Pension og visitation", Lang.DA, prompts)
+    assert keys == "Opkald på dansk. Borgeren valgte Pension og visitation i telefonmenuen."
 
 
 def test_flow_safety_sticks():
@@ -166,13 +172,21 @@ def test_twiml_default_voice_when_none_configured(prompts):
     assert say.get("voice") is None and say.get("language") == "da-DK"
 
 
-def test_twiml_task_attributes_redact_cpr():
-    context = HandoffContext(
-        queue="borgerservice_basis", via=HandoffVia.SPEECH, transcript=("mit cpr nummer er 120380-1234",)
-    )
-    data = json.loads(task_attributes(context))
-    assert "120380" not in data["transcript"][0]
-    assert data["via"] == "speech" and data["english"] is False
+@pytest.mark.parametrize(("target", "tag"), [("+4533661234", "Number"), ("client:anne", "Client")])
+def test_twiml_bridge_dials_the_agent_with_callbacks(prompts, target, tag):
+    voice = Voice(prompts, Urls("https://k.example.dk"))
+    root = ET.fromstring(str(voice.bridge(["Et øjeblik."], target, Lang.DA, timeout=25)))
+    dial = root.find("Dial")
+    assert dial.get("action") == "https://k.example.dk/voice/after-bridge" and dial.get("timeout") == "25"
+    leg = dial.find(tag)
+    assert leg.get("statusCallback") == "https://k.example.dk/voice/agent-status"
+    assert leg.get("statusCallbackEvent") == "initiated ringing answered completed"
+    assert (leg.text or "").strip() == target.removeprefix("client:") or leg.find("Identity") is not None
+
+
+def test_twiml_hold_loops_back(prompts):
+    root = ET.fromstring(str(Voice(prompts).hold(["Du er nummer 1 i køen."], offer_callback=False)))
+    assert root[-1].tag == "Redirect" and root[-1].text == "/voice/wait"
 
 
 def test_twiml_hints_dedupe_and_split_titles():
