@@ -28,7 +28,7 @@ from bot.topics import TopicContract
 from bot.understanding import Understanding
 from connectors.voice.calls import CallRecord
 from connectors.voice.config import VoiceSettings
-from connectors.voice.edge import Answered, check_voice_setup
+from connectors.voice.edge import Answered
 from connectors.voice.engine_store import EngineCallStore, response_key
 from connectors.voice.inbound import InvalidWebhook, VoiceWebhook
 from connectors.voice.prompts import Lang, Prompts, load_prompts
@@ -119,10 +119,6 @@ def get_call(
     now: Annotated[datetime, Depends(get_now)],
 ) -> Call:
     prompts = load_prompts()
-    checked = getattr(request.app.state, "voice_checked", None)  # a cache, not a service
-    if checked is not settings:
-        check_voice_setup(settings, prompts, request.app.state.understanding.contract)
-        request.app.state.voice_checked = settings
     voice = make_voice(settings, prompts)
     call_sid = form.parent_call_sid if request.url.path == "/voice/agent-status" else form.call_sid
     record = store.get(call_sid or "")

@@ -45,8 +45,8 @@ class VoiceRoute(APIRoute):
 
 def check_voice_setup(settings: VoiceSettings, prompts: Prompts, contract: TopicContract) -> None:
     """Every queue the voice settings and the menu name must exist in the topic contract.
-    Raises `VoiceConfigError` naming the key. Runs once per app on the first webhook; call it at
-    startup too, so a typo fails the deployment instead of the first caller."""
+    Raises `VoiceConfigError` naming the key. Runs at start-up (`wiring.voice_channel`), so a
+    typo fails the deployment instead of the first caller."""
     prompts.check_queues(contract)
     named = {
         "KONTAKT_VOICE_FALLBACK_QUEUE": settings.fallback_queue,

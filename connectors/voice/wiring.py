@@ -19,7 +19,9 @@ from bot.engine import ConversationEngine
 from bot.storage.repository import TaskView
 from connectors.voice.bridge import CallBridge, TwilioCalls, default_voice
 from connectors.voice.config import VoiceSettings
+from connectors.voice.edge import check_voice_setup
 from connectors.voice.engine_store import EngineCallStore, tenant_by_number
+from connectors.voice.prompts import load_prompts
 
 log = logging.getLogger("kontakt.voice")
 
@@ -53,6 +55,8 @@ class CallReplies:
 @asynccontextmanager
 async def voice_channel(app: FastAPI) -> AsyncIterator[None]:
     state = app.state
+    # A queue named in the settings or the menu that does not exist fails the start, not a caller.
+    check_voice_setup(state.voice_settings, load_prompts(), state.understanding.contract)
     engine: ConversationEngine = state.engine
     store = EngineCallStore(engine, tenant_by_number(state.tenants))
     state.voice_calls = store
