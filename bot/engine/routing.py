@@ -184,12 +184,14 @@ class RoutingMixin(EngineCore):
             return ContactView.of(self._unanswered(s, tenant_id, offer, status, at))
 
     def return_unconnected(
-        self, tenant_id: str, contact_id: str, agent_id: str, *, now: datetime | None = None
+        self, tenant_id: str, contact_id: str, agent_id: str, *, agent_missed: bool = True,
+        now: datetime | None = None,
     ) -> ContactView:
-        """The agent accepted, but the channel could not connect them (the agent's phone was not
-        answered, was busy or failed): ASSIGNED → QUEUED at the front of its queue, as for an
-        unanswered offer, and the agent PAUSED so the call is not put through to them again at
-        once. `NotAssignedAgent` if the contact is assigned to someone else."""
+        """The agent accepted, but the channel could not connect them: ASSIGNED → QUEUED at the
+        front of its queue, as for an unanswered offer. When the agent missed it (their phone was
+        not answered, was busy or failed) they go PAUSED, so the call is not put through to them
+        again at once; otherwise (the citizen left meanwhile) they are free again.
+        `NotAssignedAgent` if the contact is assigned to someone else."""
         at = self._now(now)
         with self.db.write() as s:
             c = self._own(s, tenant_id, agent_id, contact_id)
@@ -201,9 +203,12 @@ class RoutingMixin(EngineCore):
             returned = skills.return_unanswered(queued, at)
             c.returned_at, c.offer_attempts, c.assigned_agent_id = returned.returned_at, returned.offer_attempts, None
             self._event(s, tenant_id, EventKind.OFFER_DECLINED, at, c, agent_id=agent_id, reason="not_connected")
-            row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=agent_id, lock=True)
             s.flush()
-            self._set_agent(s, tenant_id, row, AgentState.PAUSED, at, reason="not_connected")
+            if agent_missed:
+                row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=agent_id, lock=True)
+                self._set_agent(s, tenant_id, row, AgentState.PAUSED, at, reason="not_connected")
+            else:
+                self._release_agent(s, tenant_id, agent_id, at)
             return ContactView.of(c)
 
     # --- queue information --------------------------------------------------------------------

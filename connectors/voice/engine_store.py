@@ -214,15 +214,35 @@ class EngineCallStore:
 
     def finish(self, call_sid: str, call_status: str, now: datetime) -> CallRecord:
         """The caller's call ended (status callback). Hung up while the bot or the queue had
-        them, or while an agent was being offered the call: the contact is abandoned."""
+        them, while an agent was being offered the call, or while the accepting agent's phone
+        rang: the contact is abandoned (the agent is free again)."""
         record = self._require(call_sid)
         if record.ended_at is not None:
             return record  # a repeated callback
-        if self.contact(record).state in _LEAVABLE:
+        leg = record.agent
+        ringing = leg is not None and not leg.answered and not leg.returned
+        contact = self.contact(record)
+        if ringing and leg is not None and contact.state is ContactState.ASSIGNED:
+            self._unconnected(record, leg.agent_id, agent_missed=False, now=now)
+            contact = self.contact(record)
+        if contact.state in _LEAVABLE:
             self.engine.mark_abandoned(record.tenant_id, record.contact_id, now=now)
         state = final_state(record, call_status)
-        return self._mutate(call_sid, lambda r: r if r.ended_at is not None else replace(
-            r, state=state, ended_at=now, end_status=call_status), now=now)  # fmt: skip
+
+        def ended(r: CallRecord) -> CallRecord:
+            if r.ended_at is not None:
+                return r
+            agent = replace(r.agent, returned=True) if ringing and r.agent is not None else r.agent
+            return replace(r, state=state, ended_at=now, end_status=call_status, agent=agent)
+
+        return self._mutate(call_sid, ended, now=now)
+
+    def _unconnected(self, record: CallRecord, agent_id: str, *, agent_missed: bool, now: datetime) -> None:
+        try:
+            self.engine.return_unconnected(record.tenant_id, record.contact_id, agent_id, agent_missed=agent_missed,
+                                           now=now)  # fmt: skip
+        except (IllegalTransition, NotAssignedAgent) as exc:  # closed meanwhile, or another agent has it
+            log.info("call %s: contact not returned to the queue (%s)", record.call_sid, type(exc).__name__)
 
     def record_survey_answer(self, call_sid: str, question: int, score: int, now: datetime) -> CallRecord:
         """One answer of the phone survey: on the record and as a feedback event for statistics."""
@@ -268,10 +288,7 @@ class EngineCallStore:
                 r, state=CallState.CONNECTED if r.ended_at is None else r.state,
                 agent=replace(leg, leg_sid=leg_sid or leg.leg_sid, status=status, answered=True)), now=now)  # fmt: skip
         if status in AGENT_LEG_FAILED and not leg.answered and not leg.returned:
-            try:
-                self.engine.return_unconnected(record.tenant_id, record.contact_id, leg.agent_id, now=now)
-            except (IllegalTransition, NotAssignedAgent) as exc:  # closed meanwhile, or another agent has it
-                log.info("call %s: agent leg %s, contact not returned (%s)", call_sid, status, type(exc).__name__)
+            self._unconnected(record, leg.agent_id, agent_missed=True, now=now)
             state = CallState.QUEUED if record.ended_at is None else record.state
             return self._mutate(call_sid, lambda r: replace(r, state=state, wait_polls=0, agent=replace(
                 leg, leg_sid=leg_sid or leg.leg_sid, status=status, returned=True)), now=now)  # fmt: skip

@@ -594,6 +594,21 @@ def test_routes_agent_not_answering_returns_the_call_to_the_front_of_the_queue(a
     assert said(twiml(twilio.post("/voice/wait", fixture("wait"))))[0].startswith("Du er nummer 1 i køen")
 
 
+def test_routes_caller_hangs_up_while_the_agents_phone_rings(app, twilio, store):
+    _queued(twilio)
+    contact_id = _accepted(app)
+    twiml(twilio.post("/voice/wait", fixture("wait")))  # dialling Anne
+    twilio.post("/voice/status", fixture("status_completed"))  # the caller hung up
+    canceled = fixture("status_completed", CallSid=AGENT_LEG, ParentCallSid=SID, CallStatus="canceled")
+    twilio.post("/voice/agent-status", canceled)
+    engine = app.state.engine
+    assert engine.contact("kobenhavn", contact_id).state.value == "abandoned"
+    assert engine.waiting("kobenhavn") == 0  # no ghost call in the queue
+    assert engine.agent_state("kobenhavn", "anne").state.value == "available"  # Anne missed nothing
+    kinds = [e.kind.value for e in engine.events("kobenhavn", contact_id)]
+    assert kinds.count("abandoned") == 1
+
+
 def test_routes_agent_without_a_line_returns_the_call(app, twilio, store):
     _queued(twilio)
     contact_id = _accepted(app, phone=None)

@@ -49,10 +49,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PUBLIC = "https://kontakt.example.dk"  # what Twilio is configured with; both processes sit behind it
 ACCOUNT = "AC" + "5" * 32
 NUMBER = "+4533663366"  # København's number
-AGENT_PHONE = "+4533661234"
+AGENT_PHONE = "+4533661234"  # Anne's
+BO_PHONE = "+4533665678"
 CALL_1 = "CA" + "a1" * 16
 CALL_2 = "CA" + "b2" * 16
 LEG_1 = "CA" + "c3" * 16
+LEG_2 = "CA" + "d4" * 16
 PEPPER = "voice-servers-pepper-0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -179,21 +181,32 @@ def cluster(request, tmp_path: Path, understanding) -> Iterator[tuple[Cluster, T
         recorder.stop()
 
 
-def _add_agent(cluster: Cluster) -> str:
-    """`python -m bot agent add ... --phone`: the token on stdout."""
+def _add_agent(cluster: Cluster, agent_id: str = "anne", phone: str = AGENT_PHONE) -> dict[str, str]:
+    """`python -m bot agent add ... --phone`: the token on stdout, as the agent API's header."""
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "agent", "add", "--tenant", "kobenhavn", "--id", "anne", "--name", "Anne",
-         "--skill", "borgerservice_basis=5", "--phone", AGENT_PHONE],
+        [sys.executable, "-m", "bot", "agent", "add", "--tenant", "kobenhavn", "--id", agent_id, "--name",
+         agent_id.title(), "--skill", "borgerservice_basis=5", "--phone", phone],
         cwd=ROOT, env={**os.environ, **cluster.env}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return {"Authorization": f"Bearer {done.stdout.strip()}"}
+
+
+def _dialled(update: Recorded, call_sid: str) -> str:
+    """The number a recorded call update dials, after checking it is the REST call Twilio documents."""
+    assert update.path == f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{call_sid}.json"
+    assert update.authorization.startswith("Basic ")
+    dial = ET.fromstring(update.form["Twiml"]).find("Dial")
+    assert dial.get("action") == PUBLIC + "/voice/after-bridge"
+    number = dial.find("Number")
+    assert number.get("statusCallback") == PUBLIC + "/voice/agent-status"
+    return number.text or ""
 
 
 def test_servers_call_is_queued_put_through_to_the_agent_and_closed(cluster):
     c, recorder = cluster
     a, b = c.a, c.b
-    agent = {"Authorization": f"Bearer {_add_agent(c)}"}
+    anne, bo = _add_agent(c), _add_agent(c, "bo", BO_PHONE)
 
     menu = c.webhook(a, "/voice/incoming", _call(CALL_1))
     assert _said(menu)[0] == "Velkommen til Københavns Kommune."
@@ -204,30 +217,36 @@ def test_servers_call_is_queued_put_through_to_the_agent_and_closed(cluster):
     assert _said(hold)[0] == "Du er nummer 1 i køen. Vent venligst, tak for din tålmodighed."
     assert hold[-1].tag == "Redirect"
 
-    taken = httpx.post(b.base_url + "/agent/api/next", headers=agent, timeout=30)
+    # Anne takes it, but her phone is not answered: back to the front of the queue.
+    taken = httpx.post(b.base_url + "/agent/api/next", headers=anne, timeout=30)
     assert taken.status_code == 200, taken.text
     contact_id = taken.json()["contact"]["id"]
     assert taken.json()["contact"]["channel"] == "voice"
+    (first,) = recorder.requests  # only this caller was redirected, once
+    assert _dialled(first, CALL_1) == AGENT_PHONE
+    missed = _call(LEG_1, ParentCallSid=CALL_1, Direction="outbound-dial", To=AGENT_PHONE, CallStatus="no-answer")
+    c.webhook(a, "/voice/agent-status", missed)
+    back = c.webhook(b, "/voice/after-bridge", _call(CALL_1, DialCallStatus="no-answer", DialCallSid=LEG_1))
+    assert _said(back) == ["Medarbejderen kunne ikke tage telefonen. Du er forrest i køen igen."]
+    c.webhook(b, "/voice/agent-status", missed)  # Twilio repeated it
+    assert _said(c.webhook(a, "/voice/wait", _call(CALL_1)))[0].startswith("Du er nummer 1 i køen.")
 
-    (update,) = recorder.requests  # only this caller was redirected, once
-    assert update.path == f"/2010-04-01/Accounts/{ACCOUNT}/Calls/{CALL_1}.json"
-    assert update.authorization.startswith("Basic ")
-    dial = ET.fromstring(update.form["Twiml"]).find("Dial")
-    assert dial.get("action") == PUBLIC + "/voice/after-bridge"
-    number = dial.find("Number")
-    assert number.text == AGENT_PHONE and number.get("statusCallback") == PUBLIC + "/voice/agent-status"
-
-    leg = _call(LEG_1, ParentCallSid=CALL_1, Direction="outbound-dial", To=AGENT_PHONE)
+    # Bo takes it (Anne is paused) and answers.
+    taken = httpx.post(a.base_url + "/agent/api/next", headers=bo, timeout=30)
+    assert taken.status_code == 200 and taken.json()["contact"]["id"] == contact_id
+    assert httpx.post(b.base_url + "/agent/api/next", headers=anne, timeout=30).status_code == 204
+    assert [_dialled(r, CALL_1) for r in recorder.requests] == [AGENT_PHONE, BO_PHONE]
+    leg = _call(LEG_2, ParentCallSid=CALL_1, Direction="outbound-dial", To=BO_PHONE)
     assert len(c.webhook(a, "/voice/agent-status", {**leg, "CallStatus": "ringing"})) == 0
     c.webhook(b, "/voice/agent-status", {**leg, "CallStatus": "in-progress"})
     c.webhook(a, "/voice/agent-status", {**leg, "CallStatus": "completed"})
     c.webhook(b, "/voice/agent-status", {**leg, "CallStatus": "completed"})  # Twilio repeated it
-    survey = c.webhook(a, "/voice/after-bridge", _call(CALL_1, DialCallStatus="completed", DialCallSid=LEG_1))
+    survey = c.webhook(a, "/voice/after-bridge", _call(CALL_1, DialCallStatus="completed", DialCallSid=LEG_2))
     assert survey.find("Gather").get("action") == PUBLIC + "/voice/survey?q=1"
     nxt = c.webhook(b, "/voice/survey?q=1", _call(CALL_1, Digits="8"))
     assert "Hvor imødekommende var medarbejderen, du talte med?" in _said(nxt)
 
-    closed = httpx.post(a.base_url + f"/agent/api/contacts/{contact_id}/close", headers=agent,
+    closed = httpx.post(a.base_url + f"/agent/api/contacts/{contact_id}/close", headers=bo,
                         json={"outcome": "straksafklaret"}, timeout=30)  # fmt: skip
     assert closed.status_code == 200, closed.text
     c.webhook(a, "/voice/status", _call(CALL_1, CallStatus="completed"))
@@ -238,18 +257,19 @@ def test_servers_call_is_queued_put_through_to_the_agent_and_closed(cluster):
         with db.read() as s:
             (contact,) = s.scalars(select(Contact).where(Contact.external_ref == CALL_1)).all()
             assert contact.id == contact_id and contact.state is ContactState.CLOSED
-            assert contact.outcome.value == "straksafklaret"
+            assert contact.outcome.value == "straksafklaret" and contact.assigned_agent_id == "bo"
             kinds = [e.kind for e in events(s, tenant_id="kobenhavn", contact_id=contact_id)]
-            for kind in (EventKind.CONTACT_OPENED, EventKind.HANDOFF_REQUESTED, EventKind.QUEUED, EventKind.OFFERED,
-                         EventKind.OFFER_ACCEPTED, EventKind.FEEDBACK, EventKind.CLOSED):  # fmt: skip
-                assert kinds.count(kind) == 1, (kind, kinds)
-            assert EventKind.ABANDONED not in kinds
+            for kind, count in ((EventKind.CONTACT_OPENED, 1), (EventKind.HANDOFF_REQUESTED, 1), (EventKind.QUEUED, 1),
+                                (EventKind.OFFERED, 2), (EventKind.OFFER_ACCEPTED, 2), (EventKind.OFFER_DECLINED, 1),
+                                (EventKind.FEEDBACK, 1), (EventKind.CLOSED, 1), (EventKind.ABANDONED, 0)):  # fmt: skip
+                assert kinds.count(kind) == count, (kind, kinds)
             row = s.get(VoiceCall, CALL_1)
-            assert row.record["survey"] == [[1, 8]] and row.record["agent"]["answered"]
+            assert row.record["survey"] == [[1, 8]] and row.record["agent"]["agent_id"] == "bo"
+            assert row.record["agent"]["answered"]
             assert s.scalar(select(func.count()).select_from(Contact)) == 1
     finally:
         db.dispose()
-    assert len(recorder.requests) == 1
+    assert len(recorder.requests) == 2
 
 
 def test_servers_a_killed_process_loses_nothing_of_the_call(cluster):
