@@ -28,7 +28,7 @@ from bot.storage.models import Base
 
 __all__ = [
     "AgentLine", "AgentLineView", "VoiceCall", "VoiceResponse", "agent_line", "cached_response", "call_for_contact",
-    "get_call", "insert_call", "remember_response", "set_agent_line",
+    "forget_responses", "get_call", "insert_call", "remember_response", "set_agent_line",
 ]  # fmt: skip
 
 ID = String(64)
@@ -131,6 +131,14 @@ def remember_response(session: Session, *, key: str, call_sid: str, body: str, a
         found = session.get(VoiceResponse, key)
         return found.body if found is not None else body
     return body
+
+
+def forget_responses(session: Session, *, call_sid: str) -> int:
+    """Drop the remembered answers of an ended call (they may speak a phone number back)."""
+    rows = list(session.scalars(select(VoiceResponse).where(VoiceResponse.call_sid == call_sid)))
+    for row in rows:
+        session.delete(row)
+    return len(rows)
 
 
 # --- agents' lines --------------------------------------------------------------------------------

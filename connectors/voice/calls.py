@@ -160,6 +160,15 @@ def heard(record: CallRecord, utterance: str) -> CallRecord:
     return replace(record, transcript=recent, heard=record.heard + 1)
 
 
+def without_personal_data(record: CallRecord) -> CallRecord:
+    """The record of an ended call keeps what makes late callbacks harmless (state, the agent
+    leg, language, survey) but not the caller's words or numbers: those live on in the contact,
+    under its retention and GDPR rules, not in the call's row."""
+    callback = replace(record.callback, number="") if record.callback is not None else None
+    handoff = replace(record.handoff, transcript=()) if record.handoff is not None else None
+    return replace(record, caller="", transcript=(), pending_number=None, callback=callback, handoff=handoff)
+
+
 # --- the record as JSON (the voice_calls.record column) -------------------------------------------
 
 

@@ -46,6 +46,7 @@ from connectors.voice.calls import (
     from_json,
     heard,
     to_json,
+    without_personal_data,
 )
 
 __all__ = ["TEXTS_DA", "EngineCallStore", "handoff_reason", "response_key", "tenant_by_number"]
@@ -233,9 +234,12 @@ class EngineCallStore:
             if r.ended_at is not None:
                 return r
             agent = replace(r.agent, returned=True) if ringing and r.agent is not None else r.agent
-            return replace(r, state=state, ended_at=now, end_status=call_status, agent=agent)
+            return without_personal_data(replace(r, state=state, ended_at=now, end_status=call_status, agent=agent))
 
-        return self._mutate(call_sid, ended, now=now)
+        record = self._mutate(call_sid, ended, now=now)
+        with self.db.write() as s:
+            store_db.forget_responses(s, call_sid=call_sid)
+        return record
 
     def _unconnected(self, record: CallRecord, agent_id: str, *, agent_missed: bool, now: datetime) -> None:
         try:

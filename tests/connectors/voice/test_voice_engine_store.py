@@ -160,3 +160,20 @@ def test_engine_store_replayed_answers_are_shared(store, engine, tenants, now):
 )
 def test_engine_store_handoff_reason(context, reason):
     assert handoff_reason(context) is reason
+
+
+def test_engine_store_ended_call_keeps_no_personal_data_in_its_row(store, engine, now):
+    record, _ = _start(store, now)
+    store.hear(SID, "mit nummer er 33 66 12 34", now)
+    store.enqueue(SID, CONTEXT, now)
+    store.request_callback(SID, "33661234", now)
+    store.remember_response("r" * 64, SID, "<Response><Say>Du har tastet 33 66 12 34.</Say></Response>", now)
+    store.finish(SID, "completed", now)
+    with engine.db.read() as s:
+        row = s.scalars(select(VoiceCall).where(VoiceCall.call_sid == SID)).one()
+        text = str(row.record)
+    assert not any(number in text for number in ("33661234", "33 66 12 34", "20123456"))
+    assert store.cached_response("r" * 64) is None
+    assert store.get(SID).state is CallState.CALLBACK  # what late callbacks need is kept
+    # the contact keeps the caller's words and number, under its own retention rules
+    assert [m.text for m in engine.transcript("kobenhavn", record.contact_id)] == ["mit nummer er 33 66 12 34"]
