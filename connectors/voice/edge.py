@@ -5,7 +5,7 @@ tenant serves, an unknown call), and `VoiceRoute` (the voice routers' route clas
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
@@ -43,11 +43,13 @@ class VoiceRoute(APIRoute):
         return handle
 
 
-def check_voice_setup(settings: VoiceSettings, prompts: Prompts, contract: TopicContract) -> None:
+def check_voice_setup(
+    settings: VoiceSettings, prompts: Prompts, contract: TopicContract, tenant_ids: Collection[str] | None = None
+) -> None:
     """Every queue the voice settings and the menu name must exist in the topic contract.
     Raises `VoiceConfigError` naming the key. Runs at start-up (`wiring.voice_channel`), so a
     typo fails the deployment instead of the first caller."""
-    prompts.check_queues(contract)
+    prompts.check_queues(contract, tenant_ids)
     named = {
         "KONTAKT_VOICE_FALLBACK_QUEUE": settings.fallback_queue,
         "KONTAKT_VOICE_ENGLISH_QUEUE": settings.english_queue,

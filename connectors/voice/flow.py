@@ -36,14 +36,14 @@ class MenuChoice:
     label: str | None = None
 
 
-def menu_choice(digits: str, prompts: Prompts) -> MenuChoice:
-    """What a key pressed at the level-1 menu means."""
+def menu_choice(digits: str, prompts: Prompts, tenant_id: str | None = None) -> MenuChoice:
+    """What a key pressed at the level-1 menu (the called tenant's) means."""
     digits = digits.strip()
     if digits.startswith(EXTENSION_KEY):
         return MenuChoice(ChoiceKind.EXTENSION)
     if digits == HUMAN_KEY:
         return MenuChoice(ChoiceKind.HUMAN)
-    option = prompts.menu_option(digits)
+    option = prompts.menu_option(digits, tenant_id)
     if option is None:
         return MenuChoice(ChoiceKind.INVALID)
     if option.english:

@@ -57,7 +57,7 @@ _twiml = twiml
 
 def _hints(call: Call) -> str:
     titles = [t.title for t in call.contract.topics if t.domain != "dialog"]
-    labels = [o.da for o in call.prompts.menu if not o.english]
+    labels = [o.da for o in call.prompts.menu_for(call.tenant.id) if not o.english]
     return build_hints([*call.prompts.data.hints_da, *labels], titles)
 
 
@@ -199,7 +199,7 @@ def incoming(call: CallDep) -> Response:
                 flow.closed_lines(status, opens, call.now, call.prompts, call.lang), call.lang
             )
         welcome = call.text("welcome_named", name=call.tenant.name)
-        return call.voice.menu(welcome, _hints(call), call.lang)
+        return call.voice.menu(welcome, _hints(call), call.lang, tenant_id=call.tenant.id)
 
     return _twiml(call, build)
 
@@ -256,7 +256,7 @@ def gather(call: CallDep, step: str = "menu") -> Response:
 
 
 def _menu_key(call: Call, digits: str) -> VoiceResponse:
-    choice = flow.menu_choice(digits, call.prompts)
+    choice = flow.menu_choice(digits, call.prompts, call.tenant.id)
     if choice.kind is flow.ChoiceKind.EXTENSION:
         return call.voice.extension_prompt(call.lang)
     if choice.kind is flow.ChoiceKind.ENGLISH:

@@ -112,8 +112,10 @@ class Voice:
         lang: Lang = Lang.DA,
         *,
         again: str | None = None,
+        tenant_id: str | None = None,
     ) -> VoiceResponse:
-        """The welcome and the level-1 menu: speech or one key (1-6, * for an extension)."""
+        """The welcome and the level-1 menu (the called tenant's): speech or one key (1-6, * for
+        an extension)."""
         resp = VoiceResponse()
         action = self.urls(GATHER, step="menu")
         g = self._gather(resp, lang, action, hints=hints)
@@ -124,7 +126,7 @@ class Voice:
             self.says(g, lang, "menu_again")
         else:
             self.says(g, lang, "menu_intro")
-            for option in self.prompts.menu:
+            for option in self.prompts.menu_for(tenant_id):
                 if option.english:
                     self.say(g, option.en, Lang.EN)  # "For English, press 6" is said in English
                 else:
@@ -135,7 +137,7 @@ class Voice:
         return resp
 
     def reprompt(self, lines: Sequence[str], hints: str, lang: Lang = Lang.DA) -> VoiceResponse:
-        """After an unclear answer or an out-of-scope question: say why, ask again."""
+        """After an unclear answer or an out-of-scope question: say why, ask again (no options)."""
         return self.menu(None, hints, lang, again=" ".join(lines))
 
     def extension_prompt(self, lang: Lang = Lang.DA) -> VoiceResponse:

@@ -56,7 +56,8 @@ class CallReplies:
 async def voice_channel(app: FastAPI) -> AsyncIterator[None]:
     state = app.state
     # A queue named in the settings or the menu that does not exist fails the start, not a caller.
-    check_voice_setup(state.voice_settings, load_prompts(), state.understanding.contract)
+    check_voice_setup(state.voice_settings, load_prompts(), state.understanding.contract,
+                      [t.id for t in state.tenants.tenants])  # fmt: skip
     engine: ConversationEngine = state.engine
     store = EngineCallStore(engine, tenant_by_number(state.tenants))
     state.voice_calls = store

@@ -37,7 +37,27 @@ def test_prompts_menu_has_at_most_six_options_and_english_is_6(prompts):
 
 @pytest.mark.slow
 def test_prompts_menu_queues_exist_in_the_topic_contract(prompts, understanding):
-    prompts.check_queues(understanding.contract)
+    prompts.check_queues(understanding.contract, ["kobenhavn", "rodovre"])
+
+
+@pytest.mark.slow
+def test_prompts_tenant_menus_name_known_tenants_and_queues(understanding):
+    raw = yaml.safe_load((resources.files("connectors.voice") / "prompts_da.yml").read_text("utf-8"))
+    option = {"key": "1", "queue": "borgerservice_basis", "da": "x", "en": "x"}
+    stranger = parse_prompts(yaml.safe_dump(dict(raw, tenant_menus={"gentofte": [option]}), allow_unicode=True))
+    with pytest.raises(VoiceConfigError, match="gentofte"):
+        stranger.check_queues(understanding.contract, ["kobenhavn", "rodovre"])
+    typo = parse_prompts(yaml.safe_dump(dict(raw, tenant_menus={"rodovre": [dict(option, queue="borgerservise")]}),
+                                        allow_unicode=True))  # fmt: skip
+    with pytest.raises(VoiceConfigError, match="tenant_menus.rodovre option 1"):
+        typo.check_queues(understanding.contract, ["kobenhavn", "rodovre"])
+
+
+def test_prompts_menu_for_a_tenant(prompts):
+    assert [o.key for o in prompts.menu_for("rodovre")] == ["1", "2", "3", "4", "6"]
+    assert prompts.menu_for("kobenhavn") == prompts.menu_for(None) == prompts.menu
+    assert flow.menu_choice("5", prompts, "rodovre").kind is flow.ChoiceKind.INVALID
+    assert flow.menu_choice("5", prompts, "kobenhavn").queue == "erhverv"
 
 
 def test_prompts_survey_uses_the_municipal_wording(prompts):

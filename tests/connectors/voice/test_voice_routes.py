@@ -91,6 +91,19 @@ def test_routes_called_tenants_hours_and_name(app, twilio, clock, store):
     assert said(twiml(twilio.post("/voice/incoming", other)))[0] == "Velkommen til Københavns Kommune."
 
 
+def test_routes_called_tenants_menu(twilio, store):
+    rodovre = fixture("incoming", To="+4536373637", Called="+4536373637")
+    root = twiml(twilio.post("/voice/incoming", rodovre))
+    texts = said(root)
+    assert texts[0] == "Velkommen til Rødovre Kommune."
+    assert "Tast 4 for børn, skole og byggeri." in texts and not any(t.startswith("Tast 5") for t in texts)
+    five = twiml(twilio.post("/voice/gather?step=menu", fixture("gather_digits", Digits="5", To="+4536373637")))
+    assert queued_in(five, store) is None  # not a choice in Rødovre
+    four = twiml(twilio.post("/voice/gather?step=menu", fixture("gather_digits", Digits="4", To="+4536373637")))
+    assert queued_in(four, store) == "borgerservice_basis"
+    assert store.get(SID).tenant_id == "rodovre"
+
+
 def test_routes_closed_callback_request_is_recorded(twilio, clock, store):
     clock.now = datetime(2026, 12, 30, 19, 0, tzinfo=CPH)
     twilio.post("/voice/incoming", fixture("incoming"))
