@@ -48,6 +48,14 @@ def _hold(call: Call) -> VoiceResponse:
     record, lang = call.record, call.lang
     contact = call.store.contact(record)
     leg = record.agent
+    agent_id = contact.assigned_agent_id
+    if contact.state is ContactState.ASSIGNED and agent_id and (leg is None or leg.agent_id != agent_id):
+        # Accepted, but the bridge never ran for this agent (it failed before a word was stored).
+        target = call.store.agent_target(record.tenant_id, agent_id)
+        record = call.record = call.store.bridging(call.sid, agent_id, target or "", call.now)
+        if target is None:
+            record = call.record = call.store.agent_leg(call.sid, None, "failed", call.now)
+        contact, leg = call.store.contact(record), record.agent
     if contact.state is ContactState.ASSIGNED and leg is not None and leg.target and not leg.answered:
         # Accepted while the caller is still here: the REST redirect did not happen (or this
         # round raced it, and Twilio drops this answer): put the caller through from here.

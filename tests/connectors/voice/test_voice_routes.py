@@ -607,6 +607,19 @@ def test_routes_agent_not_answering_returns_the_call_to_the_front_of_the_queue(a
     assert said(twiml(twilio.post("/voice/wait", fixture("wait"))))[0].startswith("Du er nummer 1 i køen")
 
 
+def test_routes_accepted_call_without_a_bridge_is_put_through_by_the_hold_loop(app, twilio, store):
+    _queued(twilio)
+    bridge = app.state.channels.bridges.pop("voice")  # as if the bridge failed before storing a word
+    try:
+        _accepted(app)
+    finally:
+        app.state.channels.bridges["voice"] = bridge
+    assert store.get(SID).agent is None
+    root = twiml(twilio.post("/voice/wait", fixture("wait")))
+    assert root.find("Dial/Number").text == "+4533661234"
+    assert store.get(SID).state is CallState.BRIDGING
+
+
 def test_routes_caller_hangs_up_while_the_agents_phone_rings(app, twilio, store):
     _queued(twilio)
     contact_id = _accepted(app)
