@@ -226,7 +226,8 @@ class EngineCallStore:
         if ringing and leg is not None and contact.state is ContactState.ASSIGNED:
             self._unconnected(record, leg.agent_id, agent_missed=False, now=now)
             contact = self.contact(record)
-        if contact.state in _LEAVABLE:
+        # Put through to an extension or another authority, the caller was served, not abandoned.
+        if contact.state in _LEAVABLE and record.state not in (CallState.TRANSFERRED, CallState.CONNECTED):
             self.engine.mark_abandoned(record.tenant_id, record.contact_id, now=now)
         state = final_state(record, call_status)
 

@@ -309,6 +309,17 @@ def test_routes_external_target_is_dialled_when_a_number_is_configured(app, twil
     assert store.get(SID).state is CallState.TRANSFERRED
 
 
+def test_routes_a_call_put_through_to_an_extension_is_not_abandoned(app, twilio, store):
+    _settings(app, extensions={"4711": "+4533664711"})
+    twilio.post("/voice/incoming", fixture("incoming"))
+    _keys(twilio, "4711", step="extension")
+    twiml(twilio.post("/voice/after-dial", fixture("after_dial", DialCallStatus="completed")))
+    twilio.post("/voice/status", fixture("status_completed"))
+    events = app.state.engine.events("kobenhavn", store.get(SID).contact_id)
+    assert "abandoned" not in [e.kind.value for e in events]
+    assert store.get(SID).state is CallState.COMPLETED
+
+
 def test_routes_after_an_extension_call_comes_the_survey_but_not_after_an_external_one(app, twilio):
     _settings(app, extensions={"4711": "+4533664711"}, transfer_numbers={"udbetaling_danmark": "+4570121212"})
     twilio.post("/voice/incoming", fixture("incoming"))
