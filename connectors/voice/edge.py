@@ -5,18 +5,22 @@ tenant serves, an unknown call), and `VoiceRoute` (the voice routers' route clas
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from twilio.twiml.voice_response import VoiceResponse
 
-from bot.errors import VoiceConfigError
+from bot.errors import KontaktError, VoiceConfigError
 from bot.topics import TopicContract
 from connectors.voice.config import VoiceSettings
-from connectors.voice.prompts import Prompts
+from connectors.voice.prompts import Lang, Prompts, load_prompts
 
 __all__ = ["Answered", "VoiceRoute", "check_voice_setup"]
+
+log = logging.getLogger("kontakt.voice")
 
 
 class Answered(Exception):
@@ -29,7 +33,9 @@ class Answered(Exception):
 
 
 class VoiceRoute(APIRoute):
-    """Returns the TwiML of an `Answered` raised by a dependency (FastAPI would make it a 500)."""
+    """Returns the TwiML of an `Answered` raised by a dependency (FastAPI would make it a 500),
+    and answers any of our errors (the database is unavailable, ...) with a spoken apology and a
+    hang-up instead of an HTTP error the caller would hear as Twilio's own message."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -39,6 +45,12 @@ class VoiceRoute(APIRoute):
                 return await handler(request)
             except Answered as answered:
                 return answered.response
+            except KontaktError as exc:
+                log.error("voice webhook %s failed: %s: %s", request.url.path, type(exc).__name__, exc)
+                resp = VoiceResponse()
+                resp.say(load_prompts().text("error_call_again", Lang.DA), language=Lang.DA.bcp47)
+                resp.hangup()
+                return Response(str(resp), media_type="application/xml")
 
         return handle
 

@@ -188,8 +188,11 @@ class EngineCallStore:
                 confidence=handoff.confidence or 0.0, reason=handoff.reason or HandoffReason.ASKED_FOR_HUMAN,
                 explanation=handoff.explanation,
             )  # fmt: skip
-            self.engine.request_handoff(record.tenant_id, record.contact_id, decision, handoff_reason(handoff),
-                                        summary=summary, now=now)  # fmt: skip
+            try:
+                self.engine.request_handoff(record.tenant_id, record.contact_id, decision, handoff_reason(handoff),
+                                            summary=summary, now=now)  # fmt: skip
+            except IllegalTransition:  # a retry of this webhook on another worker queued it first
+                log.info("call %s: contact already queued", call_sid)
         return self._mutate(call_sid, lambda r: replace(r, state=CallState.QUEUED, handoff=handoff,
                                                            language=handoff.language, wait_polls=0), now=now)  # fmt: skip
 
@@ -228,7 +231,10 @@ class EngineCallStore:
             contact = self.contact(record)
         # Put through to an extension or another authority, the caller was served, not abandoned.
         if contact.state in _LEAVABLE and record.state not in (CallState.TRANSFERRED, CallState.CONNECTED):
-            self.engine.mark_abandoned(record.tenant_id, record.contact_id, now=now)
+            try:
+                self.engine.mark_abandoned(record.tenant_id, record.contact_id, now=now)
+            except IllegalTransition:  # a repeated callback on another worker got there first
+                log.info("call %s: contact already left the queue", call_sid)
         state = final_state(record, call_status)
 
         def ended(r: CallRecord) -> CallRecord:

@@ -747,3 +747,21 @@ def test_routes_caller_hung_up_in_the_queue(app, twilio, store):
     twilio.post("/voice/status", fixture("status_completed"))
     assert store.get(SID).state is CallState.ABANDONED
     assert app.state.engine.contact("kobenhavn", store.get(SID).contact_id).state.value == "abandoned"
+
+
+def test_routes_database_down_is_a_spoken_apology_not_an_http_error(app, twilio, store):
+    from bot.engine import ConversationEngine
+    from bot.storage import Database
+    from connectors.voice.engine_store import EngineCallStore
+    from tests.pg import free_port
+
+    down = Database(f"postgresql+psycopg://kontakt@127.0.0.1:{free_port()}/kontakt")  # nobody listens
+    try:
+        engine = ConversationEngine(down, app.state.engine.contract, app.state.engine.clock)
+        app.state.voice_calls = EngineCallStore(engine, store.tenant_for)
+        root = twiml(twilio.post("/voice/incoming", fixture("incoming")))
+    finally:
+        app.state.voice_calls = store
+        down.dispose()
+    assert said(root) == ["Der opstod en fejl hos os. Prøv at ringe igen om lidt. Farvel."]
+    assert root[-1].tag == "Hangup"
