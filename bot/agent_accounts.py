@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from bot.engine import ConversationEngine
-from bot.errors import AuthNotConfigured
+from bot.errors import AuthNotConfigured, InvalidAgentLine
 from bot.storage.models import AgentRole
 
 TOKEN_PREFIX = "kontakt_"
@@ -86,6 +87,23 @@ def create_agent(
     return token
 
 
+PHONE = re.compile(r"^\+[1-9]\d{6,14}$")  # E.164
+CLIENT_IDENTITY = re.compile(r"^[A-Za-z0-9_.@-]{1,120}$")
+
+
+def check_line(phone: str | None, client_identity: str | None) -> tuple[str | None, str | None]:
+    """An agent's line: a phone number in E.164 (+4533661234, spaces allowed) and/or a Twilio
+    Client identity. `InvalidAgentLine` names what is wrong."""
+    number = phone.replace(" ", "") if phone else None
+    if number is not None and not PHONE.match(number):
+        raise InvalidAgentLine(f"phone {phone!r} is not a number in international form, e.g. +4533661234")
+    if client_identity is not None and not CLIENT_IDENTITY.match(client_identity):
+        raise InvalidAgentLine(
+            f"client identity {client_identity!r} may hold only letters, digits and _.@- (at most 120)"
+        )
+    return number, client_identity
+
+
 def parse_skill(spec: str) -> tuple[str, int]:
     """`"borgerservice_basis=7"` → `("borgerservice_basis", 7)` (for the command line)."""
     queue, sep, level = spec.partition("=")
@@ -102,12 +120,15 @@ def add_agent_with_settings(
     name: str,
     role: AgentRole | str = AgentRole.AGENT,
     skills: Mapping[str, int] | None = None,
+    phone: str | None = None,
+    client_identity: str | None = None,
 ) -> str:
     """What `python -m bot agent add` does: migrate the database, make sure the tenants of
-    knowledge/tenants.yaml exist (as the API's lifespan does), create the agent and return
-    its token."""
+    knowledge/tenants.yaml exist (as the API's lifespan does), create the agent (with the line
+    calls are put through to, if given) and return its token."""
     from bot.clock import utcnow
     from bot.storage import Database
+    from bot.storage.voice import set_agent_line
     from bot.tenants import load_tenants
     from bot.topics import load_contract
 
@@ -119,6 +140,13 @@ def add_agent_with_settings(
         tenants = load_tenants(settings.tenants_file)
         tenant = tenants.get(tenant_id)
         engine.ensure_tenant(tenant.id, tenant.name, priorities=dict(tenant.priorities), schedules=tenant.schedules())
-        return create_agent(engine, pepper, tenant_id=tenant.id, agent_id=agent_id, name=name, role=role, skills=skills)
+        line = check_line(phone, client_identity) if phone or client_identity else None
+        token = create_agent(engine, pepper, tenant_id=tenant.id, agent_id=agent_id, name=name, role=role,
+                             skills=skills)  # fmt: skip
+        if line is not None:
+            with db.write() as s:
+                set_agent_line(s, tenant_id=tenant.id, agent_id=agent_id, phone=line[0], client_identity=line[1],
+                               at=utcnow())  # fmt: skip
+        return token
     finally:
         db.dispose()

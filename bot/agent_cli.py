@@ -1,7 +1,10 @@
 """`python -m bot agent add ...`: create a contact-centre agent and print its token once.
 
     python -m bot agent add --tenant kobenhavn --id anne --name Anne --role agent \\
-        --skill borgerservice_basis=7 --skill esb=3
+        --skill borgerservice_basis=7 --skill esb=3 --phone +4533661234
+
+`--phone` (or `--client`, a Twilio Client identity) is where the agent takes phone calls: an
+accepted call is put through to it.
 
 The token goes to stdout (alone, so it can be piped); everything else to stderr. Needs
 KONTAKT_AGENT_TOKEN_PEPPER (the same value the server uses)."""
@@ -23,6 +26,9 @@ def add_agent_commands(sub: Any) -> None:
     add.add_argument("--role", choices=("agent", "supervisor", "admin"), default="agent")
     add.add_argument("--skill", action="append", default=[], metavar="QUEUE=LEVEL",
                      help="skill level 0..9 for a queue; repeat for more queues")  # fmt: skip
+    add.add_argument("--phone", default=None, help="phone number calls are put through to, e.g. +4533661234")
+    add.add_argument("--client", default=None, dest="client_identity",
+                     help="Twilio Client identity (a softphone) calls are put through to, e.g. anne")  # fmt: skip
 
 
 def run_agent_command(args: argparse.Namespace, settings: Any) -> int:
@@ -32,7 +38,8 @@ def run_agent_command(args: argparse.Namespace, settings: Any) -> int:
     try:
         skills = dict(parse_skill(spec) for spec in args.skill)
         token = add_agent_with_settings(settings, tenant_id=args.tenant, agent_id=args.agent_id, name=args.name,
-                                        role=args.role, skills=skills)  # fmt: skip
+                                        role=args.role, skills=skills, phone=args.phone,
+                                        client_identity=args.client_identity)  # fmt: skip
     except (KontaktError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """All settings in one place: one `Settings` class, read once at the entry point.
 
 Environment variables are prefixed KONTAKT_; a channel's keys are grouped under its name
-(KONTAKT_EMAIL_SMTP_HOST is `settings.email.smtp_host`, KONTAKT_VOICE_TENANT is
-`settings.voice.tenant`, KONTAKT_RATELIMIT_IP_BURST is `settings.ratelimit.ip_burst`,
+(KONTAKT_EMAIL_SMTP_HOST is `settings.email.smtp_host`, KONTAKT_VOICE_PUBLIC_BASE_URL is
+`settings.voice.public_base_url`, KONTAKT_RATELIMIT_IP_BURST is `settings.ratelimit.ip_burst`,
 KONTAKT_TWILIO_AUTH_TOKEN is `settings.twilio.auth_token`). A `.env` file is read only when the
 command line asks for it (`load_settings`), never by a plain `Settings()`, so tests and tools see
 exactly what they pass in. Core functions receive plain values from here, never the environment.
@@ -13,9 +13,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import (
     AliasChoices,
@@ -30,8 +29,6 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import SettingsError
-from bot.routing.calendar import OpeningHours, default_schedule, schedule_from_mapping
-from bot.routing.skills import RoutingPolicy
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = ".env"
@@ -87,11 +84,8 @@ class VoiceSettings(BaseModel):
     # Without a public base URL: rebuild the URL from X-Forwarded-Proto/X-Forwarded-Host.
     trust_forwarded_headers: bool = True
 
-    tenant: str | None = None  # tenant id for article search; None = articles for every tenant
-    municipality_name: str | None = None  # "Københavns Kommune" in the welcome; None = generic
-    # Opening hours of the entry point, in the format of `bot.routing.calendar.schedule_from_mapping`;
-    # None = weekdays 08-18 with Danish public holidays closed.
-    opening_hours: dict[str, Any] | None = None
+    # The called number picks the tenant (knowledge/tenants.yaml, phone_numbers): its name, opening
+    # hours, articles and queues are the call's; nothing here is per municipality.
 
     voice_da: str = "Polly.Naja"
     voice_en: str = "Polly.Amy"
@@ -105,12 +99,9 @@ class VoiceSettings(BaseModel):
     extensions: dict[str, str] = Field(default_factory=dict)  # "1234" -> "+4533661234" or "sip:..."
     transfer_numbers: dict[str, str] = Field(default_factory=dict)  # external queue id -> number
     dial_timeout_seconds: int = 20
-    taskrouter_workflow_sid: str | None = None  # set to attach the handoff context as an Enqueue <Task>
 
     hold_music_url: str | None = None  # None = silence (<Pause>) between announcements
     hold_pause_seconds: int = 15
-    callback_queue_length: int = 5  # offer a callback when more than this many wait ...
-    callback_wait_seconds: float = 60  # ... or the caller has waited this long
     callback_digits: int = 8  # Danish subscriber numbers
     survey_enabled: bool = True
 
@@ -138,16 +129,6 @@ class VoiceSettings(BaseModel):
         if not 0.0 <= v <= 1.0:
             raise ValueError(f"min_speech_confidence {v!r} must be between 0 and 1")
         return v
-
-    @cached_property
-    def schedule(self) -> OpeningHours:
-        return default_schedule() if self.opening_hours is None else schedule_from_mapping(self.opening_hours)
-
-    @cached_property
-    def routing_policy(self) -> RoutingPolicy:
-        return RoutingPolicy(
-            callback_queue_length=self.callback_queue_length, callback_wait_seconds=self.callback_wait_seconds
-        )
 
     def auth_token(self) -> str | None:
         token = self.twilio_auth_token.get_secret_value().strip() if self.twilio_auth_token else ""

@@ -234,6 +234,10 @@ class UnknownOutcome(KontaktError, ValueError):
     """An outcome code is not one of bot.storage.models.Outcome."""
 
 
+class InvalidAgentLine(KontaktError, ValueError):
+    """An agent's phone number or Twilio Client identity (where calls are put through) is invalid."""
+
+
 class AgentExists(KontaktError):
     """An agent with this id already exists (agent ids are unique across tenants)."""
 
@@ -437,6 +441,7 @@ HTTP_STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (InvalidCrisisMessage, 422),
     (InvalidCallbackSlot, 422),
     (InvalidFeedback, 422),
+    (InvalidAgentLine, 422),
     (AuthNotConfigured, 503),
     (DatabaseUnavailable, 503),
     (SmtpUnavailable, 503),

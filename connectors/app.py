@@ -27,8 +27,8 @@ from connectors.email.background import email_services
 from connectors.email.routes import router as email_router
 from connectors.rasa import rasa_background
 from connectors.rasa import router as rasa_router
-from connectors.voice.engine_store import install_engine_store
 from connectors.voice.routes import router as voice_router
+from connectors.voice.wiring import voice_channel
 from connectors.webchat import router as webchat_router
 from connectors.webchat.engine_backend import chat_services
 
@@ -53,6 +53,7 @@ ROUTERS = [
 # Start-up parts, run in order after the core has loaded and stopped in reverse before it.
 PARTS = [
     chat_services,  # the web chat on the engine, its change feed and cross-worker notifications
+    voice_channel,  # the call store on the engine, the bridge on accept, agents' replies as callbacks
     email_services,  # the mail service, agent replies by mail, outbox worker, IMAP poller, deadlines
     rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
     idle_background,  # closes bot conversations nobody has written in for a while
@@ -64,7 +65,6 @@ def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     """The whole product. `kwargs` go to `create_app` (e.g. `understanding=`, `clock=`,
     `rate_limits=` in tests and tools)."""
     app = create_app(settings or get_settings(), routers=ROUTERS, background=PARTS, **kwargs)
-    install_engine_store(app)  # voice calls live in the engine (shared by every worker)
     return app
 
 

@@ -144,7 +144,8 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("POST", "/voice/after-dial", Access.TWILIO_SIGNED),
     Endpoint("POST", "/voice/wait", Access.TWILIO_SIGNED),
     Endpoint("POST", "/voice/callback", Access.TWILIO_SIGNED),
-    Endpoint("POST", "/voice/after-queue", Access.TWILIO_SIGNED),
+    Endpoint("POST", "/voice/after-bridge", Access.TWILIO_SIGNED),
+    Endpoint("POST", "/voice/agent-status", Access.TWILIO_SIGNED),
     Endpoint("POST", "/voice/survey", Access.TWILIO_SIGNED),
     Endpoint("POST", "/voice/status", Access.TWILIO_SIGNED),
     # E-mail push (connectors/email/routes.py).
@@ -171,6 +172,7 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("PUT", "/agent/api/supervisor/agents/{agent_id}/skills", Access.SUPERVISOR,
              {"borgerservice_basis": 5}),
     Endpoint("POST", "/agent/api/supervisor/agents/{agent_id}/state", Access.SUPERVISOR, {"state": "paused"}),
+    Endpoint("PUT", "/agent/api/supervisor/agents/{agent_id}/line", Access.SUPERVISOR, {"phone": "+4533661234"}),
     Endpoint("POST", "/agent/api/supervisor/agents", Access.ADMIN, {"id": "ny.medarbejder", "name": "Ny"}),
     # Crisis mode (bot/api/crisis.py). Listed in this order: the join needs the crisis the POST starts.
     Endpoint("GET", "/agent/crisis", Access.PUBLIC),

@@ -21,7 +21,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import Field
 
-from bot.agent_queries import queue_loads
 from bot.api import Text
 from bot.api.agents import _In, _Out
 from bot.api.auth import AgentRoute, DatabaseDep, EngineDep, SupervisorAgent
@@ -30,6 +29,7 @@ from bot.crisis import CRISIS_QUEUE, CRISIS_QUEUE_NAME, MAX_KEYWORDS, MAX_MESSAG
 from bot.crisis_board import CrisisState, board_for
 from bot.errors import NoCrisis
 from bot.routing.skills import MAX_SKILL
+from bot.storage.agent_queries import queue_loads
 from bot.storage.db import Database
 
 __all__ = ["notice_router", "router"]

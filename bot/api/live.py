@@ -34,13 +34,13 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot.agent_queries import AgentIdentity, agent_live, my_offers
 from bot.api.agents import OfferOut
 from bot.api.auth import AgentRoute, CurrentAgent, DatabaseDep, EngineDep
 from bot.engine import ConversationEngine
 from bot.engine.dispatch import Dispatcher
 from bot.errors import KontaktError
 from bot.storage import routing_reads
+from bot.storage.agent_queries import AgentIdentity, agent_live, my_offers
 from bot.storage.db import Database
 from bot.storage.routing_reads import PendingOfferKey
 

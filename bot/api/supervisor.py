@@ -10,13 +10,14 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import Field, RootModel, StringConstraints
 
-from bot.agent_accounts import create_agent
+from bot.agent_accounts import check_line, create_agent
 from bot.api.agents import AgentOut, QueueOut, StateIn, _In, _Out, queue_out
 from bot.api.auth import AdminAgent, AgentRoute, DatabaseDep, EngineDep, PepperDep, SupervisorAgent
 from bot.errors import AgentBusy, UnknownQueue
 from bot.routing.skills import MAX_SKILL
 from bot.storage.agent_queries import agent_live, agents_live, queue_loads
 from bot.storage.models import AgentRole, AgentState
+from bot.storage.voice import set_agent_line
 
 router = APIRouter(prefix="/agent/api/supervisor", tags=["supervisor"], route_class=AgentRoute)
 
@@ -44,6 +45,17 @@ class AgentCreateIn(_In):
     name: str = Field(min_length=1, max_length=200)
     role: AgentRole = AgentRole.AGENT
     skills: dict[str, Level] = Field(default_factory=dict)
+
+
+class LineIn(_In):
+    phone: str | None = Field(default=None, max_length=40, description="E.164, e.g. +4533661234")
+    client_identity: str | None = Field(default=None, max_length=120, description="Twilio Client identity")
+
+
+class LineOut(_Out):
+    agent_id: str
+    phone: str | None
+    client_identity: str | None
 
 
 class AgentCreated(_Out):
@@ -111,3 +123,15 @@ def add_agent(body: AgentCreateIn, agent: AdminAgent, pepper: PepperDep, db: Dat
                          role=body.role, skills=dict(body.skills))  # fmt: skip
     return AgentCreated(agent=AgentOut.of(agent_live(db, agent.tenant_id, body.id)), token=token)
 
+
+
+@router.put("/agents/{agent_id}/line", response_model=LineOut)
+def set_line(agent_id: str, body: LineIn, agent: SupervisorAgent, db: DatabaseDep, engine: EngineDep) -> LineOut:
+    """Where an agent of my tenant takes phone calls: a phone number and/or a Twilio Client
+    identity (both null: none, so calls are not put through to them). 404 for an unknown
+    agent, 422 for an invalid number. Supervisor or admin."""
+    phone, client = check_line(body.phone, body.client_identity)
+    with db.write() as s:
+        line = set_agent_line(s, tenant_id=agent.tenant_id, agent_id=agent_id, phone=phone, client_identity=client,
+                              at=engine.clock())  # fmt: skip
+    return LineOut(agent_id=line.agent_id, phone=line.phone, client_identity=line.client_identity)

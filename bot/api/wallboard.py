@@ -31,7 +31,6 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from bot.agent_queries import agents_live, queue_loads
 from bot.api import printable
 from bot.api.auth import DatabaseDep, EngineDep, SupervisorAgent
 from bot.api.console import SECURITY_HEADERS
@@ -41,6 +40,7 @@ from bot.stats.grouping import COPENHAGEN
 from bot.stats.live import AgentNow, Board, QueueNow, board
 from bot.stats.service import load_facts
 from bot.storage import stats as store
+from bot.storage.agent_queries import agents_live, queue_loads
 from bot.storage.db import Database
 
 STATIC = Path(__file__).resolve().parent / "static" / "reports"

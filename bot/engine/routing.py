@@ -233,6 +233,34 @@ class RoutingMixin(EngineCore):
             for t in tenant_ids
         ]  # fmt: skip
 
+    def return_unconnected(
+        self, tenant_id: str, contact_id: str, agent_id: str, *, agent_missed: bool = True,
+        now: datetime | None = None,
+    ) -> ContactView:
+        """The agent accepted, but the channel could not connect them: ASSIGNED → QUEUED at the
+        front of its queue, as for an unanswered offer. When the agent missed it (their phone was
+        not answered, was busy or failed) they go PAUSED, so the call is not put through to them
+        again at once; otherwise (the citizen left meanwhile) they are free again.
+        `NotAssignedAgent` if the contact is assigned to someone else."""
+        at = self._now(now)
+        with self.db.write() as s:
+            c = self._own(s, tenant_id, agent_id, contact_id)
+            self._move(s, c, E.UNANSWERED, at)
+            queued = skills.QueuedContact(
+                contact_id=c.id, queue_id=c.queue_id or self.default_queue, channel=c.channel,
+                enqueued_at=c.enqueued_at or at, returned_at=c.returned_at, offer_attempts=c.offer_attempts,
+            )  # fmt: skip
+            returned = skills.return_unanswered(queued, at)
+            c.returned_at, c.offer_attempts, c.assigned_agent_id = returned.returned_at, returned.offer_attempts, None
+            self._event(s, tenant_id, EventKind.OFFER_DECLINED, at, c, agent_id=agent_id, reason="not_connected")
+            s.flush()
+            if agent_missed:
+                row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=agent_id, lock=True)
+                self._set_agent(s, tenant_id, row, AgentState.PAUSED, at, reason="not_connected")
+            else:
+                self._release_agent(s, tenant_id, agent_id, at)
+            return ContactView.of(c)
+
     # --- queue information --------------------------------------------------------------------
 
     def queue_status(self, tenant_id: str, contact_id: str, *, now: datetime | None = None) -> QueueStatus:

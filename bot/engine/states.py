@@ -5,6 +5,8 @@ States and steps (`TRANSITIONS`; `transition` is the pure check)::
     BOT ─request_handoff→ HANDOFF_REQUESTED ─enqueue→ QUEUED ─offer→ OFFERED ─accept→ ASSIGNED
       ASSIGNED ─agent_reply→ AGENT_ACTIVE ─close→ CLOSED      (ASSIGNED may close directly)
       OFFERED ─unanswered→ QUEUED (front of queue, skills.return_unanswered)
+      ASSIGNED ─unanswered→ QUEUED (front of queue: the channel could not connect the agent,
+        e.g. the agent's phone was not answered when a call was put through)
       ASSIGNED / AGENT_ACTIVE ─transfer→ QUEUED (another queue, new handoff packet version)
       BOT / HANDOFF_REQUESTED / QUEUED ─leave_message→ MESSAGE_LEFT, ─request_callback→ CALLBACK_REQUESTED
       MESSAGE_LEFT / CALLBACK_REQUESTED ─complete_task→ CLOSED
@@ -59,6 +61,7 @@ TRANSITIONS: Mapping[tuple[ContactState, ContactEvent], ContactState] = {
     (S.QUEUED, E.OFFER): S.OFFERED,
     (S.OFFERED, E.ACCEPT): S.ASSIGNED,
     (S.OFFERED, E.UNANSWERED): S.QUEUED,
+    (S.ASSIGNED, E.UNANSWERED): S.QUEUED,
     (S.ASSIGNED, E.AGENT_REPLY): S.AGENT_ACTIVE,
     (S.AGENT_ACTIVE, E.AGENT_REPLY): S.AGENT_ACTIVE,
     (S.ASSIGNED, E.TRANSFER): S.QUEUED,

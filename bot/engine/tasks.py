@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 from bot.engine.core import EngineCore, _outcome, _task_view
 from bot.engine.endings import ending_data
 from bot.engine.states import ContactEvent
-from bot.errors import IllegalTransition, InvalidCallbackSlot, InvalidTaskInput, NaiveDatetime
+from bot.errors import (
+    IllegalTransition,
+    InvalidCallbackSlot,
+    InvalidTaskInput,
+    NaiveDatetime,
+    NotAssignedAgent,
+)
 from bot.privacy import redact
 from bot.routing import calendar
 from bot.stats.facts import Ending
@@ -81,6 +87,14 @@ class TasksMixin(EngineCore):
             return calendar.callback_slots(self._schedule(queue), at, count=count, slot_minutes=slot_minutes,
                                            per_day=per_day, booked=booked, capacity=capacity)  # fmt: skip
 
+    def request_follow_up_callback(
+        self, tenant_id: str, agent_id: str, contact_id: str, phone: str, note: str, *, now: datetime | None = None
+    ) -> TaskView:
+        """The assigned agent's written answer can only reach the citizen by phone (a call that
+        has ended): a callback task for the back office. The contact stays with the agent, who
+        closes it with an outcome (tilbagekald_aftalt)."""
+        return self._task(tenant_id, contact_id, TaskKind.CALLBACK, phone, note, None, None, now, agent_id=agent_id)
+
     def _task(
         self,
         tenant_id: str,
@@ -92,6 +106,8 @@ class TasksMixin(EngineCore):
         preferred_at: datetime | None,
         now: datetime | None,
         slot: calendar.CallbackSlot | None = None,
+        *,
+        agent_id: str | None = None,
     ) -> TaskView:
         at = self._now(now)
         phone, note = (phone or "").strip(), (note or "").strip()
@@ -102,9 +118,13 @@ class TasksMixin(EngineCore):
         if preferred_at is not None and (preferred_at.tzinfo is None or preferred_at.utcoffset() is None):
             raise NaiveDatetime(f"preferred_at={preferred_at.isoformat()} has no time zone")
         with self.db.write() as s:
-            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            event = E.LEAVE_MESSAGE if kind is TaskKind.MESSAGE else E.REQUEST_CALLBACK
-            self._move(s, c, event, at)
+            if agent_id is None:
+                c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+                self._move(s, c, E.LEAVE_MESSAGE if kind is TaskKind.MESSAGE else E.REQUEST_CALLBACK, at)
+            else:  # a follow-up of the agent's own contact: it stays where it is
+                c = self._own(s, tenant_id, agent_id, contact_id)
+                if c.assigned_agent_id != agent_id:
+                    raise NotAssignedAgent(f"contact {contact_id!r} is not assigned to agent {agent_id!r}")
             queue_id = c.queue_id or self._queue_for(None, c.topic)
             queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
             schedule = self._schedule(queue)

@@ -1,40 +1,38 @@
-"""Call state, keyed by Twilio's CallSid, behind the small `CallStore` protocol.
+"""Call state, keyed by Twilio's CallSid: the `CallRecord` of one call and its JSON form.
 
-`InMemoryCallStore` is the implementation for now (one process); the conversation engine will
-back the protocol with persistent contacts. The protocol is deliberately event-shaped: besides
-`save()` for IVR-local state (language, transcript, counters), every step that matters to a
-contact centre has its own method (`enqueue`, `request_callback`, `dequeue`, `finish`,
-`record_survey_answer`), so an engine-backed store can map each to an engine event.
+The record lives in the database (`bot.storage.voice`, table voice_calls) and is read and
+changed by `connectors.voice.engine_store.EngineCallStore`, so every worker serves every webhook
+of every call. Steps that matter to the contact centre (handoff, callback, hang-up, the agent's
+leg) are engine steps on the call's contact; the rest (language, menu position, counters, the
+safety flag, recent utterances, survey answers) is the record itself.
 
 Idempotency: `start()` returns the existing record for a CallSid it has seen (Twilio retries a
-webhook that timed out with the same CallSid), so one call is one contact. Responses can also
-be remembered per I-Twilio-Idempotency-Token, so a retried webhook gets the same TwiML back
+webhook that timed out with the same CallSid), so one call is one contact. Responses are also
+remembered per I-Twilio-Idempotency-Token, so a retried webhook gets the same TwiML back
 without running the call flow twice.
 """
 
 from __future__ import annotations
 
 import enum
-import threading
-import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any
 
-from bot.errors import UnknownCall
-from bot.types import HandoffReason, TriageDecision
+from bot.types import Action, HandoffReason, TriageDecision
 
 SURVEY_QUESTIONS = 4
 SURVEY_MIN, SURVEY_MAX = 1, 9
+RECENT_UTTERANCES = 10  # what the understanding core and the handoff read; older ones are in the contact
 
 
 class CallState(enum.StrEnum):
     IVR = "ivr"  # with the bot: menu, questions, answers
     CLOSED = "closed"  # called outside opening hours
-    QUEUED = "queued"  # waiting for an agent (<Enqueue>)
+    QUEUED = "queued"  # waiting in the engine's queue (hold loop)
+    BRIDGING = "bridging"  # an agent accepted; the agent's phone is ringing
     TRANSFERRED = "transferred"  # <Dial> to an extension or an external number
-    CONNECTED = "connected"  # talked to an agent (QueueResult bridged)
+    CONNECTED = "connected"  # talking to (or talked to) an agent
     CALLBACK = "callback"  # left the queue (or the closed message) with a callback request
     COMPLETED = "completed"  # ended normally
     ABANDONED = "abandoned"  # hung up while queued
@@ -85,15 +83,31 @@ class CallbackRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentLeg:
+    """The call from Twilio to the agent who accepted the contact (the bridge)."""
+
+    agent_id: str
+    target: str  # "+4533661234" or "client:anne"
+    requested_at: datetime
+    redirected: bool = False  # the live call was updated over the REST API
+    leg_sid: str | None = None  # Twilio's CallSid of the agent's leg, once a callback named it
+    status: str | None = None  # the last status of the agent's leg (ringing, in-progress, completed, ...)
+    answered: bool = False
+    returned: bool = False  # not answered: the contact went back to the front of its queue
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     call_sid: str
     contact_id: str
     caller: str
     called: str
     started_at: datetime
+    tenant_id: str = ""
     state: CallState = CallState.IVR
     language: str = "da"
-    transcript: tuple[str, ...] = ()
+    transcript: tuple[str, ...] = ()  # the most recent utterances (RECENT_UTTERANCES), oldest first
+    heard: int = 0  # utterances so far (the id of the next one stored on the contact)
     topic: str | None = None  # last topic discussed (for "I want a human" and hold tips)
     flagged: TriageDecision | None = None  # a safety decision sticks for the call
     unclear: int = 0  # silences and unclear answers so far
@@ -101,45 +115,14 @@ class CallRecord:
     handoff: HandoffContext | None = None
     pending_number: str | None = None  # callback number typed, not yet confirmed
     callback: CallbackRequest | None = None
-    wait_polls: int = 0  # how often Twilio fetched the wait URL
-    queue_result: str | None = None
+    wait_polls: int = 0  # how often the hold loop ran
+    agent: AgentLeg | None = None
     survey: tuple[tuple[int, int], ...] = ()  # (question, score), in answer order
     ended_at: datetime | None = None
     end_status: str | None = None
 
     def survey_answers(self) -> dict[int, int]:
         return dict(self.survey)
-
-
-@runtime_checkable
-class CallStore(Protocol):
-    def start(self, call_sid: str, *, caller: str, called: str, now: datetime) -> tuple[CallRecord, bool]:
-        """The call's record, created on first sight. Returns (record, created)."""
-        ...
-
-    def get(self, call_sid: str) -> CallRecord | None: ...
-
-    def save(self, record: CallRecord) -> CallRecord:
-        """Replace IVR-local state (language, transcript, counters) of a started call."""
-        ...
-
-    def enqueue(self, call_sid: str, handoff: HandoffContext, now: datetime) -> CallRecord: ...
-
-    def request_callback(self, call_sid: str, number: str, now: datetime) -> CallRecord: ...
-
-    def dequeue(self, call_sid: str, queue_result: str, now: datetime) -> CallRecord:
-        """The <Enqueue> action fired (QueueResult bridged, leave, hangup, queue-full, error, ...)."""
-        ...
-
-    def finish(self, call_sid: str, call_status: str, now: datetime) -> CallRecord:
-        """The status callback: completed, busy, no-answer, failed or canceled."""
-        ...
-
-    def record_survey_answer(self, call_sid: str, question: int, score: int, now: datetime) -> CallRecord: ...
-
-    def cached_response(self, key: str) -> str | None: ...
-
-    def remember_response(self, key: str, body: str) -> None: ...
 
 
 class InvalidSurveyAnswer(ValueError):
@@ -155,24 +138,11 @@ def check_survey_answer(question: int, score: int) -> None:
         )
 
 
-_QUEUE_RESULT_STATE = {
-    "bridged": CallState.CONNECTED,
-    "bridging-in-process": CallState.CONNECTED,
-    "hangup": CallState.ABANDONED,
-}
 _FAILED_STATUSES = frozenset({"busy", "no-answer", "failed", "canceled"})
 
 
-def after_queue_state(record: CallRecord, queue_result: str) -> CallState:
-    """State after the <Enqueue> action: bridged -> connected, hangup -> abandoned, leave with a
-    callback -> callback, anything else (queue-full, error, redirected) -> back with the bot."""
-    if queue_result == "leave" and record.callback is not None:
-        return CallState.CALLBACK
-    return _QUEUE_RESULT_STATE.get(queue_result, CallState.IVR)
-
-
 def final_state(record: CallRecord, call_status: str) -> CallState:
-    """State after the status callback. A call still queued when it ends was abandoned."""
+    """State after the caller's status callback. A call still queued when it ends was abandoned."""
     if record.state.ended:
         return record.state
     if record.state is CallState.QUEUED:
@@ -184,100 +154,100 @@ def final_state(record: CallRecord, call_status: str) -> CallState:
     return CallState.COMPLETED
 
 
-class InMemoryCallStore:
-    """A bounded, thread-safe, per-process `CallStore`. Oldest calls are forgotten first."""
+def heard(record: CallRecord, utterance: str) -> CallRecord:
+    """The record after the caller said `utterance` (the recent ones are kept, the count goes on)."""
+    recent = (*record.transcript, utterance)[-RECENT_UTTERANCES:]
+    return replace(record, transcript=recent, heard=record.heard + 1)
 
-    def __init__(self, max_calls: int = 10_000, max_responses: int = 10_000) -> None:
-        self._calls: OrderedDict[str, CallRecord] = OrderedDict()
-        self._responses: OrderedDict[str, str] = OrderedDict()
-        self._max_calls = max_calls
-        self._max_responses = max_responses
-        self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._calls)
+def without_personal_data(record: CallRecord) -> CallRecord:
+    """The record of an ended call keeps what makes late callbacks harmless (state, the agent
+    leg, language, survey) but not the caller's words or numbers: those live on in the contact,
+    under its retention and GDPR rules, not in the call's row."""
+    callback = replace(record.callback, number="") if record.callback is not None else None
+    handoff = replace(record.handoff, transcript=()) if record.handoff is not None else None
+    return replace(record, caller="", transcript=(), pending_number=None, callback=callback, handoff=handoff)
 
-    def _put(self, record: CallRecord) -> CallRecord:
-        self._calls[record.call_sid] = record
-        self._calls.move_to_end(record.call_sid)
-        while len(self._calls) > self._max_calls:
-            self._calls.popitem(last=False)
-        return record
 
-    def _require(self, call_sid: str) -> CallRecord:
-        record = self._calls.get(call_sid)
-        if record is None:
-            raise UnknownCall(f"call {call_sid!r} is not in the call store; start() it first")
-        return record
+# --- the record as JSON (the voice_calls.record column) -------------------------------------------
 
-    def start(self, call_sid: str, *, caller: str, called: str, now: datetime) -> tuple[CallRecord, bool]:
-        with self._lock:
-            existing = self._calls.get(call_sid)
-            if existing is not None:
-                return existing, False
-            record = CallRecord(call_sid, f"voice-{uuid.uuid4().hex}", caller, called, now)
-            return self._put(record), True
 
-    def get(self, call_sid: str) -> CallRecord | None:
-        with self._lock:
-            return self._calls.get(call_sid)
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
-    def save(self, record: CallRecord) -> CallRecord:
-        with self._lock:
-            self._require(record.call_sid)
-            return self._put(record)
 
-    def enqueue(self, call_sid: str, handoff: HandoffContext, now: datetime) -> CallRecord:
-        with self._lock:
-            record = self._require(call_sid)
-            return self._put(
-                replace(record, state=CallState.QUEUED, handoff=handoff, language=handoff.language)
-            )
+def _parse_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
 
-    def request_callback(self, call_sid: str, number: str, now: datetime) -> CallRecord:
-        with self._lock:
-            record = self._require(call_sid)
-            if record.callback is not None and record.callback.number == number:
-                return record  # a retry: one request per call
-            closed = record.state is not CallState.QUEUED
-            queue = record.handoff.queue if record.handoff else None
-            request = CallbackRequest(number, now, None if closed else queue, closed)
-            state = CallState.CALLBACK if closed else record.state  # a queued caller leaves next
-            return self._put(replace(record, callback=request, pending_number=None, state=state))
 
-    def dequeue(self, call_sid: str, queue_result: str, now: datetime) -> CallRecord:
-        with self._lock:
-            record = self._require(call_sid)
-            return self._put(
-                replace(record, queue_result=queue_result, state=after_queue_state(record, queue_result))
-            )
+def _decision(d: TriageDecision | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {"action": d.action.value, "topic": d.topic, "queue": d.queue, "sensitive": d.sensitive,
+            "confidence": d.confidence, "candidates": list(d.candidates),
+            "reason": d.reason.value if d.reason else None, "explanation": d.explanation}  # fmt: skip
 
-    def finish(self, call_sid: str, call_status: str, now: datetime) -> CallRecord:
-        with self._lock:
-            record = self._require(call_sid)
-            if record.ended_at is not None:
-                return record
-            state = final_state(record, call_status)
-            return self._put(replace(record, state=state, ended_at=now, end_status=call_status))
 
-    def record_survey_answer(self, call_sid: str, question: int, score: int, now: datetime) -> CallRecord:
-        check_survey_answer(question, score)
-        with self._lock:
-            record = self._require(call_sid)
-            answers = {**record.survey_answers(), question: score}  # a retry overwrites, never duplicates
-            return self._put(replace(record, survey=tuple(sorted(answers.items()))))
+def _parse_decision(d: dict[str, Any] | None) -> TriageDecision | None:
+    if d is None:
+        return None
+    return TriageDecision(
+        Action(d["action"]), d["topic"], d["queue"], bool(d["sensitive"]), float(d["confidence"]),
+        candidates=tuple(d["candidates"]), reason=HandoffReason(d["reason"]) if d["reason"] else None,
+        explanation=d["explanation"],
+    )  # fmt: skip
 
-    def cached_response(self, key: str) -> str | None:
-        with self._lock:
-            return self._responses.get(key)
 
-    def remember_response(self, key: str, body: str) -> None:
-        with self._lock:
-            self._responses[key] = body
-            while len(self._responses) > self._max_responses:
-                self._responses.popitem(last=False)
+def to_json(record: CallRecord) -> dict[str, Any]:
+    """The record as a JSON document (times as ISO 8601 with their offset)."""
+    out: dict[str, Any] = {f.name: getattr(record, f.name) for f in fields(record)}
+    out["started_at"], out["ended_at"] = _time(record.started_at), _time(record.ended_at)
+    out["state"] = record.state.value
+    out["transcript"], out["candidates"] = list(record.transcript), list(record.candidates)
+    out["flagged"] = _decision(record.flagged)
+    out["survey"] = [list(pair) for pair in record.survey]
+    h = record.handoff
+    out["handoff"] = None if h is None else {
+        "queue": h.queue, "via": h.via.value, "language": h.language, "topic": h.topic,
+        "reason": h.reason.value if h.reason else None, "sensitive": h.sensitive, "confidence": h.confidence,
+        "transcript": list(h.transcript), "explanation": h.explanation,
+    }  # fmt: skip
+    cb = record.callback
+    out["callback"] = None if cb is None else {
+        "number": cb.number, "requested_at": _time(cb.requested_at), "queue": cb.queue, "while_closed": cb.while_closed,
+    }  # fmt: skip
+    a = record.agent
+    out["agent"] = None if a is None else {
+        "agent_id": a.agent_id, "target": a.target, "requested_at": _time(a.requested_at), "redirected": a.redirected,
+        "leg_sid": a.leg_sid, "status": a.status, "answered": a.answered, "returned": a.returned,
+    }  # fmt: skip
+    return out
 
-    def all(self) -> list[CallRecord]:
-        """Every call still remembered (for tests and the readiness report)."""
-        with self._lock:
-            return list(self._calls.values())
+
+def from_json(data: dict[str, Any]) -> CallRecord:
+    h, cb, a = data.get("handoff"), data.get("callback"), data.get("agent")
+    started = _parse_time(data["started_at"])
+    assert started is not None  # written by to_json, never None
+    return CallRecord(
+        call_sid=data["call_sid"], contact_id=data["contact_id"], caller=data["caller"], called=data["called"],
+        started_at=started, tenant_id=data.get("tenant_id", ""), state=CallState(data["state"]),
+        language=data["language"], transcript=tuple(data["transcript"]), heard=int(data.get("heard", 0)),
+        topic=data["topic"], flagged=_parse_decision(data["flagged"]), unclear=int(data["unclear"]),
+        candidates=tuple(data["candidates"]),
+        handoff=None if h is None else HandoffContext(
+            queue=h["queue"], via=HandoffVia(h["via"]), language=h["language"], topic=h["topic"],
+            reason=HandoffReason(h["reason"]) if h["reason"] else None, sensitive=bool(h["sensitive"]),
+            confidence=h["confidence"], transcript=tuple(h["transcript"]), explanation=h["explanation"],
+        ),
+        pending_number=data["pending_number"],
+        callback=None if cb is None else CallbackRequest(
+            cb["number"], _parse_time(cb["requested_at"]) or started, cb["queue"], bool(cb["while_closed"])
+        ),
+        wait_polls=int(data["wait_polls"]),
+        agent=None if a is None else AgentLeg(
+            a["agent_id"], a["target"], _parse_time(a["requested_at"]) or started, bool(a["redirected"]),
+            a["leg_sid"], a["status"], bool(a["answered"]), bool(a["returned"]),
+        ),
+        survey=tuple((int(q), int(s)) for q, s in data["survey"]),
+        ended_at=_parse_time(data["ended_at"]), end_status=data["end_status"],
+    )  # fmt: skip

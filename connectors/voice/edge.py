@@ -1,24 +1,26 @@
-"""The edge of the voice webhooks: checks made before the call flow starts (the setup, the
-called number) and answers given then, as TwiML.
-
-`check_number_served` refuses a call to a number no tenant lists; the routes then raise
-`Answered` with the TwiML to send, and `VoiceRoute` (the voice router's route class) returns it.
+"""The edge of the voice webhooks: checks made before the call flow starts (the setup) and
+answers given then, as TwiML: a dependency raises `Answered` with the TwiML to send (a number no
+tenant serves, an unknown call), and `VoiceRoute` (the voice routers' route class) returns it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import logging
+from collections.abc import Callable, Collection, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from twilio.twiml.voice_response import VoiceResponse
 
-from bot.errors import NumberNotServed, VoiceConfigError
+from bot.errors import KontaktError, VoiceConfigError
 from bot.topics import TopicContract
 from connectors.voice.config import VoiceSettings
-from connectors.voice.prompts import Prompts
+from connectors.voice.prompts import Lang, Prompts, load_prompts
 
-__all__ = ["Answered", "VoiceRoute", "check_number_served", "check_voice_setup"]
+__all__ = ["Answered", "VoiceRoute", "check_voice_setup"]
+
+log = logging.getLogger("kontakt.voice")
 
 
 class Answered(Exception):
@@ -31,7 +33,9 @@ class Answered(Exception):
 
 
 class VoiceRoute(APIRoute):
-    """Returns the TwiML of an `Answered` raised by a dependency (FastAPI would make it a 500)."""
+    """Returns the TwiML of an `Answered` raised by a dependency (FastAPI would make it a 500),
+    and answers any of our errors (the database is unavailable, ...) with a spoken apology and a
+    hang-up instead of an HTTP error the caller would hear as Twilio's own message."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -41,24 +45,23 @@ class VoiceRoute(APIRoute):
                 return await handler(request)
             except Answered as answered:
                 return answered.response
+            except KontaktError as exc:
+                log.error("voice webhook %s failed: %s: %s", request.url.path, type(exc).__name__, exc)
+                resp = VoiceResponse()
+                resp.say(load_prompts().text("error_call_again", Lang.DA), language=Lang.DA.bcp47)
+                resp.hangup()
+                return Response(str(resp), media_type="application/xml")
 
         return handle
 
 
-def check_number_served(request: Request, called: str) -> None:
-    """`NumberNotServed` when tenants list their phone numbers and `called` is none of them.
-    (Without any listed number, or without a called number, the default tenant takes the call.)"""
-    tenants = getattr(request.app.state, "tenants", None)
-    served = {n for t in tenants.tenants for n in t.phone_numbers} if tenants is not None else set()
-    if served and called and called not in served:
-        raise NumberNotServed(f"no tenant lists the called number {called[:32]!r} under phone_numbers")
-
-
-def check_voice_setup(settings: VoiceSettings, prompts: Prompts, contract: TopicContract) -> None:
+def check_voice_setup(
+    settings: VoiceSettings, prompts: Prompts, contract: TopicContract, tenant_ids: Collection[str] | None = None
+) -> None:
     """Every queue the voice settings and the menu name must exist in the topic contract.
-    Raises `VoiceConfigError` naming the key. Runs once per app on the first webhook; call it at
-    startup too, so a typo fails the deployment instead of the first caller."""
-    prompts.check_queues(contract)
+    Raises `VoiceConfigError` naming the key. Runs at start-up (`wiring.voice_channel`), so a
+    typo fails the deployment instead of the first caller."""
+    prompts.check_queues(contract, tenant_ids)
     named = {
         "KONTAKT_VOICE_FALLBACK_QUEUE": settings.fallback_queue,
         "KONTAKT_VOICE_ENGLISH_QUEUE": settings.english_queue,

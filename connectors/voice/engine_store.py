@@ -1,49 +1,63 @@
-"""`EngineCallStore`: the voice channel's `CallStore` on the conversation engine.
+"""`EngineCallStore`: the calls of the phone channel, in the database and on the engine.
 
-One call is one engine contact: channel `voice`, external_ref = Twilio's CallSid, so a retried
-webhook (same CallSid) finds the same contact on any worker. The contact-centre steps map to
-engine steps:
+One call is one engine contact: channel `voice`, external_ref = Twilio's CallSid. The call's own
+state (`CallRecord`) is one row of `voice_calls` (bot.storage.voice), read and changed in a
+locked transaction per step, so any worker serves any webhook of any call and a worker that
+dies mid-call loses nothing. The contact-centre steps are engine steps:
 
     start             open_contact (tenant from the called number, phone = caller)
-    save              the caller's new utterances become citizen messages (idempotent per index)
-    enqueue           request_handoff with the reason (once: a retry finds the contact queued)
-    request_callback  request_callback (once per call)
-    dequeue "hangup"  mark_abandoned;  finish while BOT/QUEUED/OFFERED: mark_abandoned
-
-IVR-local state (language, counters, the survey, remembered TwiML) is a `CallRecord` kept in
-this process; a worker that has not seen the call rebuilds a minimal record from the contact.
+    hear              the caller's utterance becomes a citizen message (idempotent per index)
+    said              the bot's spoken answer becomes a bot reply (what the bot said, for the packet)
+    enqueue           request_handoff with a summary (once: a retry finds the contact queued)
+    request_callback  request_callback (an engine task; once per call)
+    finish            the caller hung up: mark_abandoned while BOT/QUEUED/OFFERED
+    agent_leg         the agent's phone did not answer: return_unconnected (front of the queue)
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
 
 from bot.engine import ConversationEngine
-from bot.errors import NumberNotServed, UnknownCall
+from bot.errors import IllegalTransition, NotAssignedAgent, NumberNotServed, UnknownCall
 from bot.routing.handoff import PacketReason
 from bot.storage import repository as repo
-from bot.storage.models import Channel, ContactState
+from bot.storage import voice as store_db
+from bot.storage.models import Channel, ContactState, EventKind
 from bot.storage.repository import ContactView
+from bot.tenants import Tenants
 from bot.types import Action, HandoffReason, TriageDecision
 from connectors.voice.calls import (
+    AgentLeg,
     CallbackRequest,
     CallRecord,
     CallState,
     HandoffContext,
     HandoffVia,
-    after_queue_state,
     check_survey_answer,
     final_state,
+    from_json,
+    heard,
+    to_json,
+    without_personal_data,
 )
 
-__all__ = ["TEXTS_DA", "EngineCallStore", "handoff_reason"]
+__all__ = ["TEXTS_DA", "EngineCallStore", "handoff_reason", "response_key", "tenant_by_number"]
 
+log = logging.getLogger("kontakt.voice")
+
+# What the back office reads on the task (Danish, shown in the console).
 TEXTS_DA = {"callback_note": "Ønsker at blive ringet op (telefon)."}
 _LEAVABLE = (ContactState.BOT, ContactState.QUEUED, ContactState.OFFERED)
+_SILENT = (ContactState.CLOSED, ContactState.ABANDONED)
+AGENT_LEG_FAILED = frozenset({"busy", "no-answer", "failed", "canceled"})
 _VIA_REASON = {
     HandoffVia.MENU: PacketReason.ASKED_FOR_HUMAN,
     HandoffVia.ASKED: PacketReason.ASKED_FOR_HUMAN,
@@ -64,177 +78,14 @@ def handoff_reason(context: HandoffContext) -> PacketReason:
     return _VIA_REASON[context.via]
 
 
-class EngineCallStore:
-    """A `CallStore` whose calls are engine contacts. `tenant_for(called)` picks the tenant."""
-
-    def __init__(
-        self,
-        engine: ConversationEngine,
-        tenant_for: Callable[[str], str],
-        tenant_ids: Callable[[], list[str]] | None = None,
-        *,
-        max_calls: int = 10_000,
-        max_responses: int = 10_000,
-    ) -> None:
-        self.engine = engine
-        self.tenant_for = tenant_for
-        self.tenant_ids = tenant_ids
-        self._calls: OrderedDict[str, tuple[str, CallRecord]] = OrderedDict()  # sid -> (tenant, record)
-        self._responses: OrderedDict[str, str] = OrderedDict()
-        self._max_calls, self._max_responses = max_calls, max_responses
-        self._lock = threading.RLock()
-
-    # -- local records -------------------------------------------------------------------------
-    def _put(self, tenant_id: str, record: CallRecord) -> CallRecord:
-        with self._lock:
-            self._calls[record.call_sid] = (tenant_id, record)
-            self._calls.move_to_end(record.call_sid)
-            while len(self._calls) > self._max_calls:
-                self._calls.popitem(last=False)
-        return record
-
-    def _find(self, call_sid: str) -> tuple[str, CallRecord] | None:
-        with self._lock:
-            found = self._calls.get(call_sid)
-        if found is not None:
-            return found
-        if self.tenant_ids is None:
-            return None
-        with self.engine.db.read() as s:  # another worker started the call
-            for tenant_id in self.tenant_ids():
-                c = repo.find_contact(s, tenant_id=tenant_id, channel=Channel.VOICE, external_ref=call_sid)
-                if c is not None:
-                    view = ContactView.of(c)
-                    break
-            else:
-                return None
-        record = CallRecord(call_sid, view.id, view.citizen_phone or "", "", view.created_at,
-                            state=_call_state(view.state), topic=view.topic)  # fmt: skip
-        return tenant_id, self._put(tenant_id, record)
-
-    def _require(self, call_sid: str) -> tuple[str, CallRecord]:
-        found = self._find(call_sid)
-        if found is None:
-            raise UnknownCall(f"call {call_sid!r} is not in the call store; start() it first")
-        return found
-
-    def _contact(self, tenant_id: str, record: CallRecord) -> ContactView:
-        return self.engine.contact(tenant_id, record.contact_id)
-
-    # -- CallStore -------------------------------------------------------------------------------
-    def start(self, call_sid: str, *, caller: str, called: str, now: datetime) -> tuple[CallRecord, bool]:
-        found = self._find(call_sid)
-        if found is not None:
-            return found[1], False
-        tenant_id = self.tenant_for(called)
-        with self.engine.db.read() as s:
-            existed = repo.find_contact(s, tenant_id=tenant_id, channel=Channel.VOICE, external_ref=call_sid)
-        contact = self.engine.open_contact(tenant_id, Channel.VOICE, call_sid, phone=caller or None, now=now)
-        record = CallRecord(call_sid, contact.id, caller, called, now)
-        return self._put(tenant_id, record), existed is None
-
-    def get(self, call_sid: str) -> CallRecord | None:
-        found = self._find(call_sid)
-        return found[1] if found else None
-
-    def save(self, record: CallRecord) -> CallRecord:
-        tenant_id, old = self._require(record.call_sid)
-        self._record_utterances(tenant_id, record)
-        return self._put(tenant_id, record)
-
-    def _record_utterances(self, tenant_id: str, record: CallRecord) -> None:
-        contact = self._contact(tenant_id, record)
-        if contact.state in (ContactState.CLOSED, ContactState.ABANDONED):
-            return
-        for i, utterance in enumerate(record.transcript):
-            # idempotent: the index is the client message id, so a retry writes nothing
-            self.engine.record_inbound(tenant_id, record.contact_id, utterance, f"{record.call_sid}:{i}")
-
-    def enqueue(self, call_sid: str, handoff: HandoffContext, now: datetime) -> CallRecord:
-        tenant_id, record = self._require(call_sid)
-        record = replace(record, transcript=handoff.transcript or record.transcript)
-        self._record_utterances(tenant_id, record)
-        if self._contact(tenant_id, record).state is ContactState.BOT:
-            queue = handoff.queue if handoff.queue in self.engine.contract.queue_by_id else None
-            decision = TriageDecision(
-                action=Action.HANDOFF, topic=handoff.topic, queue=queue, sensitive=handoff.sensitive,
-                confidence=handoff.confidence or 0.0, reason=handoff.reason or HandoffReason.ASKED_FOR_HUMAN,
-                explanation=handoff.explanation,
-            )  # fmt: skip
-            self.engine.request_handoff(tenant_id, record.contact_id, decision, handoff_reason(handoff),
-                                        summary=handoff.explanation or None, now=now)  # fmt: skip
-        return self._put(tenant_id, replace(record, state=CallState.QUEUED, handoff=handoff,
-                                            language=handoff.language))  # fmt: skip
-
-    def request_callback(self, call_sid: str, number: str, now: datetime) -> CallRecord:
-        tenant_id, record = self._require(call_sid)
-        if record.callback is not None and record.callback.number == number:
-            return record  # a retry: one request per call
-        if self._contact(tenant_id, record).state in (ContactState.BOT, ContactState.HANDOFF_REQUESTED,
-                                                       ContactState.QUEUED):  # fmt: skip
-            self.engine.request_callback(tenant_id, record.contact_id, number, TEXTS_DA["callback_note"], now=now)
-        closed = record.state is not CallState.QUEUED
-        queue = record.handoff.queue if record.handoff else None
-        request = CallbackRequest(number, now, None if closed else queue, closed)
-        state = CallState.CALLBACK if closed else record.state  # a queued caller leaves next
-        return self._put(tenant_id, replace(record, callback=request, pending_number=None, state=state))
-
-    def dequeue(self, call_sid: str, queue_result: str, now: datetime) -> CallRecord:
-        tenant_id, record = self._require(call_sid)
-        state = after_queue_state(record, queue_result)
-        if state is CallState.ABANDONED:
-            self._abandon(tenant_id, record, now)
-        return self._put(tenant_id, replace(record, queue_result=queue_result, state=state))
-
-    def finish(self, call_sid: str, call_status: str, now: datetime) -> CallRecord:
-        tenant_id, record = self._require(call_sid)
-        if record.ended_at is not None:
-            return record
-        state = final_state(record, call_status)
-        if state in (CallState.ABANDONED, CallState.FAILED) or record.state in (CallState.IVR, CallState.CLOSED):
-            self._abandon(tenant_id, record, now)  # hung up while the bot or the queue had them
-        return self._put(tenant_id, replace(record, state=state, ended_at=now, end_status=call_status))
-
-    def _abandon(self, tenant_id: str, record: CallRecord, now: datetime) -> None:
-        if self._contact(tenant_id, record).state in _LEAVABLE:
-            self.engine.mark_abandoned(tenant_id, record.contact_id, now=now)
-
-    def record_survey_answer(self, call_sid: str, question: int, score: int, now: datetime) -> CallRecord:
-        check_survey_answer(question, score)
-        tenant_id, record = self._require(call_sid)
-        answers = {**record.survey_answers(), question: score}  # a retry overwrites, never duplicates
-        return self._put(tenant_id, replace(record, survey=tuple(sorted(answers.items()))))
-
-    def cached_response(self, key: str) -> str | None:
-        with self._lock:
-            return self._responses.get(key)
-
-    def remember_response(self, key: str, body: str) -> None:
-        with self._lock:
-            self._responses[key] = body
-            while len(self._responses) > self._max_responses:
-                self._responses.popitem(last=False)
+def response_key(call_sid: str, path_and_query: str, token: str) -> str:
+    """The key of a remembered TwiML answer: one per call, webhook URL and idempotency token."""
+    return hashlib.sha256(f"{call_sid}\n{path_and_query}\n{token}".encode()).hexdigest()
 
 
-def _call_state(state: ContactState) -> CallState:
-    return {
-        ContactState.BOT: CallState.IVR,
-        ContactState.HANDOFF_REQUESTED: CallState.QUEUED,
-        ContactState.QUEUED: CallState.QUEUED,
-        ContactState.OFFERED: CallState.QUEUED,
-        ContactState.ASSIGNED: CallState.CONNECTED,
-        ContactState.AGENT_ACTIVE: CallState.CONNECTED,
-        ContactState.CALLBACK_REQUESTED: CallState.CALLBACK,
-        ContactState.MESSAGE_LEFT: CallState.CALLBACK,
-        ContactState.ABANDONED: CallState.ABANDONED,
-        ContactState.CLOSED: CallState.COMPLETED,
-    }[state]
-
-
-def tenant_by_number(tenants) -> Callable[[str], str]:
-    """`tenant_for` from bot.tenants: the tenant whose phone_numbers hold the called number; the
-    default tenant when no tenant lists numbers or no number was called; `NumberNotServed`
-    for any other number (the routes refuse such calls before they reach the store)."""
+def tenant_by_number(tenants: Tenants) -> Callable[[str], str]:
+    """`tenant_for(called)`: the tenant whose phone_numbers hold the called number; the default
+    tenant when no tenant lists numbers or no number was called; `NumberNotServed` otherwise."""
     by_number = {n: t.id for t in tenants.tenants for n in t.phone_numbers}
 
     def tenant_for(called: str) -> str:
@@ -247,29 +98,219 @@ def tenant_by_number(tenants) -> Callable[[str], str]:
     return tenant_for
 
 
-def install_engine_store(app) -> None:
-    """Make the voice routes use the engine (sets app.state.voice_calls, built on first use)."""
-    app.state.voice_calls = _LazyStore(app)
+class EngineCallStore:
+    """The calls, in the database. `tenant_for(called)` picks the tenant of a new call."""
 
+    def __init__(self, engine: ConversationEngine, tenant_for: Callable[[str], str]) -> None:
+        self.engine = engine
+        self.db = engine.db
+        self.tenant_for = tenant_for
 
-class _LazyStore:
-    def __init__(self, app) -> None:
-        self._app = app
-        self._store: EngineCallStore | None = None
-        self._lock = threading.Lock()
+    # -- reading and changing the record ---------------------------------------------------------
+    def get(self, call_sid: str) -> CallRecord | None:
+        with self.db.read() as s:
+            row = store_db.get_call(s, call_sid=call_sid)
+            return None if row is None else from_json(row.record)
 
-    def get(self, *args, **kwargs):  # CallStore.get
-        return self._real().get(*args, **kwargs)
+    def _require(self, call_sid: str) -> CallRecord:
+        record = self.get(call_sid)
+        if record is None:
+            raise UnknownCall(f"call {call_sid!r} is not known; only /voice/incoming starts a call")
+        return record
 
-    def _real(self) -> EngineCallStore:
-        if self._store is None:
-            with self._lock:
-                if self._store is None:
-                    state = self._app.state
-                    tenants = state.tenants
-                    self._store = EngineCallStore(state.engine, tenant_by_number(tenants),
-                                                  lambda: [t.id for t in tenants.tenants])  # fmt: skip
-        return self._store
+    def _mutate(
+        self, call_sid: str, change: Callable[[CallRecord], CallRecord], *, event: dict[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> CallRecord:
+        """Change the stored record under a row lock (two webhooks of one call never undo each
+        other's fields), optionally with an event in the same transaction."""
+        with self.db.write() as s:
+            row = store_db.get_call(s, call_sid=call_sid, lock=True)
+            if row is None:
+                raise UnknownCall(f"call {call_sid!r} is not known; only /voice/incoming starts a call")
+            record = change(from_json(row.record))
+            row.record, row.state = to_json(record), record.state.value
+            if now is not None:
+                row.updated_at = now
+            if event is not None:
+                repo.add_event(s, tenant_id=row.tenant_id, contact_id=row.contact_id, at=event.pop("at"),
+                               kind=event.pop("kind"), data=event)  # fmt: skip
+            return record
 
-    def __getattr__(self, name: str):
-        return getattr(self._real(), name)
+    def update(self, call_sid: str, **changes: Any) -> CallRecord:
+        """Set the given fields of the record (only those: a concurrent step keeps its own)."""
+        return self._mutate(call_sid, lambda r: replace(r, **changes))
+
+    def contact(self, record: CallRecord) -> ContactView:
+        return self.engine.contact(record.tenant_id, record.contact_id)
+
+    # -- the call's steps ------------------------------------------------------------------------
+    def start(self, call_sid: str, *, caller: str, called: str, now: datetime) -> tuple[CallRecord, bool]:
+        """The call's record, created on first sight (with its contact). Returns (record, created)."""
+        found = self.get(call_sid)
+        if found is not None:
+            return found, False
+        tenant_id = self.tenant_for(called)
+        contact = self.engine.open_contact(tenant_id, Channel.VOICE, call_sid, phone=caller or None, now=now)
+        record = CallRecord(call_sid, contact.id, caller, called, now, tenant_id=tenant_id)
+        try:
+            with self.db.write() as s:
+                if store_db.get_call(s, call_sid=call_sid, lock=True) is None:
+                    store_db.insert_call(s, call_sid=call_sid, tenant_id=tenant_id, contact_id=contact.id,
+                                         state=record.state.value, record=to_json(record), at=now)  # fmt: skip
+                    return record, True
+        except IntegrityError:
+            pass  # another worker started the same call at the same moment
+        return self._require(call_sid), False
+
+    def hear(self, call_sid: str, utterance: str, now: datetime) -> CallRecord:
+        """The caller said `utterance`: a citizen message on the contact, and the recent ones."""
+        record = self._require(call_sid)
+        if self.contact(record).state not in _SILENT:
+            # the index is the message's idempotency key: a retried webhook writes nothing twice
+            self.engine.record_inbound(record.tenant_id, record.contact_id, utterance, f"{call_sid}:{record.heard}",
+                                       now=now)  # fmt: skip
+        return self._mutate(call_sid, lambda r: heard(r, utterance))
+
+    def said(self, call_sid: str, text: str, decision: TriageDecision | None, now: datetime) -> None:
+        """The bot answered (spoken): a bot reply on the contact while the bot has it."""
+        record = self._require(call_sid)
+        if self.engine.bot_may_answer(record.tenant_id, record.contact_id):
+            self.engine.record_bot_reply(record.tenant_id, record.contact_id, text, decision, now=now)
+
+    def enqueue(self, call_sid: str, handoff: HandoffContext, now: datetime, summary: str | None = None) -> CallRecord:
+        """To a person: the contact is queued in the engine (once; a retry finds it queued)."""
+        record = self._require(call_sid)
+        if self.contact(record).state is ContactState.BOT:
+            queue = handoff.queue if handoff.queue in self.engine.contract.queue_by_id else None
+            decision = TriageDecision(
+                action=Action.HANDOFF, topic=handoff.topic, queue=queue, sensitive=handoff.sensitive,
+                confidence=handoff.confidence or 0.0, reason=handoff.reason or HandoffReason.ASKED_FOR_HUMAN,
+                explanation=handoff.explanation,
+            )  # fmt: skip
+            try:
+                self.engine.request_handoff(record.tenant_id, record.contact_id, decision, handoff_reason(handoff),
+                                            summary=summary, now=now)  # fmt: skip
+            except IllegalTransition:  # a retry of this webhook on another worker queued it first
+                log.info("call %s: contact already queued", call_sid)
+        return self._mutate(call_sid, lambda r: replace(r, state=CallState.QUEUED, handoff=handoff,
+                                                           language=handoff.language, wait_polls=0), now=now)  # fmt: skip
+
+    def request_callback(self, call_sid: str, number: str, now: datetime) -> CallRecord:
+        """The caller asked to be called back: an engine task (once per call)."""
+        record = self._require(call_sid)
+        if record.callback is not None and record.callback.number == number:
+            return record  # a retry: one request per call
+        state = self.contact(record).state
+        if state is ContactState.OFFERED:  # an agent's console is ringing: take it back, the caller chose
+            for offer in self.engine.offers(record.tenant_id):
+                if offer.contact_id == record.contact_id:
+                    self.engine.decline_or_expire_offer(record.tenant_id, offer.id, expired=True, now=now)
+            state = self.contact(record).state
+        if state in (ContactState.BOT, ContactState.HANDOFF_REQUESTED, ContactState.QUEUED):
+            self.engine.request_callback(record.tenant_id, record.contact_id, number, TEXTS_DA["callback_note"],
+                                         now=now)  # fmt: skip
+        closed = record.state is not CallState.QUEUED
+        queue = record.handoff.queue if record.handoff else None
+        request = CallbackRequest(number, now, None if closed else queue, closed)
+        return self._mutate(call_sid, lambda r: replace(r, callback=request, pending_number=None,
+                                                           state=CallState.CALLBACK), now=now)  # fmt: skip
+
+    def finish(self, call_sid: str, call_status: str, now: datetime) -> CallRecord:
+        """The caller's call ended (status callback). Hung up while the bot or the queue had
+        them, while an agent was being offered the call, or while the accepting agent's phone
+        rang: the contact is abandoned (the agent is free again)."""
+        record = self._require(call_sid)
+        if record.ended_at is not None:
+            return record  # a repeated callback
+        leg = record.agent
+        ringing = leg is not None and not leg.answered and not leg.returned
+        contact = self.contact(record)
+        if ringing and leg is not None and contact.state is ContactState.ASSIGNED:
+            self._unconnected(record, leg.agent_id, agent_missed=False, now=now)
+            contact = self.contact(record)
+        # Put through to an extension or another authority, the caller was served, not abandoned.
+        if contact.state in _LEAVABLE and record.state not in (CallState.TRANSFERRED, CallState.CONNECTED):
+            try:
+                self.engine.mark_abandoned(record.tenant_id, record.contact_id, now=now)
+            except IllegalTransition:  # a repeated callback on another worker got there first
+                log.info("call %s: contact already left the queue", call_sid)
+        state = final_state(record, call_status)
+
+        def ended(r: CallRecord) -> CallRecord:
+            if r.ended_at is not None:
+                return r
+            agent = replace(r.agent, returned=True) if ringing and r.agent is not None else r.agent
+            return without_personal_data(replace(r, state=state, ended_at=now, end_status=call_status, agent=agent))
+
+        record = self._mutate(call_sid, ended, now=now)
+        with self.db.write() as s:
+            store_db.forget_responses(s, call_sid=call_sid)
+        return record
+
+    def _unconnected(self, record: CallRecord, agent_id: str, *, agent_missed: bool, now: datetime) -> None:
+        try:
+            self.engine.return_unconnected(record.tenant_id, record.contact_id, agent_id, agent_missed=agent_missed,
+                                           now=now)  # fmt: skip
+        except (IllegalTransition, NotAssignedAgent) as exc:  # closed meanwhile, or another agent has it
+            log.info("call %s: contact not returned to the queue (%s)", record.call_sid, type(exc).__name__)
+
+    def record_survey_answer(self, call_sid: str, question: int, score: int, now: datetime) -> CallRecord:
+        """One answer of the phone survey: on the record and as a feedback event for statistics."""
+        check_survey_answer(question, score)
+
+        def answer(r: CallRecord) -> CallRecord:
+            answers = {**r.survey_answers(), question: score}  # a retry overwrites, never duplicates
+            return replace(r, survey=tuple(sorted(answers.items())))
+
+        event = {"kind": EventKind.FEEDBACK, "at": now, "channel": "voice", "level": "agent", "scale": [1, 9],
+                 "scores": {str(question): score}}  # fmt: skip
+        return self._mutate(call_sid, answer, event=event, now=now)
+
+    # -- the bridge to the agent -----------------------------------------------------------------
+    def call_of(self, tenant_id: str, contact_id: str) -> CallRecord | None:
+        with self.db.read() as s:
+            row = store_db.call_for_contact(s, tenant_id=tenant_id, contact_id=contact_id)
+            return None if row is None else from_json(row.record)
+
+    def agent_target(self, tenant_id: str, agent_id: str) -> str | None:
+        """The agent's phone number or "client:<identity>", None when they have no line."""
+        with self.db.read() as s:
+            line = store_db.agent_line(s, tenant_id=tenant_id, agent_id=agent_id)
+        return None if line is None else line.target
+
+    def bridging(self, call_sid: str, agent_id: str, target: str, now: datetime) -> CallRecord:
+        leg = AgentLeg(agent_id, target, now)
+        return self._mutate(call_sid, lambda r: replace(r, agent=leg, state=CallState.BRIDGING), now=now)
+
+    def redirected(self, call_sid: str) -> CallRecord:
+        return self._mutate(call_sid, lambda r: r if r.agent is None else replace(r, agent=replace(r.agent, redirected=True)))
+
+    def agent_leg(self, call_sid: str, leg_sid: str | None, status: str, now: datetime) -> CallRecord:
+        """A status of the agent's leg (status callback or the <Dial> action). Answered: the call
+        is connected. Busy, no answer, failed: the contact goes back to the front of its queue
+        (once, however many callbacks say so) and the caller hears the hold loop again."""
+        record = self._require(call_sid)
+        leg = record.agent
+        if leg is None or (leg_sid and leg.leg_sid and leg.leg_sid != leg_sid):
+            return record  # no bridge, or a callback of an earlier leg
+        if status in ("in-progress", "answered", "completed"):  # "completed" only follows an answer
+            return self._mutate(call_sid, lambda r: replace(
+                r, state=CallState.CONNECTED if r.ended_at is None else r.state,
+                agent=replace(leg, leg_sid=leg_sid or leg.leg_sid, status=status, answered=True)), now=now)  # fmt: skip
+        if status in AGENT_LEG_FAILED and not leg.answered and not leg.returned:
+            self._unconnected(record, leg.agent_id, agent_missed=True, now=now)
+            state = CallState.QUEUED if record.ended_at is None else record.state
+            return self._mutate(call_sid, lambda r: replace(r, state=state, wait_polls=0, agent=replace(
+                leg, leg_sid=leg_sid or leg.leg_sid, status=status, returned=True)), now=now)  # fmt: skip
+        return self._mutate(call_sid, lambda r: r if r.agent is None else replace(
+            r, agent=replace(r.agent, leg_sid=leg_sid or r.agent.leg_sid, status=status)), now=now)  # fmt: skip
+
+    # -- replayed answers ------------------------------------------------------------------------
+    def cached_response(self, key: str) -> str | None:
+        with self.db.read() as s:
+            return store_db.cached_response(s, key=key)
+
+    def remember_response(self, key: str, call_sid: str, body: str, now: datetime) -> str:
+        with self.db.write() as s:
+            return store_db.remember_response(s, key=key, call_sid=call_sid, body=body, at=now)

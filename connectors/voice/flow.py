@@ -1,16 +1,18 @@
-"""Small pure decisions of the call flow: menu keys, the callback offer, safety stickiness,
-what to say when closed or handing off. The routes do the I/O; twiml.py renders."""
+"""Small pure decisions of the call flow: menu keys, safety stickiness, what to say when closed,
+handing off or on hold, the agent's summary. The routes do the I/O; twiml.py renders. (Whether to
+offer a callback is the engine's rule: `ConversationEngine.queue_status`.)"""
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.retrieval.articles import Article
 from bot.routing.calendar import ClosingReason, ClosingStatus
-from bot.routing.skills import RoutingPolicy
+from bot.routing.handoff import summarise
 from bot.topics import Queue
 from bot.types import Action, HandoffReason, TriageDecision
 from connectors.voice.prompts import Lang, Prompts
@@ -34,27 +36,19 @@ class MenuChoice:
     label: str | None = None
 
 
-def menu_choice(digits: str, prompts: Prompts) -> MenuChoice:
-    """What a key pressed at the level-1 menu means."""
+def menu_choice(digits: str, prompts: Prompts, tenant_id: str | None = None) -> MenuChoice:
+    """What a key pressed at the level-1 menu (the called tenant's) means."""
     digits = digits.strip()
     if digits.startswith(EXTENSION_KEY):
         return MenuChoice(ChoiceKind.EXTENSION)
     if digits == HUMAN_KEY:
         return MenuChoice(ChoiceKind.HUMAN)
-    option = prompts.menu_option(digits)
+    option = prompts.menu_option(digits, tenant_id)
     if option is None:
         return MenuChoice(ChoiceKind.INVALID)
     if option.english:
         return MenuChoice(ChoiceKind.ENGLISH)
     return MenuChoice(ChoiceKind.QUEUE, option.queue, option.da)
-
-
-def callback_offered(queue_size: int | None, queue_time: float | None, policy: RoutingPolicy) -> bool:
-    """Seed 000 §2.6: offer a callback when more than `callback_queue_length` wait or the caller
-    has waited `callback_wait_seconds` or more (5 and 60 s by default)."""
-    if queue_size is not None and queue_size > policy.callback_queue_length:
-        return True
-    return queue_time is not None and queue_time >= policy.callback_wait_seconds
 
 
 def is_unclear(transcript: str, confidence: float | None, min_confidence: float) -> bool:
@@ -132,3 +126,23 @@ def hold_tip(
             if article is not None and article.selfservice is not None:
                 return prompts.text("queue_tip_topic", lang, tip=article.voice)
     return prompts.text("queue_tip_generic", lang)
+
+
+def handoff_summary(transcript: Sequence[str], choice: str, language: Lang, prompts: Prompts) -> str:
+    """The packet's summary for the agent (in Danish): the caller's language and their most
+    informative sentence, or the menu choice when they only pressed keys."""
+    name = prompts.text(f"language_{language.value}", Lang.DA)
+    request = summarise(transcript)
+    if request:
+        return prompts.text("summary_spoken", Lang.DA, language=name, request=request)
+    return prompts.text("summary_keys", Lang.DA, language=name, choice=choice)
+
+
+def spoken_wait(expected: timedelta | None, prompts: Prompts, lang: Lang = Lang.DA) -> str | None:
+    """'Den forventede ventetid er cirka 4 minutter.' (None when nobody staffed can take it)."""
+    if expected is None:
+        return None
+    minutes = math.ceil(expected.total_seconds() / 60)
+    if minutes <= 1:
+        return prompts.text("queue_wait_short", lang)
+    return prompts.text("queue_wait_minutes", lang, minutes=minutes)

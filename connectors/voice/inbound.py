@@ -42,8 +42,10 @@ class VoiceWebhook(BaseModel):
     avg_queue_time: int | None = Field(None, alias="AvgQueueTime")
     current_queue_size: int | None = Field(None, alias="CurrentQueueSize")
     queue_result: str | None = Field(None, alias="QueueResult")
-    # <Dial> action, status callback
+    # <Dial> action, status callback (of the agent's leg: ParentCallSid is the caller's call)
     dial_call_status: str | None = Field(None, alias="DialCallStatus")
+    dial_call_sid: str | None = Field(None, alias="DialCallSid")
+    parent_call_sid: str | None = Field(None, alias="ParentCallSid")
     call_duration: int | None = Field(None, alias="CallDuration")
 
     @field_validator("*", mode="before")

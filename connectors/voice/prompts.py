@@ -4,11 +4,13 @@ language. Danish lives in the YAML file, never in the call-flow code."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
 from string import Formatter
+from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -46,10 +48,20 @@ class MenuOption(BaseModel):
         return self
 
 
+Menu = Annotated[tuple[MenuOption, ...], Field(min_length=1, max_length=MAX_MENU_OPTIONS)]
+
+
+def _unique_keys(menu: tuple[MenuOption, ...], where: str) -> None:
+    keys = [o.key for o in menu]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{where} keys must be unique, got {keys}")
+
+
 class PromptFile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    menu: tuple[MenuOption, ...] = Field(min_length=1, max_length=MAX_MENU_OPTIONS)
+    menu: Menu
+    tenant_menus: dict[str, Menu] = {}  # a tenant's own menu (tenant id from knowledge/tenants.yaml)
     hints_da: tuple[str, ...] = ()
     hours_da: tuple[str, ...] = Field(min_length=25, max_length=25)
     hours_en: tuple[str, ...] = Field(min_length=25, max_length=25)
@@ -60,9 +72,9 @@ class PromptFile(BaseModel):
 
     @model_validator(mode="after")
     def _complete(self) -> PromptFile:
-        keys = [o.key for o in self.menu]
-        if len(set(keys)) != len(keys):
-            raise ValueError(f"menu keys must be unique, got {keys}")
+        _unique_keys(self.menu, "menu")
+        for tenant_id, menu in self.tenant_menus.items():
+            _unique_keys(menu, f"tenant_menus.{tenant_id}")
         missing = sorted(set(self.da) - set(self.en))
         if missing:
             raise ValueError(f"keys under `da` without an English variant under `en`: {missing}")
@@ -91,17 +103,29 @@ class Prompts:
     def menu(self) -> tuple[MenuOption, ...]:
         return self.data.menu
 
-    def menu_option(self, key: str) -> MenuOption | None:
-        return next((o for o in self.data.menu if o.key == key), None)
+    def menu_for(self, tenant_id: str | None) -> tuple[MenuOption, ...]:
+        """The called tenant's menu: its own under `tenant_menus`, else the shared one."""
+        return self.data.tenant_menus.get(tenant_id or "", self.data.menu)
 
-    def check_queues(self, contract: TopicContract) -> None:
-        """Every menu queue must be a queue of the topic contract (called once per app)."""
-        for o in self.data.menu:
-            if o.queue is not None and o.queue not in contract.queue_by_id:
-                raise VoiceConfigError(
-                    f"{PROMPTS_FILE}: menu option {o.key} names unknown queue {o.queue!r};"
-                    " use a queue id from knowledge/topics.yaml"
-                )
+    def menu_option(self, key: str, tenant_id: str | None = None) -> MenuOption | None:
+        return next((o for o in self.menu_for(tenant_id) if o.key == key), None)
+
+    def check_queues(self, contract: TopicContract, tenant_ids: Collection[str] | None = None) -> None:
+        """Every menu queue must be a queue of the topic contract, and every tenant menu a known
+        tenant's (called at start-up)."""
+        menus = {"menu": self.data.menu, **{f"tenant_menus.{t}": m for t, m in self.data.tenant_menus.items()}}
+        for where, menu in menus.items():
+            for o in menu:
+                if o.queue is not None and o.queue not in contract.queue_by_id:
+                    raise VoiceConfigError(
+                        f"{PROMPTS_FILE}: {where} option {o.key} names unknown queue {o.queue!r};"
+                        " use a queue id from knowledge/topics.yaml"
+                    )
+        unknown = sorted(set(self.data.tenant_menus) - set(tenant_ids)) if tenant_ids is not None else []
+        if unknown:
+            raise VoiceConfigError(
+                f"{PROMPTS_FILE}: tenant_menus names unknown tenants {unknown}; use ids from knowledge/tenants.yaml"
+            )
 
     # --- spoken times -------------------------------------------------------------------
 

@@ -3,177 +3,54 @@ X-Twilio-Signature (router dependency); every answer is TwiML.
 
     POST /voice/incoming     time control, welcome and the level-1 menu (speech or keys)
     POST /voice/gather       ?step=menu|clarify|resolved|emergency|extension: the caller's answer
-    POST /voice/wait         Enqueue waitUrl: position, tip, music, callback offer
     POST /voice/callback     ?step=offer|number|confirm: callback request by keypad
-    POST /voice/after-queue  Enqueue action: survey after an agent, goodbye after a callback
-    POST /voice/after-dial   Dial action: survey, or the switchboard when nobody answered
+    POST /voice/after-dial   Dial action of an extension or external number: survey, or the switchboard
     POST /voice/survey       ?q=1..4: the four feedback questions on a 1-9 keypad scale
-    POST /voice/status       status callback: close the call, or mark it abandoned if queued
+    POST /voice/status       the caller's status callback: close the call, or abandon it if queued
+    + the hold loop, the bridge's action and the agent leg's status (`connectors.voice.hold`)
 
-Injected through dependencies (override them in tests): `get_voice_settings`, `get_call_store`,
-`get_now`, `get_schedule`. The understanding core is `request.app.state.understanding`.
-
-A call to a number no tenant lists (knowledge/tenants.yaml, `phone_numbers`) is told in Danish
-that the number is not served and hung up on; no contact is opened. A malformed webhook (a
-missing CallSid, Digits that are not keypad keys) is a 400.
+The call's state is in the database (`connectors.voice.context`, `engine_store`); the called
+number picks the tenant, whose opening hours, name, articles and queues the call uses. A call to
+a number no tenant lists (knowledge/tenants.yaml, `phone_numbers`) is told in Danish that the
+number is not served and hung up on; no contact is opened. A malformed webhook (a missing
+CallSid, Digits that are not keypad keys) is a 400.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import replace
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from twilio.twiml.voice_response import VoiceResponse
 
-from bot.errors import KontaktError, NeverOpen, NumberNotServed
-from bot.routing.calendar import OpeningHours, closing_reason, next_open
-from bot.topics import TopicContract
+from bot.errors import KontaktError, NeverOpen
+from bot.routing.calendar import closing_reason, next_open
 from bot.triage import topic_decision
 from bot.types import Action, HandoffReason, TriageDecision
-from bot.understanding import Understanding
 from connectors.crisis import spoken_first
-from connectors.voice import flow
-from connectors.voice.calls import (
-    SURVEY_QUESTIONS,
-    CallRecord,
-    CallState,
-    CallStore,
-    HandoffContext,
-    HandoffVia,
-    InMemoryCallStore,
-)
-from connectors.voice.config import VoiceSettings
-from connectors.voice.edge import Answered, VoiceRoute, check_number_served, check_voice_setup
-from connectors.voice.inbound import InvalidWebhook, VoiceWebhook
-from connectors.voice.prompts import Lang, Prompts, load_prompts
-from connectors.voice.security import TwilioSigned, VoiceSettingsDep
+from connectors.voice import flow, hold
+from connectors.voice.calls import SURVEY_QUESTIONS, CallState, HandoffContext, HandoffVia
+from connectors.voice.context import Call, CallDep, get_call_store, get_now, twiml
+from connectors.voice.edge import VoiceRoute
+from connectors.voice.hold import after_agent
+from connectors.voice.prompts import Lang
+from connectors.voice.security import TwilioSigned
 from connectors.voice.speech import format_phone, normalise_transcript, phone_number, yes_no
-from connectors.voice.twiml import Urls, Voice, build_hints
+from connectors.voice.twiml import build_hints
+
+__all__ = ["get_call_store", "get_now", "router"]
 
 log = logging.getLogger("kontakt.voice")
 
-IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 TERMINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 ENGLISH_TOPIC = "generelt_engelsk"
 NO_QUEUE = "alarm_112"  # never enqueued or dialled: the caller rings 112 themselves
 
 
-
 router = APIRouter(prefix="/voice", tags=["voice"], dependencies=[TwilioSigned], route_class=VoiceRoute)
-
-
-# --- dependencies ---------------------------------------------------------------------------
-
-
-def get_call_store(request: Request) -> CallStore:
-    """`app.state.voice_calls`, created in memory on first use (the engine will replace it)."""
-    store = getattr(request.app.state, "voice_calls", None)
-    if store is None:
-        store = request.app.state.voice_calls = InMemoryCallStore()
-    return store
-
-
-def get_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def get_schedule(settings: VoiceSettingsDep) -> OpeningHours:
-    return settings.schedule
-
-
-async def get_webhook(request: Request) -> VoiceWebhook:
-    try:
-        return VoiceWebhook.from_form(await request.form())
-    except InvalidWebhook as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-
-
-@dataclass
-class Call:
-    """Everything one webhook needs: the request, the call's record and the collaborators."""
-
-    request: Request
-    form: VoiceWebhook
-    settings: VoiceSettings
-    store: CallStore
-    now: datetime
-    schedule: OpeningHours
-    prompts: Prompts
-    voice: Voice
-    record: CallRecord
-
-    @property
-    def understanding(self) -> Understanding:
-        return self.request.app.state.understanding
-
-    @property
-    def contract(self) -> TopicContract:
-        return self.understanding.contract
-
-    @property
-    def lang(self) -> Lang:
-        return Lang(self.record.language)
-
-    def save(self, **changes: object) -> CallRecord:
-        self.record = self.store.save(replace(self.record, **changes))
-        return self.record
-
-    def text(self, key: str, lang: Lang | None = None, /, **values: object) -> str:
-        return self.prompts.text(key, lang or self.lang, **values)
-
-
-def get_call(
-    request: Request,
-    form: Annotated[VoiceWebhook, Depends(get_webhook)],
-    settings: VoiceSettingsDep,
-    store: Annotated[CallStore, Depends(get_call_store)],
-    now: Annotated[datetime, Depends(get_now)],
-    schedule: Annotated[OpeningHours, Depends(get_schedule)],
-) -> Call:
-    prompts = load_prompts()
-    checked = getattr(request.app.state, "voice_checked", None)
-    if checked is not settings:
-        check_voice_setup(settings, prompts, request.app.state.understanding.contract)
-        request.app.state.voice_checked = settings
-    voice = Voice(
-        prompts,
-        Urls(settings.public_base_url),
-        settings.voice_da or None,
-        settings.voice_en or None,
-        settings.gather_timeout_seconds,
-    )
-    called = form.to or form.called or ""
-    try:
-        check_number_served(request, called)
-    except NumberNotServed as exc:
-        log.warning("call %s refused: %s", form.call_sid, exc)
-        raise Answered(Response(str(voice.goodbye(Lang.DA, "number_not_served")), media_type="application/xml")) from None
-    record, created = store.start(form.call_sid, caller=form.number, called=called, now=now)
-    if created and request.url.path != "/voice/incoming":
-        log.warning("call %s unknown at %s (restart?); started a new record", form.call_sid, request.url.path)
-    return Call(request, form, settings, store, now, schedule, prompts, voice, record)
-
-
-CallDep = Annotated[Call, Depends(get_call)]
-
-
-def _twiml(call: Call, build: Callable[[], VoiceResponse]) -> Response:
-    """Render TwiML once per I-Twilio-Idempotency-Token: a retried webhook gets the same answer
-    and the call flow does not run twice."""
-    token = call.request.headers.get(IDEMPOTENCY_HEADER)
-    key = f"{call.form.call_sid}:{call.request.url.path}?{call.request.url.query}:{token}" if token else None
-    if key is not None:
-        cached = call.store.cached_response(key)
-        if cached is not None:
-            return Response(cached, media_type="application/xml")
-    body = str(build())
-    if key is not None:
-        call.store.remember_response(key, body)
-    return Response(body, media_type="application/xml")
+_twiml = twiml
 
 
 # --- building blocks ------------------------------------------------------------------------
@@ -181,7 +58,7 @@ def _twiml(call: Call, build: Callable[[], VoiceResponse]) -> Response:
 
 def _hints(call: Call) -> str:
     titles = [t.title for t in call.contract.topics if t.domain != "dialog"]
-    labels = [o.da for o in call.prompts.menu if not o.english]
+    labels = [o.da for o in call.prompts.menu_for(call.tenant.id) if not o.english]
     return build_hints([*call.prompts.data.hints_da, *labels], titles)
 
 
@@ -214,15 +91,18 @@ def _to_human(
         number = settings.transfer_numbers.get(queue_id)
         if number:
             call.save(state=CallState.TRANSFERRED, handoff=context)
-            log.info("call %s transferred to external %s", call.form.call_sid, queue_id)
+            log.info("call %s transferred to external %s", call.sid, queue_id)
             return call.voice.dial(lines, number, lang, settings.dial_timeout_seconds)
         # No number configured: the switchboard puts the call through; the context names the target.
         context = replace(
             context, queue=settings.switchboard_queue, explanation=f"{context.explanation}; to {queue_id}"
         )
-    call.record = call.store.enqueue(call.form.call_sid, context, call.now)
-    log.info("call %s enqueued in %s via %s", call.form.call_sid, context.queue, via.value)
-    return call.voice.enqueue(lines, context, lang, settings.taskrouter_workflow_sid)
+    summary = flow.handoff_summary(call.record.transcript, contract.queue_by_id[context.queue].name, lang,
+                                   call.prompts)  # fmt: skip
+    call.store.said(call.sid, " ".join(lines), decision, call.now)  # what the agent reads the bot said
+    call.record = call.store.enqueue(call.sid, context, call.now, summary=summary)
+    log.info("call %s queued in %s via %s", call.sid, context.queue, via.value)
+    return call.voice.to_queue(lines, lang)
 
 
 def _english(call: Call) -> VoiceResponse:
@@ -255,15 +135,18 @@ def _unclear(call: Call, key: str, extra: list[str] | None = None) -> VoiceRespo
 def _act(call: Call, decision: TriageDecision, lang: Lang) -> VoiceResponse:
     """Turn a triage decision into speech."""
     if decision.action is Action.EMERGENCY:
+        call.store.said(call.sid, call.text("emergency", lang), decision, call.now)
         return call.voice.emergency(lang)
     if decision.action in (Action.ANSWER, Action.SELFSERVICE) and decision.article is not None:
         article = call.understanding.articles.get(decision.article.id)
         if article is not None:
             call.save(unclear=0, candidates=())
+            call.store.said(call.sid, article.voice, decision, call.now)
             return call.voice.answer(article.voice, lang)
     if decision.action is Action.CLARIFY and decision.candidates:
         titles = [call.contract.by_id[t].title for t in decision.candidates]
         call.save(candidates=decision.candidates)
+        call.store.said(call.sid, call.text("clarify", lang) + " " + ", ".join(titles), decision, call.now)
         return call.voice.clarify(titles, lang)
     if decision.action is Action.OUT_OF_SCOPE:
         return _unclear(call, "", [call.text("out_of_scope", lang)])
@@ -278,10 +161,10 @@ def _speech(call: Call, speech: str, confidence: float | None) -> VoiceResponse:
         return _unclear(call, "unclear")
     u = call.understanding
     try:
-        parsed = u.parse(transcript, call.record.transcript, call.settings.tenant, call.record.topic)
+        parsed = u.parse(transcript, call.record.transcript, call.tenant.id, call.record.topic)
     except KontaktError as exc:
         log.error(
-            "call %s: understanding failed (%s); putting through", call.form.call_sid, type(exc).__name__
+            "call %s: understanding failed (%s); putting through", call.sid, type(exc).__name__
         )
         return _to_human(call, call.settings.fallback_queue, HandoffVia.ERROR, [call.text("error")])
     decision, flagged = flow.apply_safety(parsed.decision, call.record.flagged)
@@ -292,20 +175,13 @@ def _speech(call: Call, speech: str, confidence: float | None) -> VoiceResponse:
         and u.contract.by_id[decision.topic].domain != "dialog"
     ):
         topic = decision.topic
-    call.save(transcript=(*call.record.transcript, transcript), flagged=flagged, topic=topic)
+    call.record = call.store.hear(call.sid, transcript, call.now)
     english = parsed.nlu.language == "en" or decision.topic == ENGLISH_TOPIC
     lang = Lang.EN if english else call.lang
+    call.save(flagged=flagged, topic=topic, language=lang.value)
     if english and decision.action is not Action.EMERGENCY and not decision.sensitive:
         return _english(call)
     return _act(call, decision, lang)
-
-
-def _after_agent(call: Call) -> VoiceResponse:
-    """The agent (or the dialled colleague) hung up and the caller is still on the line."""
-    handoff = call.record.handoff
-    if call.settings.survey_enabled and not (handoff and handoff.sensitive) and call.record.flagged is None:
-        return call.voice.survey_question(1, call.lang, intro=True)
-    return call.voice.goodbye(call.lang)
 
 
 # --- webhooks -------------------------------------------------------------------------------
@@ -325,9 +201,8 @@ def incoming(call: CallDep) -> Response:
             return call.voice.closed(
                 [*first, *flow.closed_lines(status, opens, call.now, call.prompts, call.lang)], call.lang
             )
-        name = call.settings.municipality_name
-        welcome = call.text("welcome_named", name=name) if name else call.text("welcome")
-        return call.voice.menu(" ".join([*first, welcome]), _hints(call), call.lang)
+        welcome = call.text("welcome_named", name=call.tenant.name)
+        return call.voice.menu(" ".join([*first, welcome]), _hints(call), call.lang, tenant_id=call.tenant.id)
 
     return _twiml(call, build)
 
@@ -384,7 +259,7 @@ def gather(call: CallDep, step: str = "menu") -> Response:
 
 
 def _menu_key(call: Call, digits: str) -> VoiceResponse:
-    choice = flow.menu_choice(digits, call.prompts)
+    choice = flow.menu_choice(digits, call.prompts, call.tenant.id)
     if choice.kind is flow.ChoiceKind.EXTENSION:
         return call.voice.extension_prompt(call.lang)
     if choice.kind is flow.ChoiceKind.ENGLISH:
@@ -418,7 +293,7 @@ def after_dial(call: CallDep) -> Response:
             handoff = call.record.handoff
             if handoff and call.contract.queue_by_id[handoff.queue].kind == "external":
                 return call.voice.goodbye(call.lang)  # another authority: not ours to survey
-            return _after_agent(call)
+            return after_agent(call)
         return _to_human(
             call, call.settings.switchboard_queue, HandoffVia.EXTENSION, [call.text("extension_no_answer")]
         )
@@ -426,50 +301,14 @@ def after_dial(call: CallDep) -> Response:
     return _twiml(call, build)
 
 
-@router.post("/wait", summary="<Enqueue> waitUrl: position, tip, music and the callback offer")
-def wait(call: CallDep) -> Response:
-    def build() -> VoiceResponse:
-        polls = call.record.wait_polls + 1
-        call.save(wait_polls=polls)
-        form, lang = call.form, call.lang
-        if form.queue_position:
-            lines = [call.text("queue_position", position=form.queue_position)]
-        else:
-            lines = [call.text("queue_waiting")]
-        if polls % 3 == 1:  # the tip on the first announcement and every third after it
-            handoff = call.record.handoff
-            u = call.understanding
-            tip = flow.hold_tip(
-                handoff.topic if handoff else call.record.topic,
-                bool(handoff and handoff.sensitive) or call.record.flagged is not None,
-                u.by_topic,
-                u.articles,
-                call.prompts,
-                lang,
-            )
-            if tip:
-                lines.append(tip)
-        offer = call.record.callback is None and flow.callback_offered(
-            form.current_queue_size, form.queue_time, call.settings.routing_policy
-        )
-        return call.voice.hold(
-            lines,
-            lang,
-            offer_callback=offer,
-            music_url=call.settings.hold_music_url,
-            pause_seconds=call.settings.hold_pause_seconds,
-        )
-
-    return _twiml(call, build)
-
-
 @router.post("/callback", summary="Callback request: offer, number by keypad, confirmation")
 def callback(call: CallDep, step: str = "offer", retry: int = 0) -> Response:
-    queued = call.record.state is CallState.QUEUED
+    callback_ = call.record.callback
+    queued = call.record.state is CallState.QUEUED or (callback_ is not None and not callback_.while_closed)
 
     def back(lines: list[str]) -> VoiceResponse:
         return (
-            call.voice.back_to_waiting(lines, call.lang)
+            call.voice.to_queue(lines, call.lang)
             if queued
             else call.voice.goodbye(call.lang, lines=lines)
         )
@@ -504,10 +343,10 @@ def callback(call: CallDep, step: str = "offer", retry: int = 0) -> Response:
                 call.record.callback.number if call.record.callback else None
             )
             if (digits == "1" or said is True) and number:
-                call.record = call.store.request_callback(call.form.call_sid, number, call.now)
+                call.record = call.store.request_callback(call.sid, number, call.now)
                 spoken = format_phone(number)
                 if queued:
-                    log.info("call %s left the queue with a callback request", call.form.call_sid)
+                    log.info("call %s left the queue with a callback request", call.sid)
                     return call.voice.leave_queue(
                         [call.text("callback_recorded_queue", number=spoken)], call.lang
                     )
@@ -535,29 +374,6 @@ def _closed_recorded(call: Call, spoken: str, when: str) -> VoiceResponse:
     return resp
 
 
-@router.post("/after-queue", summary="<Enqueue> action: survey after an agent, goodbye otherwise")
-def after_queue(call: CallDep) -> Response:
-    def build() -> VoiceResponse:
-        result = call.form.queue_result or "hangup"
-        before = call.record
-        call.record = call.store.dequeue(call.form.call_sid, result, call.now)
-        if result in ("bridged", "bridging-in-process"):
-            return _after_agent(call)
-        if result == "leave" and call.record.callback is not None:
-            resp = VoiceResponse()
-            resp.hangup()
-            return resp
-        if result in ("queue-full", "error", "system-error") and before.handoff is not None:
-            if before.handoff.queue != call.settings.fallback_queue:
-                return _to_human(
-                    call, call.settings.fallback_queue, before.handoff.via, [call.text("to_human")]
-                )
-            return call.voice.goodbye(call.lang)
-        return VoiceResponse()
-
-    return _twiml(call, build)
-
-
 @router.post("/survey", summary="Rapid phone feedback: four questions, keys 1-9 (seed 003 §3.3)")
 def survey(
     call: CallDep, q: Annotated[int, Query(ge=1, le=SURVEY_QUESTIONS)] = 1, retry: int = 0
@@ -567,7 +383,7 @@ def survey(
         if not digits:
             return call.voice.survey_question(q, call.lang)
         if len(digits) == 1 and digits in "123456789":
-            call.record = call.store.record_survey_answer(call.form.call_sid, q, int(digits), call.now)
+            call.record = call.store.record_survey_answer(call.sid, q, int(digits), call.now)
             if q < SURVEY_QUESTIONS:
                 return call.voice.survey_question(q + 1, call.lang)
             return call.voice.goodbye(call.lang, "survey_thanks")
@@ -585,8 +401,11 @@ def status(call: CallDep) -> Response:
     def build() -> VoiceResponse:
         status = call.form.call_status
         if status in TERMINAL_STATUSES:
-            call.record = call.store.finish(call.form.call_sid, status, call.now)
-            log.info("call %s ended (%s): %s", call.form.call_sid, status, call.record.state.value)
+            call.record = call.store.finish(call.sid, status, call.now)
+            log.info("call %s ended (%s): %s", call.sid, status, call.record.state.value)
         return VoiceResponse()
 
     return _twiml(call, build)
+
+
+router.include_router(hold.router)  # the hold loop, the bridge's action and the agent leg's status

@@ -4,21 +4,21 @@ complete `VoiceResponse`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from bot.privacy import redact
-from connectors.voice.calls import SURVEY_QUESTIONS, HandoffContext
+from connectors.voice.calls import SURVEY_QUESTIONS
 from connectors.voice.prompts import Lang, Prompts
 
 # Paths of the webhooks (the router's prefix is /voice).
+INCOMING = "/voice/incoming"
 GATHER = "/voice/gather"
 WAIT = "/voice/wait"
-AFTER_QUEUE = "/voice/after-queue"
+AFTER_BRIDGE = "/voice/after-bridge"
+AGENT_STATUS = "/voice/agent-status"
 AFTER_DIAL = "/voice/after-dial"
 CALLBACK = "/voice/callback"
 SURVEY = "/voice/survey"
@@ -112,8 +112,10 @@ class Voice:
         lang: Lang = Lang.DA,
         *,
         again: str | None = None,
+        tenant_id: str | None = None,
     ) -> VoiceResponse:
-        """The welcome and the level-1 menu: speech or one key (1-6, * for an extension)."""
+        """The welcome and the level-1 menu (the called tenant's): speech or one key (1-6, * for
+        an extension)."""
         resp = VoiceResponse()
         action = self.urls(GATHER, step="menu")
         g = self._gather(resp, lang, action, hints=hints)
@@ -124,7 +126,7 @@ class Voice:
             self.says(g, lang, "menu_again")
         else:
             self.says(g, lang, "menu_intro")
-            for option in self.prompts.menu:
+            for option in self.prompts.menu_for(tenant_id):
                 if option.english:
                     self.say(g, option.en, Lang.EN)  # "For English, press 6" is said in English
                 else:
@@ -135,7 +137,7 @@ class Voice:
         return resp
 
     def reprompt(self, lines: Sequence[str], hints: str, lang: Lang = Lang.DA) -> VoiceResponse:
-        """After an unclear answer or an out-of-scope question: say why, ask again."""
+        """After an unclear answer or an out-of-scope question: say why, ask again (no options)."""
         return self.menu(None, hints, lang, again=" ".join(lines))
 
     def extension_prompt(self, lang: Lang = Lang.DA) -> VoiceResponse:
@@ -190,28 +192,39 @@ class Voice:
 
     # --- to a human ----------------------------------------------------------------------------
 
-    def enqueue(
-        self,
-        lines: Sequence[str],
-        context: HandoffContext,
-        lang: Lang = Lang.DA,
-        workflow_sid: str | None = None,
-    ) -> VoiceResponse:
-        """Say why, then <Enqueue> into the queue named by its id. With a TaskRouter workflow the
-        handoff context rides along as <Task> attributes; otherwise the call store keeps it."""
+    def to_queue(self, lines: Sequence[str], lang: Lang = Lang.DA) -> VoiceResponse:
+        """Say why, then join the hold loop: the call waits in the engine's queue, where the
+        router offers it to an agent and the bridge puts it through."""
         resp = VoiceResponse()
         for line in lines:
             self.say(resp, line, lang)
-        enqueue = resp.enqueue(
-            None if workflow_sid else context.queue,
-            action=self.urls(AFTER_QUEUE),
-            method="POST",
-            wait_url=self.urls(WAIT),
-            wait_url_method="POST",
-            workflow_sid=workflow_sid,
-        )
-        if workflow_sid:
-            enqueue.task(task_attributes(context))
+        resp.redirect(self.urls(WAIT), method="POST")
+        return resp
+
+    def bridge(
+        self, lines: Sequence[str], target: str, lang: Lang = Lang.DA, timeout: int = 20
+    ) -> VoiceResponse:
+        """Put the caller through to the agent who accepted: <Dial> their phone (<Number>) or
+        Twilio Client identity ("client:anne" → <Client>). The agent leg reports to
+        /voice/agent-status; when it ends, /voice/after-bridge decides what the caller hears."""
+        resp = VoiceResponse()
+        for line in lines:
+            self.say(resp, line, lang)
+        dial = resp.dial(action=self.urls(AFTER_BRIDGE), method="POST", timeout=timeout)
+        events = "initiated ringing answered completed"
+        status = {"status_callback": self.urls(AGENT_STATUS), "status_callback_method": "POST",
+                  "status_callback_event": events}  # fmt: skip
+        if target.startswith("client:"):
+            dial.client(identity=target.removeprefix("client:"), **status)
+        else:
+            dial.number(target, **status)
+        return resp
+
+    def start_again(self, lang: Lang, incoming_url: str) -> VoiceResponse:
+        """A webhook for a call we do not know: say so and start the call afresh."""
+        resp = VoiceResponse()
+        self.says(resp, lang, "call_unknown")
+        resp.redirect(incoming_url, method="POST")
         return resp
 
     def dial(
@@ -239,8 +252,8 @@ class Voice:
         music_url: str | None = None,
         pause_seconds: int = 15,
     ) -> VoiceResponse:
-        """Position, tip, callback offer (key 1) and music or silence. Twilio fetches the wait
-        URL again when this document ends."""
+        """Position, expected wait, tip, callback offer (key 1), music or silence, then back to
+        the hold loop (<Redirect>)."""
         resp = VoiceResponse()
         parent: VoiceResponse | Gather = resp
         if offer_callback:
@@ -253,6 +266,7 @@ class Voice:
             parent.play(music_url)
         else:
             parent.pause(length=pause_seconds)
+        resp.redirect(self.urls(WAIT), method="POST")  # the next round of the hold loop
         return resp
 
     def callback_number_prompt(
@@ -277,11 +291,11 @@ class Voice:
         return resp
 
     def leave_queue(self, lines: Sequence[str], lang: Lang = Lang.DA) -> VoiceResponse:
-        """Say the expectation and <Leave> the queue (the <Enqueue> action runs next)."""
+        """Say the expectation and hang up: the caller left the queue with a callback task."""
         resp = VoiceResponse()
         for line in lines:
             self.say(resp, line, lang)
-        resp.leave()
+        resp.hangup()
         return resp
 
     def back_to_waiting(self, lines: Sequence[str], lang: Lang = Lang.DA) -> VoiceResponse:
@@ -317,17 +331,6 @@ class Voice:
         self.says(resp, lang, "survey_thanks")  # no answer: end politely
         resp.hangup()
         return resp
-
-
-def task_attributes(context: HandoffContext) -> str:
-    """TaskRouter attributes: the handoff context plus the routing keys agents filter on."""
-    data = asdict(context)
-    data["via"] = context.via.value
-    data["reason"] = context.reason.value if context.reason else None
-    data["transcript"] = [redact(t) for t in context.transcript]  # Twilio keeps task attributes
-    data["english"] = context.english
-    data["channel"] = "voice"
-    return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
 def build_hints(words: Iterable[str], titles: Iterable[str], limit: int = MAX_HINTS_CHARS) -> str:

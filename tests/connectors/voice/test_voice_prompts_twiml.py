@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -13,12 +12,10 @@ import yaml
 
 from bot.errors import VoiceConfigError
 from bot.routing.calendar import ClosingReason, ClosingStatus
-from bot.routing.skills import RoutingPolicy
 from bot.types import Action, TriageDecision
 from connectors.voice import flow
-from connectors.voice.calls import HandoffContext, HandoffVia
 from connectors.voice.prompts import MAX_MENU_OPTIONS, Lang, load_prompts, parse_prompts
-from connectors.voice.twiml import Urls, Voice, build_hints, task_attributes
+from connectors.voice.twiml import Urls, Voice, build_hints
 
 pytestmark = pytest.mark.unit
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -40,7 +37,27 @@ def test_prompts_menu_has_at_most_six_options_and_english_is_6(prompts):
 
 @pytest.mark.slow
 def test_prompts_menu_queues_exist_in_the_topic_contract(prompts, understanding):
-    prompts.check_queues(understanding.contract)
+    prompts.check_queues(understanding.contract, ["kobenhavn", "rodovre"])
+
+
+@pytest.mark.slow
+def test_prompts_tenant_menus_name_known_tenants_and_queues(understanding):
+    raw = yaml.safe_load((resources.files("connectors.voice") / "prompts_da.yml").read_text("utf-8"))
+    option = {"key": "1", "queue": "borgerservice_basis", "da": "x", "en": "x"}
+    stranger = parse_prompts(yaml.safe_dump(dict(raw, tenant_menus={"gentofte": [option]}), allow_unicode=True))
+    with pytest.raises(VoiceConfigError, match="gentofte"):
+        stranger.check_queues(understanding.contract, ["kobenhavn", "rodovre"])
+    typo = parse_prompts(yaml.safe_dump(dict(raw, tenant_menus={"rodovre": [dict(option, queue="borgerservise")]}),
+                                        allow_unicode=True))  # fmt: skip
+    with pytest.raises(VoiceConfigError, match="tenant_menus.rodovre option 1"):
+        typo.check_queues(understanding.contract, ["kobenhavn", "rodovre"])
+
+
+def test_prompts_menu_for_a_tenant(prompts):
+    assert [o.key for o in prompts.menu_for("rodovre")] == ["1", "2", "3", "4", "6"]
+    assert prompts.menu_for("kobenhavn") == prompts.menu_for(None) == prompts.menu
+    assert flow.menu_choice("5", prompts, "rodovre").kind is flow.ChoiceKind.INVALID
+    assert flow.menu_choice("5", prompts, "kobenhavn").queue == "erhverv"
 
 
 def test_prompts_survey_uses_the_municipal_wording(prompts):
@@ -127,11 +144,20 @@ def test_flow_menu_choice(prompts, digits, kind, queue):
 
 
 @pytest.mark.parametrize(
-    ("size", "seconds", "offered"),
-    [(6, 0, True), (5, 59, False), (None, 60, True), (None, None, False), (0, 61, True)],
-)
-def test_flow_callback_offered_default_policy(size, seconds, offered):
-    assert flow.callback_offered(size, seconds, RoutingPolicy()) is offered
+    ("seconds", "text"),
+    [(None, None), (30, "Du kommer snart igennem."), (60, "Du kommer snart igennem."),
+     (61, "Den forventede ventetid er cirka 2 minutter."), (600, "Den forventede ventetid er cirka 10 minutter.")],
+)  # fmt: skip
+def test_flow_spoken_wait(prompts, seconds, text):
+    expected = None if seconds is None else timedelta(seconds=seconds)
+    assert flow.spoken_wait(expected, prompts) == text
+
+
+def test_flow_handoff_summary_names_language_and_request(prompts):
+    spoken = flow.handoff_summary(["hej", "hvornår bliver mit storskrald hentet"], "Borgerservice", Lang.EN, prompts)
+    assert spoken == "Opkald på engelsk. Borgeren sagde: hvornår bliver mit storskrald hentet"
+    keys = flow.handoff_summary([], "Pension og visitation", Lang.DA, prompts)
+    assert keys == "Opkald på dansk. Borgeren valgte Pension og visitation i telefonmenuen."
 
 
 def test_flow_safety_sticks():
@@ -166,13 +192,21 @@ def test_twiml_default_voice_when_none_configured(prompts):
     assert say.get("voice") is None and say.get("language") == "da-DK"
 
 
-def test_twiml_task_attributes_redact_cpr():
-    context = HandoffContext(
-        queue="borgerservice_basis", via=HandoffVia.SPEECH, transcript=("mit cpr nummer er 120380-1234",)
-    )
-    data = json.loads(task_attributes(context))
-    assert "120380" not in data["transcript"][0]
-    assert data["via"] == "speech" and data["english"] is False
+@pytest.mark.parametrize(("target", "tag"), [("+4533661234", "Number"), ("client:anne", "Client")])
+def test_twiml_bridge_dials_the_agent_with_callbacks(prompts, target, tag):
+    voice = Voice(prompts, Urls("https://k.example.dk"))
+    root = ET.fromstring(str(voice.bridge(["Et øjeblik."], target, Lang.DA, timeout=25)))
+    dial = root.find("Dial")
+    assert dial.get("action") == "https://k.example.dk/voice/after-bridge" and dial.get("timeout") == "25"
+    leg = dial.find(tag)
+    assert leg.get("statusCallback") == "https://k.example.dk/voice/agent-status"
+    assert leg.get("statusCallbackEvent") == "initiated ringing answered completed"
+    assert (leg.text or "").strip() == target.removeprefix("client:") or leg.find("Identity") is not None
+
+
+def test_twiml_hold_loops_back(prompts):
+    root = ET.fromstring(str(Voice(prompts).hold(["Du er nummer 1 i køen."], offer_callback=False)))
+    assert root[-1].tag == "Redirect" and root[-1].text == "/voice/wait"
 
 
 def test_twiml_hints_dedupe_and_split_titles():
