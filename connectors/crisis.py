@@ -26,9 +26,7 @@ def spoken_first(app: Any, called: str, lang: str = "da", *, translated_only: bo
     """The lines the phone line says before anything else: the crisis message, or nothing. With
     `translated_only` (a caller who chose English after hearing the Danish message), only an
     English version the supervisor gave."""
-    tenants, db = getattr(app.state, "tenants", None), getattr(app.state, "db", None)
-    if tenants is None or db is None:
-        return []
+    tenants, db = app.state.tenants, app.state.db
     crisis = board_for(db).current(tenant_for_number(tenants, called))
     if crisis is None or (translated_only and not (lang == "en" and crisis.message_en)):
         return []

@@ -147,6 +147,12 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Per-app caches of the reports and the console's offer feed (set by the routing part).
+    from bot.api.wallboard import TodayCache
+    from bot.stats.config import KpiConfigFile
+
+    app.state.kpi_config_file, app.state.stats_today = KpiConfigFile(settings.kpi_file), TodayCache()
+    app.state.offer_feed = None
     app.state.channels = Channels()  # filled by the channels' start-up hooks (bot/channels.py)
     # Each channel's part of the one Settings, where its routes look for it.
     app.state.email_settings, app.state.voice_settings = settings.email, settings.voice

@@ -146,7 +146,7 @@ async def live(
     seconds: Annotated[int, Query(ge=0, le=300, description="Keep the stream open this long; 0 sends one event")] = 25,
 ) -> StreamingResponse:
     """My pending offers as they come and go (server-sent events). Any role."""
-    feed: OfferFeed | None = getattr(request.app.state, "offer_feed", None)
+    feed: OfferFeed | None = request.app.state.offer_feed  # None until the routing part runs: re-read instead
     first = await run_in_threadpool(_snapshot, db, engine, agent)  # errors answer as JSON, before streaming
 
     async def events() -> AsyncIterator[bytes]:

@@ -78,9 +78,7 @@ router = APIRouter(tags=["reports"], route_class=StatsRoute)
 
 def kpi_config(request: Request, tenant_id: str) -> TenantKpi:
     """The tenant's KPI configuration (Settings.kpi_file, re-read when it changes)."""
-    holder = getattr(request.app.state, "kpi_config_file", None)
-    if holder is None:
-        holder = request.app.state.kpi_config_file = KpiConfigFile(request.app.state.settings.kpi_file)
+    holder: KpiConfigFile = request.app.state.kpi_config_file  # built with the app (bot.api.create_app)
     return holder.get().for_tenant(tenant_id)
 
 
@@ -336,8 +334,7 @@ def stats_metering(
     after = (first + timedelta(days=32)).replace(day=1)
     lo = datetime(first.year, first.month, 1, tzinfo=COPENHAGEN).astimezone(UTC)
     hi = datetime(after.year, after.month, 1, tzinfo=COPENHAGEN).astimezone(UTC)
-    tenants = getattr(request.app.state, "tenants", None)
-    known = tenants.by_id.get(tenant_id) if tenants is not None else None
+    known = request.app.state.tenants.by_id.get(tenant_id)
     hours = known.opening_hours() if known is not None else default_schedule()
     rows = [r.as_dict() for r in metering(tenant_id, load_facts(db, tenant_id=tenant_id, start=lo, end=hi), hours)]
     if wants_csv(request, format):

@@ -79,9 +79,7 @@ class TodayCache:
 
 
 def _cache(request: Request) -> TodayCache:
-    cache = getattr(request.app.state, "stats_today", None)
-    if cache is None:
-        cache = request.app.state.stats_today = TodayCache()
+    cache: TodayCache = request.app.state.stats_today  # built with the app (bot.api.create_app)
     return cache
 
 

@@ -15,7 +15,9 @@ from bot.api import create_app
 from bot.api.crisis import notice_router
 from bot.api.crisis import router as crisis_router
 from connectors.webchat import router
-from connectors.webchat.engine_backend import install_engine_backend
+from functools import partial
+
+from connectors.webchat.engine_backend import chat_services
 from tests.bot.conftest import MONDAY_10, FakeClock
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -29,8 +31,8 @@ def test_widget_shows_the_crisis_banner_and_opens_with_the_message(browser, serv
 
     local = settings.model_copy(update={"database_url": f"sqlite:///{tmp_path / 'kontakt.sqlite3'}",
                                         "agent_token_pepper": SecretStr(PEPPER)})  # fmt: skip
-    app = create_app(local, routers=[router, crisis_router, notice_router], understanding=understanding)
-    install_engine_backend(app, feed=False)
+    app = create_app(local, routers=[router, crisis_router, notice_router], understanding=understanding,
+                     background=[partial(chat_services, feed=False)])  # fmt: skip
     base = serve(app)
     app.state.engine.clock = FakeClock(MONDAY_10)
     token = create_agent(app.state.engine, token_pepper(local), tenant_id="kobenhavn", agent_id="sara", name="Sara",
