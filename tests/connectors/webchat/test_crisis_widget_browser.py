@@ -5,6 +5,8 @@ Screenshot: test-artifacts/widget-crisis.png."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -15,8 +17,6 @@ from bot.api import create_app
 from bot.api.crisis import notice_router
 from bot.api.crisis import router as crisis_router
 from connectors.webchat import router
-from functools import partial
-
 from connectors.webchat.engine_backend import chat_services
 from tests.bot.conftest import MONDAY_10, FakeClock
 
