@@ -439,7 +439,6 @@ HTTP_STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (CapacityError, 422),
     (ChatMissingValue, 422),
     (InvalidCrisisMessage, 422),
-    (InvalidCallbackSlot, 422),
     (InvalidFeedback, 422),
     (InvalidAgentLine, 422),
     (AuthNotConfigured, 503),

@@ -16,6 +16,7 @@ always redacted; the unredacted view is the live transcript.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -335,12 +336,23 @@ def take_next(agent: CurrentAgent, db: DatabaseDep, engine: EngineDep, channels:
         if agent_live(db, tenant, agent.id).state not in ROUTABLE_STATES:  # paused, offline, ACW
             engine.set_agent_state(tenant, agent.id, AgentState.AVAILABLE)
         engine.route(tenant)
-        pending = [o for o in my_offers(db, tenant, agent.id) if o.expires_at > engine.clock()]
+        pending = _offers_to_me(db, engine, agent)
     if not pending:
         return Response(status_code=204)
     offer = pending[0]
     _accept(engine, channels, agent, offer.id, offer.contact_id)
     return contact_detail(engine, db, agent, offer.contact_id)
+
+
+def _offers_to_me(db: Database, engine: ConversationEngine, agent: AgentIdentity) -> list[OfferInfo]:
+    """My pending offers. While contacts wait, a worker's dispatcher may be making the offer this
+    very moment (it holds the rows our router skipped), so look again for up to a second."""
+    deadline = time.monotonic() + 1.0
+    while True:
+        pending = [o for o in my_offers(db, agent.tenant_id, agent.id) if o.expires_at > engine.clock()]
+        if pending or time.monotonic() > deadline or not engine.waiting(agent.tenant_id):
+            return pending
+        time.sleep(0.05)
 
 
 @router.get("/offers", response_model=OffersOut)

@@ -22,16 +22,14 @@ answers 422 with `{error, message}` naming it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
 
 from bot.api import printable
 from bot.api.auth import AgentRoute, DatabaseDep, EngineDep, SupervisorAgent
-from bot.errors import UnknownTenant
+from bot.errors import KontaktError, UnknownTenant
 from bot.routing.calendar import default_schedule
 from bot.routing.skills import Channel
 from bot.stats import report
@@ -54,20 +52,12 @@ class StatsRoute(AgentRoute):
     """`AgentRoute` (401/403/404 as `{error, message}`, `Cache-Control: no-store`), plus 422 for
     a parameter the reports cannot use and 503 when the configuration or the model is missing."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except StatsError as exc:
-                status, error = 422, "invalid_parameter"
-                if isinstance(exc, KpiConfigError | UnderstandingUnavailable):
-                    status, error = 503, type(exc).__name__
-                return JSONResponse({"error": error, "message": printable(exc, 1000)}, status_code=status,
-                                    headers={"Cache-Control": "no-store"})  # fmt: skip
-
-        return handle
+    def error_body(self, exc: KontaktError) -> tuple[int, dict[str, str]]:
+        if isinstance(exc, KpiConfigError | UnderstandingUnavailable):
+            return 503, {"error": type(exc).__name__, "message": printable(exc, 1000)}
+        if isinstance(exc, StatsError):
+            return 422, {"error": "invalid_parameter", "message": printable(exc, 1000)}
+        return super().error_body(exc)
 
 
 router = APIRouter(tags=["reports"], route_class=StatsRoute)

@@ -192,7 +192,7 @@ class BotOnlyBackend:
 @asynccontextmanager
 async def bot_only_chat(app: Any) -> AsyncIterator[None]:
     """Start-up part: the web chat on `BotOnlyBackend` over the app's understanding."""
-    app.state.chat_backend = BotOnlyBackend(app.state.understanding, app.state.memory)
+    app.state.chat_backend = BotOnlyBackend(app.state.understanding, ConversationMemory())
     yield
 
 
