@@ -90,8 +90,8 @@ class LocalOverlay(BaseModel):
     @classmethod
     def _sources_have_urls(cls, v: tuple[Source, ...]) -> tuple[Source, ...]:
         for s in v:
-            if not s.url or not s.url.startswith("https://"):
-                raise ValueError(f"every local source needs an https:// url (got {s.url!r} for {s.title!r})")
+            if not s.url or not s.url.startswith(("https://", "http://")):
+                raise ValueError(f"every local source needs the address of the page (http:// or https://) (got {s.url!r} for {s.title!r})")
         return v
 
     def body_sections(self) -> list[tuple[Section, str, str]]:
