@@ -147,7 +147,7 @@ def parse_overlay(text: str, *, tenant: str, where: str = "<string>") -> LocalOv
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "front matter"
-        raise OverlayError(tenant, where, key, first["msg"]) from None
+        raise OverlayError(tenant, where, key, str(first["msg"]).removeprefix("Value error, ")) from None
     if overlay.tenant != tenant:
         raise OverlayError(tenant, where, "tenant", f"says {overlay.tenant!r} but the file lies in {tenant!r}'s folder")
     _check_sections(overlay, where)
