@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.errors import KontaktError
 
 
-def add_knowledge_commands(sub: argparse._SubParsersAction) -> None:
+def add_knowledge_commands(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     kn = sub.add_parser("knowledge", help="knowledge articles and local overlays per municipality")
     actions = kn.add_subparsers(dest="knowledge_action", required=True)
     stale = actions.add_parser("stale", help="list articles and local overlays whose review is overdue")
