@@ -325,7 +325,12 @@ def view_article(article: Article, overlay: LocalOverlay | None, foreign: _Forei
     ):
         selfservice = None  # another municipality's page is never this citizen's self-service
     voice = overlay.voice if overlay and Section.VOICE in sections and overlay.voice else article.voice
-    voice = foreign.prune(voice) or article.voice
+    voice = foreign.prune(voice)
+    if not voice:
+        raise TenantViewError(
+            f"article {article.id!r}: what the voice bot says only names another municipality; "
+            "write a national voice line or a local overlay with section 'voice'"
+        )
     local_sources = overlay.sources if overlay else ()
     national_sources = [s for s in article.sources if not (foreign.named_in(s.title) or foreign.named_in(s.url))]
     sources = _unique_sources([*local_sources, *national_sources])

@@ -223,3 +223,12 @@ def test_a_tenant_without_tenant_yaml_is_refused(tmp_path):
 def test_parse_overlay_refuses_text_without_front_matter():
     with pytest.raises(OverlayError, match="'---'"):
         parse_overlay("## Ikke tømt?\n\nRing.", tenant="rodovre", where="x.md")
+
+
+def test_a_voice_line_that_only_names_another_tenant_is_an_error_not_a_leak():
+    from bot.knowledge.overlay import TenantViewError
+
+    art = _article(voice="I Københavns Kommune ringer du til Borgerservice.")
+    content = _content(TenantLocal("kobenhavn", ("Københavns Kommune",), ("kk.dk",)))
+    with pytest.raises(TenantViewError, match="affald_toemning"):
+        tenant_view([art], content, "rodovre")

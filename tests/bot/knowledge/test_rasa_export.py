@@ -74,3 +74,11 @@ def test_cli_writes_the_file(tmp_path, data, capsys):
     assert run_knowledge_command(args, Settings(nlu_data_dir=NLU_DATA)) == 0
     assert differences(data, load(out)) == []
     assert f"{len(data.intents)} intents" in capsys.readouterr().err
+
+
+def test_export_is_registered_in_python_m_bot(tmp_path, data):
+    from bot.__main__ import main
+
+    out = tmp_path / "nlu.yml"
+    assert main(["export", "nlu", "--out", str(out)]) == 0
+    assert differences(data, load(out)) == []
