@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     from bot.demo_day import add_demo_day_command, run_demo_day_command
 
     add_demo_day_command(sub)
+    from bot.knowledge.cli import add_knowledge_commands, run_knowledge_command
+
+    add_knowledge_commands(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()  # the environment and .env, read once here
@@ -42,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_capacity_command(args, settings)
     if args.command == "demo-day":
         return run_demo_day_command(args, settings)
+    if args.command in ("knowledge", "export"):
+        return run_knowledge_command(args, settings)
 
     from bot.train import is_fresh, train
 
