@@ -121,21 +121,24 @@ class RoutingMixin(EngineCore):
         state = AgentState.BUSY if any(active.values()) else AgentState.AVAILABLE
         self._set_agent(s, tenant_id, row, state, at, reason="after_contact_work_ended")
 
-    def _unanswered(self, s: Session, tenant_id: str, offer: Offer, status: OfferStatus, at: datetime) -> Contact:
-        """OFFERED → QUEUED at the front (skills.return_unanswered); the agent goes PAUSED so
-        the same offer is not made again at once."""
-        c = repo.get_contact(s, tenant_id=tenant_id, contact_id=offer.contact_id, lock=True)
-        offer.status = status
-        offer.decided_at = at
+    def _back_to_front(self, s: Session, c: Contact, at: datetime) -> None:
+        """Offered or assigned but not connected → QUEUED at the front of its queue
+        (skills.return_unanswered), no longer anyone's."""
         self._move(s, c, E.UNANSWERED, at)
         queued = skills.QueuedContact(
             contact_id=c.id, queue_id=c.queue_id or self.default_queue, channel=c.channel,
             enqueued_at=c.enqueued_at or at, returned_at=c.returned_at, offer_attempts=c.offer_attempts,
         )  # fmt: skip
         returned = skills.return_unanswered(queued, at)
-        c.returned_at = returned.returned_at
-        c.offer_attempts = returned.offer_attempts
-        c.assigned_agent_id = None
+        c.returned_at, c.offer_attempts, c.assigned_agent_id = returned.returned_at, returned.offer_attempts, None
+
+    def _unanswered(self, s: Session, tenant_id: str, offer: Offer, status: OfferStatus, at: datetime) -> Contact:
+        """OFFERED → QUEUED at the front (skills.return_unanswered); the agent goes PAUSED so
+        the same offer is not made again at once."""
+        c = repo.get_contact(s, tenant_id=tenant_id, contact_id=offer.contact_id, lock=True)
+        offer.status = status
+        offer.decided_at = at
+        self._back_to_front(s, c, at)
         kind = EventKind.OFFER_EXPIRED if status is OfferStatus.EXPIRED else EventKind.OFFER_DECLINED
         self._event(s, tenant_id, kind, at, c, agent_id=offer.agent_id, offer_id=offer.id)
         row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=offer.agent_id, lock=True)
@@ -245,13 +248,7 @@ class RoutingMixin(EngineCore):
         at = self._now(now)
         with self.db.write() as s:
             c = self._own(s, tenant_id, agent_id, contact_id)
-            self._move(s, c, E.UNANSWERED, at)
-            queued = skills.QueuedContact(
-                contact_id=c.id, queue_id=c.queue_id or self.default_queue, channel=c.channel,
-                enqueued_at=c.enqueued_at or at, returned_at=c.returned_at, offer_attempts=c.offer_attempts,
-            )  # fmt: skip
-            returned = skills.return_unanswered(queued, at)
-            c.returned_at, c.offer_attempts, c.assigned_agent_id = returned.returned_at, returned.offer_attempts, None
+            self._back_to_front(s, c, at)
             self._event(s, tenant_id, EventKind.OFFER_DECLINED, at, c, agent_id=agent_id, reason="not_connected")
             s.flush()
             if agent_missed:
