@@ -119,6 +119,7 @@
     var supervisor = me.role === "supervisor" || me.role === "admin";
     $("tab-supervisor").hidden = !supervisor;
     $("tab-staffing").hidden = !supervisor;
+    $("supervisor-pages").hidden = !supervisor;
     renderMe(me);
   }
 
