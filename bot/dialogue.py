@@ -1,18 +1,15 @@
-"""One turn of a bot conversation: remembers the recent messages of each sender (for the safety
-window and "which topic were we talking about"), understands, triages and renders the reply.
-Button payloads in Rasa's form "/<topic_id>" choose a topic directly (answers to a clarify).
+"""One turn of a bot conversation: understands, triages and renders the reply. Button payloads
+in Rasa's form "/<topic_id>" choose a topic directly (answers to a clarify).
 
-The memory here is per process and bounded. `decide` is the same turn without any memory: the
-caller passes the history, last topic and sticky safety decision in (bot/conversation.py reads
-them from the conversation engine, so every channel and every worker sees the same state)."""
+`decide` holds no memory: the caller passes the history, last topic and sticky safety decision
+in (bot/conversation.py reads them from the conversation engine, so every channel and every
+worker sees the same state)."""
 
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.responses import BotMessage, render
 from bot.triage import topic_decision
@@ -20,28 +17,6 @@ from bot.types import Action, TriageDecision
 from bot.understanding import Parsed, Understanding
 
 _PAYLOAD = re.compile(r"^/([a-z][a-z0-9_]*)$")
-
-
-@dataclass
-class ConversationState:
-    messages: deque[str] = field(default_factory=lambda: deque(maxlen=10))
-    topic: str | None = None
-    flagged: TriageDecision | None = None  # a safety decision sticks for the conversation
-
-
-class ConversationMemory:
-    def __init__(self, max_conversations: int = 10_000) -> None:
-        self._states: OrderedDict[str, ConversationState] = OrderedDict()
-        self._max = max_conversations
-        self._lock = threading.Lock()
-
-    def get(self, sender: str) -> ConversationState:
-        with self._lock:
-            state = self._states.pop(sender, None) or ConversationState()
-            self._states[sender] = state
-            while len(self._states) > self._max:
-                self._states.popitem(last=False)
-            return state
 
 
 @dataclass(frozen=True)
@@ -80,17 +55,3 @@ def decide(
 def is_payload(message: str) -> bool:
     """A button payload ("/<topic_id>") rather than words the citizen wrote."""
     return _PAYLOAD.match(message.strip()) is not None
-
-
-def respond(understanding: Understanding, memory: ConversationMemory, sender: str, message: str,
-            tenant: str | None = None) -> Turn:
-    state = memory.get(sender)
-    turn = decide(understanding, message, tuple(state.messages), state.topic, state.flagged, tenant)
-    if turn.parsed is not None:
-        state.messages.append(message)
-    decision = turn.decision
-    if decision.action in (Action.EMERGENCY,) or decision.sensitive:
-        state.flagged = decision
-    if decision.topic and understanding.contract.by_id[decision.topic].domain != "dialog":
-        state.topic = decision.topic
-    return turn

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.dialogue import ConversationMemory, respond
+from bot.dialogue import Turn, decide
 from bot.responses import texts
+from bot.types import Action, TriageDecision
 from bot.understanding import Understanding
 from connectors.webchat.session import (
     HUMAN_PAYLOAD,
@@ -74,6 +75,44 @@ class _Session:
         msg = OutMessage(id=len(self.messages) + 1, kind=kind, text=text, created_at=now, **kw)
         self.messages.append(msg)
         return msg
+
+
+# A per-process memory of each sender's recent messages: for tests only (the product keeps
+# conversation state in the engine).
+@dataclass
+class ConversationState:
+    messages: deque[str] = field(default_factory=lambda: deque(maxlen=10))
+    topic: str | None = None
+    flagged: TriageDecision | None = None  # a safety decision sticks for the conversation
+
+
+class ConversationMemory:
+    def __init__(self, max_conversations: int = 10_000) -> None:
+        self._states: OrderedDict[str, ConversationState] = OrderedDict()
+        self._max = max_conversations
+        self._lock = threading.Lock()
+
+    def get(self, sender: str) -> ConversationState:
+        with self._lock:
+            state = self._states.pop(sender, None) or ConversationState()
+            self._states[sender] = state
+            while len(self._states) > self._max:
+                self._states.popitem(last=False)
+            return state
+
+
+def respond(understanding: Understanding, memory: ConversationMemory, sender: str, message: str,
+            tenant: str | None = None) -> Turn:
+    state = memory.get(sender)
+    turn = decide(understanding, message, tuple(state.messages), state.topic, state.flagged, tenant)
+    if turn.parsed is not None:
+        state.messages.append(message)
+    decision = turn.decision
+    if decision.action in (Action.EMERGENCY,) or decision.sensitive:
+        state.flagged = decision
+    if decision.topic and understanding.contract.by_id[decision.topic].domain != "dialog":
+        state.topic = decision.topic
+    return turn
 
 
 class BotOnlyBackend:
