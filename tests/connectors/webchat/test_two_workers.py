@@ -147,3 +147,30 @@ def test_two_workers_listener_gets_notify_from_another_connection(pg_url):
         assert listener.wait("contact-x", seen, timeout=5) != seen
     finally:
         listener.stop()
+
+
+def test_two_workers_a_chat_the_bot_answered_ends_as_resolved_by_the_bot(workers, pg_url):
+    """Question on worker A, the citizen ends the chat on worker B: one contact, ended as answered
+    by the bot with the article it cited, never as abandoned."""
+    from bot.stats.facts import Ending
+    from bot.stats.service import load_facts
+
+    a, b = workers
+    r = httpx.post(f"http://{a}/chat/api/messages", params={"tenant": "kobenhavn"},
+                   json={"text": "Hvornår bliver mit skrald hentet?", "client_message_id": "q1"}, timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    sid = r.json()["session"]
+    bot = [m for m in r.json()["messages"] if m["kind"] == "bot"]
+    assert bot, r.json()
+    ended = httpx.post(f"http://{b}/chat/api/end", json={"session": sid}, timeout=30)
+    assert ended.status_code in (200, 204), ended.text
+
+    db = Database(pg_url)
+    try:
+        facts = load_facts(db, tenant_id="kobenhavn", start=datetime(2000, 1, 1, tzinfo=UTC),
+                           end=datetime(2100, 1, 1, tzinfo=UTC))  # fmt: skip
+    finally:
+        db.dispose()
+    assert len(facts) == 1
+    assert facts[0].ending is Ending.BOT_ANSWERED
+    assert facts[0].article_id
