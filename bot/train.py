@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import joblib
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from bot.config import Settings
@@ -60,29 +64,89 @@ def data_hash(
     return h.hexdigest()[:16]
 
 
-def embed_cached(embedder: Embedder, texts: list[str], cache_dir: Path, kind: str, desc: str) -> np.ndarray:
-    """Embeddings are cached per text, so editing one file re-embeds only what changed."""
+EMBED_BATCH = 256  # texts per native call: one pass streams the weights once for the whole batch
+FIT_CACHE = "fits"  # under cache_dir: fitted models keyed by everything that shapes them
+
+
+def embed_cached(
+    embedder: Embedder, texts: Sequence[str], cache_dir: Path, kind: str, desc: str, batch: int = EMBED_BATCH
+) -> np.ndarray:
+    """Embeddings cached per text (SHA-1 of the text, in one file per embedder name and kind), so
+    editing one file re-embeds only what changed. Texts still missing are embedded once each, in
+    large batches of similar length (the native engine streams its weights once per batch)."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"{embedder.name}.{kind}.npz"
     cache: dict[str, np.ndarray] = {}
     if path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            cache = dict(zip(z["keys"].tolist(), z["vecs"], strict=True))
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                cache = dict(zip(z["keys"].tolist(), z["vecs"], strict=True))
+        except (OSError, ValueError, KeyError):
+            cache = {}  # a damaged cache is rebuilt, never trusted
     keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
-    todo = [i for i, k in enumerate(keys) if k not in cache]
-    batch = 32
-    with tqdm(total=len(texts), initial=len(texts) - len(todo), desc=desc, unit="text") as bar:
+    first: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k not in cache:
+            first.setdefault(k, i)
+    todo = sorted(first.values(), key=lambda i: len(texts[i]))
+    encode = embedder.queries if kind == "query" else embedder.passages
+    with tqdm(total=len(first) + (len(set(keys)) - len(first)), initial=len(set(keys)) - len(first),
+              desc=desc, unit="text") as bar:
         for s in range(0, len(todo), batch):
             idx = todo[s : s + batch]
-            vecs = embedder.queries([texts[i] for i in idx]) if kind == "query" else embedder.passages(
-                [texts[i] for i in idx]
-            )
+            vecs = encode([texts[i] for i in idx])
             for i, v in zip(idx, vecs, strict=True):
-                cache[keys[i]] = v
+                cache[keys[i]] = np.asarray(v, dtype=np.float32)
             bar.update(len(idx))
     if todo:
-        np.savez(path, keys=np.array(list(cache)), vecs=np.stack(list(cache.values())))
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, keys=np.array(list(cache)), vecs=np.stack(list(cache.values())))
+        tmp.replace(path)
+    if not keys:
+        return np.zeros((0, embedder.dim), np.float32)
     return np.stack([cache[k] for k in keys]).astype(np.float32)
+
+
+def fit_key(kind: str, embedder: str, texts: Sequence[str], labels: Sequence[str], config: object,
+            modules: Sequence[str]) -> str:
+    """What a fitted model depends on: its training texts and labels, the embedder, its config,
+    the source of the modules that fit it, and the scikit-learn version."""
+    import importlib
+
+    import sklearn
+
+    h = hashlib.sha256(f"{kind}\n{embedder}\n{config!r}\n{sklearn.__version__}\n".encode())
+    for name in modules:
+        h.update(Path(importlib.import_module(name).__file__).read_bytes())
+    for label, text in zip(labels, texts, strict=True):
+        h.update(f"{label}\t{text}\n".encode())
+    return h.hexdigest()[:20]
+
+
+def _cached_fit(cache_dir: Path, kind: str, key: str):
+    path = cache_dir / FIT_CACHE / f"{kind}.{key}.joblib"
+    if not path.exists():
+        return None
+    try:
+        return joblib.load(path)
+    except Exception:  # noqa: BLE001 - a damaged cache entry is refitted, never trusted
+        return None
+
+
+def _store_fit(cache_dir: Path, kind: str, key: str, model) -> None:
+    d = cache_dir / FIT_CACHE
+    d.mkdir(parents=True, exist_ok=True)
+    for old in d.glob(f"{kind}.*.joblib"):  # keep one entry per kind: the cache never grows
+        old.unlink(missing_ok=True)
+    tmp = d / f"{kind}.{key}.tmp"
+    joblib.dump(model, tmp)
+    tmp.replace(d / f"{kind}.{key}.joblib")
+
+
+def _fit_safety(examples: list[SafetyExample], embeddings: np.ndarray) -> SafetyClassifier:
+    """Runs in a worker process, next to the topic classifier's fit (one core each)."""
+    with threadpool_limits(limits=1):
+        return SafetyClassifier().fit(examples, embeddings)
 
 
 def is_fresh(settings: Settings) -> bool:
@@ -102,7 +166,11 @@ def load_safety_corpus(settings: Settings, contract: TopicContract) -> list[Safe
     return load_corpus(settings.nlu_data_dir / SAFETY_CORPUS_DIR, sensitive_handoff_topics(contract))
 
 
-def train(settings: Settings, log=print) -> dict:
+def train(settings: Settings, log=print, parallel: bool = True) -> dict:
+    """Fit everything into settings.model_dir. Embeddings and fitted models are cached by content
+    in settings.cache_dir, so a rerun after editing one file redoes only what that file shapes
+    (an article: the index; a safety file: the safety model; an nlu_data file: both models).
+    `parallel`: fit the safety model in a second process while the topic classifier fits here."""
     started = time.perf_counter()
     contract = load_contract(settings.topics_file)
     data = training_data.load_dir(settings.nlu_data_dir)
@@ -111,30 +179,68 @@ def train(settings: Settings, log=print) -> dict:
     corpus = load_safety_corpus(settings, contract)
     embedder = make_embedder(settings.embedder)
     log(f"training on {len(data.examples)} examples in {len(data.intents)} topics, {len(articles)} articles")
+    timings: dict[str, float] = {}
 
     texts = [e.text for e in data.examples]
     labels = [e.intent for e in data.examples]
-    x = embed_cached(embedder, texts, settings.cache_dir, "query", "embedding examples")
+    safety_examples = merge_examples(
+        corpus, examples_from_topics(zip(labels, texts), EMERGENCY, sensitive_handoff_topics(contract))
+    )
+    stexts = [e.text for e in safety_examples]
+    t = time.perf_counter()
+    # One pass over every distinct user-side text (topic examples and the safety corpus overlap).
+    qvecs = embed_cached(embedder, [*texts, *stexts], settings.cache_dir, "query", "embedding examples")
+    x, sx = qvecs[: len(texts)], qvecs[len(texts) :]
+    timings["embed_examples"] = time.perf_counter() - t
     t_index = time.perf_counter()
     passages = [p for a in articles for p in a.passages()]
     pvecs = embed_cached(embedder, passages, settings.cache_dir, "passage", "embedding articles")
     index = ArticleIndex.build(articles, embedder, vectors=pvecs)
     index_seconds = time.perf_counter() - t_index
 
-    steps = tqdm(total=TopicClassifier().config.folds + 1, desc="fitting classifier", unit="step")
-    clf = TopicClassifier().fit(texts, labels, x, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1)))
-    steps.close()
-
-    safety_examples = merge_examples(
-        corpus, examples_from_topics(zip(labels, texts), EMERGENCY, sensitive_handoff_topics(contract))
-    )
-    stexts = [e.text for e in safety_examples]
-    sx = embed_cached(embedder, stexts, settings.cache_dir, "query", "embedding safety corpus")
-    steps = tqdm(total=SafetyClassifier().config.folds + 1, desc="fitting safety model", unit="step")
-    safety = SafetyClassifier().fit(
-        safety_examples, sx, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1))
-    )
-    steps.close()
+    t = time.perf_counter()
+    clf_key = fit_key("classifier", embedder.name, texts, labels, TopicClassifier().config,
+                      ("bot.nlu.classifier", "bot.nlu.text"))
+    safety_key = fit_key("safety", embedder.name, stexts,
+                         [f"{e.label}|{e.source == 'topics'}|{e.weight}" for e in safety_examples],
+                         SafetyClassifier().config, ("bot.safety_model", "bot.nlu.text"))
+    clf = _cached_fit(settings.cache_dir, "classifier", clf_key)
+    safety = _cached_fit(settings.cache_dir, "safety", safety_key)
+    pool: ProcessPoolExecutor | None = None
+    pending: Future | None = None
+    try:
+        if safety is None and clf is None and parallel:
+            # Two independent fits, one core each (spawn: the child starts clean, no OpenMP state).
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            pending = pool.submit(_fit_safety, safety_examples, sx)
+        if clf is None:
+            steps = tqdm(total=TopicClassifier().config.folds + 1, desc="fitting classifier", unit="step")
+            with threadpool_limits(limits=1 if pending is not None else None):
+                clf = TopicClassifier().fit(
+                    texts, labels, x, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1))
+                )
+            steps.close()
+            _store_fit(settings.cache_dir, "classifier", clf_key, clf)
+        else:
+            log("topic classifier: unchanged data, reusing the cached fit")
+        if pending is not None:
+            with tqdm(total=1, desc="fitting safety model (second process)", unit="model") as bar:
+                safety = pending.result()
+                bar.update(1)
+            _store_fit(settings.cache_dir, "safety", safety_key, safety)
+        elif safety is None:
+            steps = tqdm(total=SafetyClassifier().config.folds + 1, desc="fitting safety model", unit="step")
+            safety = SafetyClassifier().fit(
+                safety_examples, sx, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1))
+            )
+            steps.close()
+            _store_fit(settings.cache_dir, "safety", safety_key, safety)
+        else:
+            log("safety model: unchanged data, reusing the cached fit")
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    timings["fit"] = time.perf_counter() - t
     log(f"safety model: thresholds {safety.thresholds.to_dict()}, held-out folds {safety.report}")
 
     out = settings.model_dir
@@ -154,6 +260,8 @@ def train(settings: Settings, log=print) -> dict:
         # Alarm thresholds of the safety classifier (tune here; see bot.safety_model.SafetyThresholds).
         "safety": {"thresholds": safety.thresholds.to_dict(), "held_out": safety.report},
         "index_build_seconds": round(index_seconds, 2),
+        "embed_seconds": round(timings["embed_examples"], 2),
+        "fit_seconds": round(timings["fit"], 2),
         "train_seconds": round(time.perf_counter() - started, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

@@ -138,6 +138,7 @@ def print_report(r: Report, show_misses: bool) -> None:
 
 
 HISTORY = Path(__file__).parent / "results" / "history.jsonl"
+BENCH_HISTORY = Path(__file__).parent / "results" / "bench.jsonl"  # `bench --json` and `load --json`
 
 
 def record(path: Path, note: str, figures: dict) -> None:
@@ -173,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both", help="load: database")
     parser.add_argument("--conversations", type=int, default=32, help="load: concurrent chat conversations")
     parser.add_argument("--seconds", type=float, default=30.0, help="load: duration of each run")
+    parser.add_argument("--articles", type=int, default=0,
+                        help="bench: also build an index of this many synthetic articles (e.g. 5000)")
+    parser.add_argument("--index-embedder", default=None,
+                        help="bench: embedder for the synthetic index (default: the configured one; "
+                             "`lexical` measures the index without the model's cost)")
+    parser.add_argument("--index-only", action="store_true", help="bench: only the index figures")
+    parser.add_argument("--rates", default=None,
+                        help="load: comma-separated conversation counts to step through for the latency chart")
     args = parser.parse_args(argv)
     settings: Settings = get_settings()
     from bot.train import is_fresh, train
@@ -187,11 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "load":
         from eval.load import run as run_load
 
-        return run_load(settings, db=args.db, conversations=args.conversations, seconds=args.seconds)
+        steps = [int(x) for x in args.rates.split(",")] if args.rates else None
+        return run_load(settings, db=args.db, conversations=args.conversations, seconds=args.seconds,
+                        as_json=args.json, steps=steps, record_to=BENCH_HISTORY if args.json else None)
     if args.command == "bench":
         from eval.bench import run
 
-        run(settings)
+        run(settings, articles=args.articles, index_embedder=args.index_embedder, only_index=args.index_only,
+            as_json=args.json, record_to=BENCH_HISTORY if args.json else None)
         return 0
     u = Understanding.load(settings)
     print(f"machine: {machine()}  embedder: {u.embedder.name}  index: {u.index.manifest}")

@@ -157,8 +157,11 @@ def _email_header() -> str | None:
     return SECRET_HEADER
 
 
-def run_once(label: str, database_url: str, workers: int, conversations: int, seconds: float,
+def run_once(label: str, database_url: str, workers: int, conversations: int | list[int], seconds: float,
              mails: int = 200) -> dict:
+    """One server; for each conversation count in turn (a list steps the load up), `seconds` of
+    chat (and, at the first step, the e-mail burst). Returns the figures of every step."""
+    steps = conversations if isinstance(conversations, list) else [conversations]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "KONTAKT_DATABASE_URL": database_url,
@@ -166,46 +169,152 @@ def run_once(label: str, database_url: str, workers: int, conversations: int, se
            "KONTAKT_RATELIMIT_IP_PER_SECOND": "100000", "KONTAKT_RATELIMIT_IP_BURST": "100000",
            "KONTAKT_EMAIL_INBOUND_SECRET": INBOUND_SECRET}
     log = tempfile.NamedTemporaryFile(prefix=f"kontakt-load-{label}-", suffix=".log", delete=False)
+    started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )
+    results: list[dict] = []
+    mail = None
     try:
         _wait_ready(url, proc)
+        startup = time.perf_counter() - started
         time.sleep(1.0 if workers == 1 else 5.0)  # let every worker finish loading
         paths = httpx.get(url + "/openapi.json", timeout=10).json().get("paths", {})
         header = _email_header()
         mail = (header, mails) if "/email/inbound" in paths and header else None
-        rss_before = _rss_mb(proc.pid)
-        chat, mail_stats, elapsed = asyncio.run(_drive(url, conversations, seconds, mail))
-        rss_after = _rss_mb(proc.pid)
+        rss_start = _rss_mb(proc.pid)
+        for n, step in enumerate(steps):
+            rss_before = _rss_mb(proc.pid)
+            chat, mail_stats, elapsed = asyncio.run(_drive(url, step, seconds, mail if n == 0 else None))
+            rss_after = _rss_mb(proc.pid)
+            results.append({"conversations": step, "chat": chat, "mail": mail_stats, "elapsed": elapsed,
+                            "rss_before": rss_before, "rss_after": rss_after})
+        peak = _hwm_mb(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-    print(f"[{label}] {workers} worker(s), {conversations} conversations, {elapsed:.0f} s (server log {log.name})")
-    print(f"  chat:   {chat.summary(elapsed)}")
-    if mail is None:
-        print("  e-mail: skipped: the served app has no POST /email/inbound (connectors/app.py does not"
-              " include the e-mail router)")
-    else:
-        print(f"  e-mail: burst of {mails}: {mail_stats.summary(elapsed)}")
-    print(f"  server RSS (all processes): {rss_before:.0f} MB before, {rss_after:.0f} MB after")
-    for s in chat.error_samples + mail_stats.error_samples:
-        print(f"  error: {s}")
-    return {"label": label, "chat_errors": chat.errors, "mail_errors": mail_stats.errors}
+    figures = []
+    for r in results:
+        chat, mail_stats, elapsed = r["chat"], r["mail"], r["elapsed"]
+        print(f"[{label}] {workers} worker(s), {r['conversations']} conversations, {elapsed:.0f} s"
+              f" (server log {log.name})")
+        print(f"  chat:   {chat.summary(elapsed)}")
+        if r is results[0]:
+            if mail is None:
+                print("  e-mail: skipped: the served app has no POST /email/inbound (connectors/app.py does not"
+                      " include the e-mail router)")
+            else:
+                print(f"  e-mail: burst of {mails}: {mail_stats.summary(elapsed)}")
+        print(f"  server RSS (all processes): {r['rss_before']:.0f} MB before, {r['rss_after']:.0f} MB after")
+        for e in chat.error_samples + mail_stats.error_samples:
+            print(f"  error: {e}")
+        lat = chat.latencies or [float("nan")]
+        figures.append({
+            "conversations": r["conversations"],
+            "offered_turns_per_s": round(r["conversations"] / THINK_SECONDS, 1),
+            "turns": len(chat.latencies),
+            "turns_per_s": round(len(chat.latencies) / elapsed, 2),
+            "p50_ms": round(percentile(lat, 50), 1),
+            "p99_ms": round(percentile(lat, 99), 1),
+            "chat_errors": chat.errors, "chat_429": chat.limited,
+            "mail_requests": len(mail_stats.latencies), "mail_errors": mail_stats.errors,
+            "mail_p99_ms": round(percentile(mail_stats.latencies, 99), 1) if mail_stats.latencies else None,
+            "rss_mb_before": round(r["rss_before"], 1), "rss_mb_after": round(r["rss_after"], 1),
+        })  # fmt: skip
+    return {"label": label, "workers": workers, "startup_seconds": round(startup, 2),
+            "rss_mb_after_startup": round(rss_start, 1), "rss_mb_peak_per_process_max": round(peak, 1),
+            "steps": figures,
+            "chat_errors": sum(f["chat_errors"] for f in figures),
+            "mail_errors": sum(f["mail_errors"] for f in figures)}
 
 
-def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: float = 30.0) -> int:
+def _hwm_mb(pid: int) -> float:
+    """The largest peak resident memory (VmHWM) of `pid` and its children, in MB."""
+    best = 0
+    pids = [pid]
+    try:
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    best = max(best, int(line.split()[1]))
+        except OSError:
+            continue
+    return best / 1024
+
+
+def latency_chart_svg(series: dict[str, list[dict]], title: str) -> str:
+    """A line chart, written by hand (no plotting library): offered turns/s against p50 and p99
+    latency, one pair of lines per database."""
+    w, h, left, right, top, bottom = 720, 420, 70, 170, 40, 50
+    pts = [p for steps in series.values() for p in steps]
+    if not pts:
+        return ""
+    xmax = max(p["offered_turns_per_s"] for p in pts) * 1.05 or 1.0
+    ymax = max(max(p["p99_ms"], p["p50_ms"]) for p in pts) * 1.1 or 1.0
+
+    def sx(x: float) -> float:
+        return left + x / xmax * (w - left - right)
+
+    def sy(y: float) -> float:
+        return h - bottom - y / ymax * (h - top - bottom)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+           f'font-size="12"><rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{left}" y="22" font-size="14">{title}</text>',
+           f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="black"/>',
+           f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>',
+           f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle">offered chat turns/s '
+           f'(conversations / {THINK_SECONDS} s think time)</text>',
+           f'<text x="16" y="{(top + h - bottom) / 2}" transform="rotate(-90 16 {(top + h - bottom) / 2})" '
+           'text-anchor="middle">latency (ms)</text>']  # fmt: skip
+    for i in range(6):
+        xv, yv = xmax * i / 5, ymax * i / 5
+        out.append(f'<text x="{sx(xv):.1f}" y="{h - bottom + 16}" text-anchor="middle">{xv:.0f}</text>')
+        out.append(f'<text x="{left - 6}" y="{sy(yv) + 4:.1f}" text-anchor="end">{yv:.0f}</text>')
+        out.append(f'<line x1="{left}" y1="{sy(yv):.1f}" x2="{w - right}" y2="{sy(yv):.1f}" stroke="#ddd"/>')
+    colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    legend_y = top + 10
+    for k, (label, steps) in enumerate(series.items()):
+        c = colours[k % len(colours)]
+        for key, dash in (("p50_ms", ""), ("p99_ms", ' stroke-dasharray="6 4"')):
+            line = " ".join(f"{sx(p['offered_turns_per_s']):.1f},{sy(p[key]):.1f}" for p in steps)
+            out.append(f'<polyline points="{line}" fill="none" stroke="{c}" stroke-width="2"{dash}/>')
+            for p in steps:
+                out.append(f'<circle cx="{sx(p["offered_turns_per_s"]):.1f}" cy="{sy(p[key]):.1f}" r="3" fill="{c}">'
+                           f'<title>{label} {key[:3]}: {p[key]} ms at {p["conversations"]} conversations, '
+                           f'{p["turns_per_s"]} turns/s served</title></circle>')  # fmt: skip
+            out.append(f'<line x1="{w - right + 10}" y1="{legend_y}" x2="{w - right + 40}" y2="{legend_y}" '
+                       f'stroke="{c}" stroke-width="2"{dash}/><text x="{w - right + 46}" y="{legend_y + 4}">'
+                       f'{label} {key[:3]}</text>')  # fmt: skip
+            legend_y += 18
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: float = 30.0,
+        as_json: bool = False, steps: list[int] | None = None, record_to: Path | None = None) -> int:
+    """`steps`: conversation counts to step through on each server (for the latency chart);
+    default: just `conversations`. With `as_json` the figures go to stdout as one JSON line and to
+    `record_to`, and a chart to eval/results/load-latency.svg."""
+    import json
+
     from eval.__main__ import machine
 
     print(f"machine: {machine()}  think time {THINK_SECONDS} s")
     results = []
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    plan: int | list[int] = steps or conversations
     if db in ("sqlite", "both"):
         path = Path(tempfile.mkdtemp(prefix="kontakt-load-")) / "kontakt.sqlite3"
-        results.append(run_once("sqlite", f"sqlite:///{path}", 1, conversations, seconds))
+        results.append(run_once("sqlite", f"sqlite:///{path}", 1, plan, seconds))
     if db in ("postgresql", "both"):
         sys.path.insert(0, str(ROOT))
         from tests.pg import PostgresCluster, find_pg_bin  # the same throwaway cluster the tests use
@@ -218,7 +327,24 @@ def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: 
             database = Database(url)
             database.migrate()  # once, before two workers race to migrate
             database.dispose()
-            results.append(run_once("postgresql", url, 2, conversations, seconds))
+            results.append(run_once("postgresql", url, 2, plan, seconds))
         finally:
             cluster.destroy()
+    if as_json:
+        from eval.bench import model_info
+
+        report = {"kind": "load", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
+                  "model": model_info(settings), "think_seconds": THINK_SECONDS, "seconds_per_step": seconds,
+                  "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                  "runs": results}  # fmt: skip
+        print(json.dumps(report, ensure_ascii=False))
+        if record_to is not None:
+            record_to.parent.mkdir(parents=True, exist_ok=True)
+            with record_to.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(report, ensure_ascii=False) + "\n")
+        chart = latency_chart_svg({f"{r['label']} ({r['workers']} w)": r["steps"] for r in results},
+                                  f"kontakt chat latency against load ({report['date']}, {machine()['commit']})")
+        out = Path(__file__).parent / "results" / "load-latency.svg"
+        out.write_text(chart, encoding="utf-8")
+        print(f"chart: {out}", file=sys.stderr)
     return 1 if any(r["chat_errors"] or r["mail_errors"] for r in results) else 0

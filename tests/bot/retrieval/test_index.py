@@ -209,3 +209,41 @@ def test_index_never_returns_an_article_twice(tenant_index: ArticleIndex, embedd
     assert len(ids) == k
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
+
+
+def _same_hits(a: list, b: list) -> bool:
+    return [h.article_id for h in a] == [h.article_id for h in b] and np.allclose(
+        [h.score for h in a], [h.score for h in b], atol=1e-5
+    )
+
+
+def test_index_replace_article_equals_a_rebuild(articles: list[Article], embedder, tmp_path: Path) -> None:
+    index = ArticleIndex.build(articles, embedder)
+    edited = articles[3].model_copy(update={"body": "Storskrald hentes den første mandag i måneden.",
+                                            "questions": ("Hvornår hentes storskrald?",)})  # fmt: skip
+    index.replace_article(edited, embedder)
+    new_list = [edited if a.id == edited.id else a for a in articles]
+    rebuilt = ArticleIndex.build(new_list, embedder)
+    assert index.manifest == rebuilt.manifest
+    for q in [*QUERIES, "hvornår hentes storskrald"]:
+        v = embedder.queries([q])[0]
+        assert _same_hits(index.search(v, k=10), rebuilt.search(v, k=10))
+    index.save(tmp_path)
+    assert ArticleIndex.load(tmp_path, new_list, embedder).manifest["content_hash"] == rebuilt.manifest["content_hash"]
+
+
+def test_index_replace_article_adds_a_new_one_and_remove_takes_it_out(articles: list[Article], embedder) -> None:
+    index = ArticleIndex.build(articles, embedder)
+    extra = _tenant_article("kobenhavn")
+    index.replace_article(extra, embedder)
+    q = embedder.queries(["hvornår kommer skraldebilen i København"])[0]
+    assert "affald_toemning--kobenhavn" in [h.article_id for h in index.search(q, k=5, tenant="kobenhavn")]
+    index.remove_article(extra.id)
+    assert index.manifest == ArticleIndex.build(articles, embedder).manifest
+    assert "affald_toemning--kobenhavn" not in [h.article_id for h in index.search(q, k=20, tenant="kobenhavn")]
+
+
+def test_index_replace_article_refuses_another_embedder(articles: list[Article], embedder) -> None:
+    index = ArticleIndex.build(articles[:5], embedder)
+    with pytest.raises(IndexMismatch):
+        index.replace_article(articles[0], LexicalEmbedder(dim=256))
