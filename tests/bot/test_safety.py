@@ -152,10 +152,19 @@ def test_safety_non_sensitive_probabilities_do_not_count() -> None:
     assert (signal.emergency, signal.distress, signal.topic) == (0.0, 0.0, None)
 
 
-def test_safety_lexicon_topic_wins_over_classifier_topic() -> None:
-    signal = assess("min mand slår mig", {"social_misbrug": 0.95}, SENSITIVE)
+def test_safety_lexicon_topic_wins_over_an_unsure_classifier_topic() -> None:
+    signal = assess("min mand slår mig", {"social_misbrug": 0.05, "social_vold": 0.01}, SENSITIVE)
     assert signal.topic == "social_vold"
-    assert signal.distress == pytest.approx(0.95)
+    assert signal.distress == pytest.approx(0.9)
+
+
+def test_safety_classifier_topic_wins_when_it_reads_whose_situation_it_is() -> None:
+    """A lexicon word names a theme; the classifier reads the whole message: a child hit by a
+    parent goes to the children's specialists, not to partner violence."""
+    probs = {"boern_bekymring": 0.45, "social_vold": 0.10}
+    signal = assess("en pige i klassen siger at hendes far slår hende", probs, SENSITIVE)
+    assert signal.topic == "boern_bekymring"
+    assert signal.distress >= 0.9
 
 
 def test_safety_window_catches_distress_spread_over_three_messages() -> None:
