@@ -146,6 +146,10 @@ class SafetyPolicy:
     # The safety model's bar, times this, for a message (or conversation) whose wording says the
     # danger words are about the past, an errand, equipment or a recurring nuisance.
     not_now_factor: float = SafetyThresholds.not_now_factor
+    # A safety model that is sure a person should take the message needs less agreement from the
+    # topic classifier, which spreads indirect or English wording thin over many topics.
+    model_sensitive_strong: float = 0.8
+    strong_agreement: float = 0.25
     # Choosing the specialist for a sensitive situation: a lexicon hit adds this to its topic's
     # probability (see `_sensitive_topic`).
     lexicon_topic_bonus: float = 0.1
@@ -236,7 +240,9 @@ def assess(
                 distress, topic = max(distress, total), best if distress < 0.9 else topic
             reasons.append(f"classifier:{source}:{best}={sens[best]:.2f}")
         m = scores.get(SENSITIVE, 0.0)
-        if m >= policy.model_sensitive_threshold and total >= policy.agreement * policy.distress_threshold:
+        if (m >= policy.model_sensitive_threshold and total >= policy.agreement * policy.distress_threshold) or (
+            m >= policy.model_sensitive_strong and total >= policy.strong_agreement * policy.distress_threshold
+        ):
             # The safety model says "a person should take this", the topic classifier says which person.
             if topic is None or m > distress:
                 distress, topic = max(distress, m), topic or best
