@@ -146,6 +146,13 @@ class SafetyPolicy:
     # The safety model's bar, times this, for a message (or conversation) whose wording says the
     # danger words are about the past, an errand, equipment or a recurring nuisance.
     not_now_factor: float = SafetyThresholds.not_now_factor
+    # A safety model that is sure a person should take the message needs less agreement from the
+    # topic classifier, which spreads indirect or English wording thin over many topics.
+    model_sensitive_strong: float = 0.8
+    strong_agreement: float = 0.25
+    # Choosing the specialist for a sensitive situation: a lexicon hit adds this to its topic's
+    # probability (see `_sensitive_topic`).
+    lexicon_topic_bonus: float = 0.1
 
 
 def assess(
@@ -233,12 +240,36 @@ def assess(
                 distress, topic = max(distress, total), best if distress < 0.9 else topic
             reasons.append(f"classifier:{source}:{best}={sens[best]:.2f}")
         m = scores.get(SENSITIVE, 0.0)
-        if m >= policy.model_sensitive_threshold and total >= policy.agreement * policy.distress_threshold:
+        if (m >= policy.model_sensitive_threshold and total >= policy.agreement * policy.distress_threshold) or (
+            m >= policy.model_sensitive_strong and total >= policy.strong_agreement * policy.distress_threshold
+        ):
             # The safety model says "a person should take this", the topic classifier says which person.
             if topic is None or m > distress:
                 distress, topic = max(distress, m), topic or best
             reasons.append(f"safety_model:{source}:sensitive={m:.2f},{best}={sens[best]:.2f}")
+    if topic is not None:
+        topic = _sensitive_topic(sensitive_topics, hits, probabilities, window_probabilities, policy)
     return SafetySignal(emergency=emergency, distress=distress, topic=topic, reasons=tuple(reasons))
+
+
+def _sensitive_topic(
+    sensitive_topics: Sequence[str],
+    hits: Mapping[str, list[str]],
+    probabilities: Mapping[str, float],
+    window_probabilities: Mapping[str, float] | None,
+    policy: SafetyPolicy,
+) -> str:
+    """Which specialist takes a sensitive situation: the topic classifier's best sensitive topic,
+    which reads the whole message, nudged towards the lexicon's categories. A lexicon word names
+    a theme, not whose situation it is ("hendes far slår hende" is about a child, not partner
+    violence; "min ekskone tager stoffer når børnene er hos hende" is a worry for the children)."""
+    window = window_probabilities or {}
+
+    def score(t: str) -> float:
+        p = max(probabilities.get(t, 0.0), window.get(t, 0.0))
+        return p + (policy.lexicon_topic_bonus if t in hits else 0.0)
+
+    return max(sensitive_topics, key=score)
 
 
 def _strongest_chunk(

@@ -152,10 +152,19 @@ def test_safety_non_sensitive_probabilities_do_not_count() -> None:
     assert (signal.emergency, signal.distress, signal.topic) == (0.0, 0.0, None)
 
 
-def test_safety_lexicon_topic_wins_over_classifier_topic() -> None:
-    signal = assess("min mand slår mig", {"social_misbrug": 0.95}, SENSITIVE)
+def test_safety_lexicon_topic_wins_over_an_unsure_classifier_topic() -> None:
+    signal = assess("min mand slår mig", {"social_misbrug": 0.05, "social_vold": 0.01}, SENSITIVE)
     assert signal.topic == "social_vold"
-    assert signal.distress == pytest.approx(0.95)
+    assert signal.distress == pytest.approx(0.9)
+
+
+def test_safety_classifier_topic_wins_when_it_reads_whose_situation_it_is() -> None:
+    """A lexicon word names a theme; the classifier reads the whole message: a child hit by a
+    parent goes to the children's specialists, not to partner violence."""
+    probs = {"boern_bekymring": 0.45, "social_vold": 0.10}
+    signal = assess("en pige i klassen siger at hendes far slår hende", probs, SENSITIVE)
+    assert signal.topic == "boern_bekymring"
+    assert signal.distress >= 0.9
 
 
 def test_safety_window_catches_distress_spread_over_three_messages() -> None:
@@ -400,8 +409,11 @@ def test_safety_sentence_about_the_past_needs_a_stronger_score() -> None:
 
 
 def test_safety_lexicon_hit_in_a_sentence_of_an_errand_needs_the_present_or_the_model() -> None:
-    alone = [("Angående ansøgningen.", _model(0.0)), ("Min mand er faldet om og er bevidstløs.", _model(0.0))]
+    alone = [("Angående ansøgningen.", _model(0.0)), ("Min mand faldt om og var bevidstløs.", _model(0.0))]
     assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=alone).emergency == 0.0
+    # Danger told in the present tense is "now" (bot/resources/safety_da.yml, context_now).
+    present = [("Min mand er faldet om og er bevidstløs.", _model(0.0))]
+    assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=present).emergency >= 0.9
     agreed = [("Min mand er faldet om og er bevidstløs.", _model(0.12))]
     assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=agreed).emergency >= 0.9
     now = [("Lige nu er min mand bevidstløs.", _model(0.0))]
@@ -418,3 +430,37 @@ def test_safety_model_bar_is_raised_for_a_message_about_the_past_not_for_one_abo
     now = assess("min far er faldet og jeg er bange for at han har brækket hoften", {}, SENSITIVE, policy=policy,
                  model_scores=_model(0.25))
     assert now.emergency >= policy.emergency_threshold
+
+
+def test_safety_sure_safety_model_needs_less_agreement_from_the_topic_classifier() -> None:
+    """Indirect or English wording spreads the topic classifier thin: a sure safety model hands
+    the message to a person with a weaker topic signal, an unsure one does not."""
+    text = "I think something is really wrong with me lately"
+    probs = {"social_psykisk_sygdom": 0.06, "social_selvmordstanker": 0.03}
+    sure = assess(text, probs, SENSITIVE, model_scores={"acute": 0.0, "sensitive": 0.85, "none": 0.15})
+    assert sure.topic == "social_psykisk_sygdom"
+    assert sure.distress == pytest.approx(0.85)
+    unsure = assess(text, probs, SENSITIVE, model_scores={"acute": 0.0, "sensitive": 0.5, "none": 0.5})
+    assert unsure.topic is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jeg ringer egentlig om min mors pension men hun er lige faldet om i køkkenet",
+        "hvor kan jeg få fat i en læge, min søn har drukket opvaskemiddel og kaster op",
+        "jeg skriver om vores ansøgning om tilskud, men der er en mand der er faldet ned fra stilladset og ligger helt stille",
+    ],
+)
+def test_safety_danger_in_the_present_tense_counts_inside_an_errand(text: str) -> None:
+    """An errand word ("pension", "hvor kan jeg", "ansøgning") does not discount danger that the
+    message tells in the present tense."""
+    assert assess(text, {}, SENSITIVE).emergency >= POLICY.emergency_threshold
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["min far fik en blodprop sidste år, kan han få kørsel til lægen", "min mor blev kørt i ambulance i går"],
+)
+def test_safety_past_danger_in_an_errand_stays_discounted(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency < POLICY.emergency_threshold
