@@ -39,7 +39,7 @@ def decide(
     conversation (after danger or distress the bot does not go back to FAQ answers)."""
     m = _PAYLOAD.match(message.strip())
     if m and m.group(1) in understanding.contract.by_id:
-        decision = topic_decision(m.group(1), 1.0, understanding.contract, (), understanding.article_refs,
+        decision = topic_decision(m.group(1), 1.0, understanding.contract, (), understanding.refs_for(tenant),
                                   understanding.by_topic)
         parsed = None
     else:
@@ -49,7 +49,7 @@ def decide(
         if decision.action in (Action.ANSWER, Action.SELFSERVICE, Action.CLARIFY):
             decision = flagged
     lang = parsed.nlu.language if parsed else "da"
-    return Turn(parsed, decision, render(decision, understanding.contract, understanding.articles, lang))
+    return Turn(parsed, decision, render(decision, understanding.contract, understanding.articles_for(tenant), lang))
 
 
 def is_payload(message: str) -> bool:

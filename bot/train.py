@@ -217,7 +217,8 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
             steps = tqdm(total=TopicClassifier().config.folds + 1, desc="fitting classifier", unit="step")
             with threadpool_limits(limits=1 if pending is not None else None):
                 clf = TopicClassifier().fit(
-                    texts, labels, x, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1))
+                    texts, labels, x, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1)),
+                    n_jobs=2 if parallel else None,  # the out-of-fold splits side by side (same results)
                 )
             steps.close()
             _store_fit(settings.cache_dir, "classifier", clf_key, clf)

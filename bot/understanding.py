@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import joblib
@@ -16,6 +16,7 @@ from threadpoolctl import threadpool_limits
 
 from bot.config import Settings
 from bot.errors import IndexMismatch, ModelNotBuilt
+from bot.knowledge.overlay import LocalContent, load_local, tenant_view
 from bot.nlu.classifier import TopicClassifier
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.text import bounded
@@ -24,10 +25,11 @@ from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
 from bot.safety import SafetyPolicy, assess, safety_chunks
 from bot.safety_model import SafetyClassifier, SafetyThresholds
+from bot.tenants import load_tenants
 from bot.topics import TopicContract, load_contract
 from bot.train import MANIFEST_FILE, MODEL_FILE, SAFETY_MODEL_FILE
 from bot.triage import TriagePolicy, triage
-from bot.types import ArticleHit, IntentScore, NLUResult, TriageDecision
+from bot.types import ArticleHit, ArticleRef, IntentScore, NLUResult, TriageDecision
 
 _EN_WORDS = frozenset(
     "the is are what when where how can i you my do does please help need want to of and with for speak english "
@@ -73,6 +75,10 @@ class Understanding:
         self.settings = settings
         self.articles: dict[str, Article] = index.articles
         self.article_refs = {a.id: a.ref() for a in self.articles.values()}
+        # Each municipality's view: national articles completed by its local overlay (its own
+        # links, fees, hours), never another municipality's page as if it were the citizen's own.
+        self._views: dict[str, dict[str, Article]] = {}
+        self._view_refs: dict[str, dict[str, ArticleRef]] = {}
         self.by_topic: dict[str, list[str]] = {}
         for a in sorted(self.articles.values(), key=lambda a: (a.tenant != "*", a.id)):
             self.by_topic.setdefault(a.topic, []).append(a.id)
@@ -90,6 +96,21 @@ class Understanding:
             chunk_factor=st.chunk_factor,
             chunk_not_now_factor=st.chunk_not_now_factor,
         )
+
+    def use_local(self, local: LocalContent, tenant_ids: Sequence[str]) -> None:
+        """Build each tenant's view of the articles from the local overlays."""
+        national = list(self.articles.values())
+        for tenant_id in tenant_ids:
+            view = {a.id: a for a in tenant_view(national, local, tenant_id)}
+            self._views[tenant_id] = view
+            self._view_refs[tenant_id] = {a.id: a.ref() for a in view.values()}
+
+    def articles_for(self, tenant: str | None) -> Mapping[str, Article]:
+        """The articles as the tenant's citizens get them (every article without a tenant)."""
+        return self._views.get(tenant, self.articles) if tenant else self.articles
+
+    def refs_for(self, tenant: str | None) -> Mapping[str, ArticleRef]:
+        return self._view_refs.get(tenant, self.article_refs) if tenant else self.article_refs
 
     @classmethod
     def load(cls, settings: Settings) -> Understanding:
@@ -114,6 +135,8 @@ class Understanding:
         raw = manifest.get("safety", {}).get("thresholds")
         thresholds = SafetyThresholds.from_dict(raw) if raw else None
         self = cls(contract, embedder, classifier, extractor, index, settings, safety_model, thresholds)
+        tenant_ids = [t.id for t in load_tenants(settings.tenants_file).tenants]
+        self.use_local(load_local(settings.articles_dir.parent / "local", list(articles), tenant_ids), tenant_ids)
         # The classifier's matrices are tiny; OpenBLAS threads left spinning after them starve the
         # embedder's OpenMP threads (parse p50 28 -> 16 ms, p99 125 -> 31 ms on 2 cores).
         threadpool_limits(limits=1, user_api="blas")
@@ -171,6 +194,6 @@ class Understanding:
         )
         hits = tuple(self.index.search(vecs[0], k=5, tenant=tenant))
         decision = triage(
-            nlu, self.contract, hits, self.article_refs, self.by_topic, self.triage_policy, previous_topic
+            nlu, self.contract, hits, self.refs_for(tenant), self.by_topic, self.triage_policy, previous_topic
         )
         return Parsed(nlu, hits, decision)

@@ -21,6 +21,7 @@ from functools import lru_cache
 from importlib import resources
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -156,6 +157,7 @@ class TopicClassifier:
         labels: Sequence[str],
         embeddings: np.ndarray,
         progress: Callable[[str], None] = lambda _: None,
+        n_jobs: int | None = None,
     ) -> TopicClassifier:
         cfg = self.config
         y = np.asarray(labels)
@@ -166,17 +168,17 @@ class TopicClassifier:
         inscope_mask = y != OUT_OF_SCOPE
 
         # Out-of-fold predictions train the out-of-scope calibrator on messages it has not seen.
+        # The folds are independent fits: `n_jobs` processes run them side by side (same results).
         oof = np.zeros((len(texts), len(self.labels)))
         oof_sim = np.zeros(len(texts))
         skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
-        for i, (tr, te) in enumerate(skf.split(embeddings, y), 1):
+        splits = list(skf.split(embeddings, y))
+        folds = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_fold)(cfg, self.labels, list(texts), y, embeddings, inscope_mask, tr, te) for tr, te in splits
+        )
+        for i, (te, probs, sim) in enumerate(folds, 1):
             progress(f"fold {i}/{cfg.folds}")
-            lex_tr = self._lex_fit([texts[j] for j in tr])
-            emb_lr = self._new_lr(cfg.c_embedding).fit(embeddings[tr], y[tr])
-            lex_lr = self._new_lr(cfg.c_lexical).fit(lex_tr, y[tr])
-            oof[te] = self._fused(embeddings[te], self._lex([texts[j] for j in te]), emb_lr, lex_lr)
-            tr_in = tr[inscope_mask[tr]]
-            oof_sim[te] = self._nearest_inscope(embeddings[te], embeddings[tr_in])
+            oof[te], oof_sim[te] = probs, sim
         self.answer_threshold = calibrated_threshold(oof, y, self.labels)
         progress("final model")
         lex_all = self._lex_fit(texts)
@@ -202,3 +204,16 @@ class TopicClassifier:
         sim = self._nearest_inscope(embeddings, self._train_emb)
         oos = self._oos_lr.predict_proba(self._oos_features(probs, sim, texts))[:, 1]
         return probs, oos
+
+
+def _fold(cfg: ClassifierConfig, labels: list[str], texts: list[str], y: np.ndarray, embeddings: np.ndarray,
+          inscope_mask: np.ndarray, tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One out-of-fold split on its own classifier (its own vectorisers): the held-out rows, their
+    fused probabilities and their novelty similarity."""
+    clf = TopicClassifier(cfg)
+    clf.labels = labels
+    lex_tr = clf._lex_fit([texts[j] for j in tr])
+    emb_lr = clf._new_lr(cfg.c_embedding).fit(embeddings[tr], y[tr])
+    lex_lr = clf._new_lr(cfg.c_lexical).fit(lex_tr, y[tr])
+    probs = clf._fused(embeddings[te], clf._lex([texts[j] for j in te]), emb_lr, lex_lr)
+    return te, probs, clf._nearest_inscope(embeddings[te], embeddings[tr[inscope_mask[tr]]])

@@ -138,7 +138,7 @@ def _act(call: Call, decision: TriageDecision, lang: Lang) -> VoiceResponse:
         call.store.said(call.sid, call.text("emergency", lang), decision, call.now)
         return call.voice.emergency(lang)
     if decision.action in (Action.ANSWER, Action.SELFSERVICE) and decision.article is not None:
-        article = call.understanding.articles.get(decision.article.id)
+        article = call.understanding.articles_for(call.tenant.id).get(decision.article.id)
         if article is not None:
             call.save(unclear=0, candidates=())
             call.store.said(call.sid, article.voice, decision, call.now)

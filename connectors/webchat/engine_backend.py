@@ -219,7 +219,8 @@ class EngineChatBackend:
         except ConversationClosed:
             raise UnknownSession(session_id) from None
         for stored, shown in zip(turn.replies, turn.rendered, strict=False):
-            article = self.understanding.articles.get(turn.decision.article.id) if turn.decision.article else None
+            articles = self.understanding.articles_for(ref.tenant_id)
+            article = articles.get(turn.decision.article.id) if turn.decision.article else None
             kw = _structure(shown, article, turn.decision.action)
             body = kw.pop("text")
             self._remember(self._structured, stored.id, OutMessage(
@@ -342,7 +343,7 @@ class EngineChatBackend:
         if m.author is Author.BOT:
             with self._lock:
                 cached = self._structured.get(m.id)
-            return cached or self._bot_message(m, decision)
+            return cached or self._bot_message(m, decision, contact.tenant_id)
         return OutMessage(mid, MessageKind.SYSTEM, m.text, m.created_at)
 
     def _shown(self, text: str) -> str:
@@ -352,16 +353,17 @@ class EngineChatBackend:
         topic = self.understanding.contract.by_id.get(payload[1:]) if payload.startswith("/") else None
         return topic.title if topic is not None else text
 
-    def _bot_message(self, m: MessageView, data: object) -> OutMessage:
+    def _bot_message(self, m: MessageView, data: object, tenant_id: str) -> OutMessage:
         """A bot message another worker (or an earlier process) stored: structure from its decision."""
         decision = decision_from_event(data, self.understanding)
         if decision is None:
             return OutMessage(m.id * SLOTS, MessageKind.BOT, m.text, m.created_at)
-        rendered = render(decision, self.understanding.contract, self.understanding.articles)
+        articles = self.understanding.articles_for(tenant_id)
+        rendered = render(decision, self.understanding.contract, articles)
         match = next((r for r in rendered if r.text == m.text), None)
         if match is None:
             return OutMessage(m.id * SLOTS, MessageKind.BOT, m.text, m.created_at, action=decision.action.value)
-        article = self.understanding.articles.get(decision.article.id) if decision.article else None
+        article = articles.get(decision.article.id) if decision.article else None
         kw = _structure(match, article, decision.action)
         body = kw.pop("text")
         return OutMessage(m.id * SLOTS, MessageKind.BOT, body, m.created_at, action=decision.action.value, **kw)
