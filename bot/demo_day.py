@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.clock import utcnow
 from bot.engine import ConversationEngine
 from bot.errors import AgentExists, IllegalTransition, KontaktError, StaleOffer
 from bot.routing.skills import AgentState, Channel
@@ -223,7 +224,7 @@ def add_demo_day_command(sub: Any) -> None:
 def run_demo_day_command(args: argparse.Namespace, settings: Any) -> int:
     import sys
 
-    now = datetime.now(UTC)
+    now = utcnow()
     try:
         day = date.fromisoformat(args.date) if args.date else now.astimezone(CPH).date()
     except ValueError:

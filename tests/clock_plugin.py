@@ -50,10 +50,15 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"product clock pinned: {ENV}={_RAW} ({FAKE_NOW.isoformat()})" if FAKE_NOW else None
 
 
-@pytest.fixture(autouse=True)
-def _fake_product_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    if FAKE_NOW is not None:
-        import bot.clock
+@pytest.fixture(autouse=True, scope="session")
+def _fake_product_clock() -> Iterator[None]:
+    # Session-wide: module- and session-scoped fixtures (an app built once per module) must see
+    # the same clock as the tests that use them.
+    if FAKE_NOW is None:
+        yield
+        return
+    import bot.clock
 
-        monkeypatch.setattr(bot.clock, "datetime", _FakeDatetime)
-    yield
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(bot.clock, "datetime", _FakeDatetime)
+        yield

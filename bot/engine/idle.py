@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.engine.endings import IdlePolicy
@@ -85,11 +85,11 @@ async def idle_background(app: Any) -> AsyncIterator[None]:
     state = app.state
     stop = asyncio.Event()
     tenant_ids = [t.id for t in state.tenants.tenants]
-    channels = getattr(state, "channels", None)
+    channels = state.channels
     task = asyncio.create_task(run_idle_closer(
-        state.engine, tenant_ids, lambda: datetime.now(UTC), idle_policy(state.settings),
+        state.engine, tenant_ids, state.engine.clock, idle_policy(state.settings),
         interval=state.settings.bot_idle_check_seconds, stop=stop,
-        changed=channels.changed if channels is not None else None,
+        changed=channels.changed,
     ))  # fmt: skip
     try:
         yield

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from bot.clock import utcnow
 from bot.config import Settings
 from bot.errors import KontaktError
 
@@ -38,7 +39,7 @@ def run_knowledge_command(args: argparse.Namespace, settings: Settings, now: dat
     try:
         if args.command == "export":
             return _export_nlu(args, settings)
-        return _stale(args, settings, now or datetime.now(UTC))
+        return _stale(args, settings, now or utcnow())
     except KontaktError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -115,7 +115,7 @@ async def rasa_background(app: FastAPI) -> AsyncIterator[None]:
     client = httpx.Client(timeout=settings.timeout_seconds)
     policy = ob.RetryPolicy(base=timedelta(seconds=settings.retry_seconds), poison_after=ob.DEFAULT_POISON_ATTEMPTS)
     task = asyncio.create_task(run_callback_worker(
-        app.state.engine.db, callback_sender(app.state.engine.db, settings.url, client), lambda: datetime.now(UTC),
+        app.state.engine.db, callback_sender(app.state.engine.db, settings.url, client), app.state.engine.clock,
         wake=wake, stop=stop, interval=settings.outbox_seconds, policy=policy, catch_up=channel.catch_up,
         sweep_seconds=settings.sweep_seconds,
     ))  # fmt: skip

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
@@ -48,8 +48,10 @@ def get_call_store(request: Request) -> EngineCallStore:
     return store
 
 
-def get_now() -> datetime:
-    return datetime.now(UTC)
+def get_now(request: Request) -> datetime:
+    """The app's one clock (the engine's), so a call's times agree with the queue's."""
+    now: datetime = request.app.state.engine.clock()
+    return now
 
 
 async def get_webhook(request: Request) -> VoiceWebhook:
