@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.channels import Channels
 from bot.engine import ContactEvent, ConversationEngine
 from bot.engine.endings import (
     EndingDecision,
@@ -427,8 +428,11 @@ def test_idle_background_hook_runs_with_the_settings_and_stops_with_the_app() ->
                 loop.call_soon_threadsafe(called.set)
                 return []
 
+            def clock(self) -> datetime:
+                return datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
         tenants = SimpleNamespace(tenants=[SimpleNamespace(id="kobenhavn"), SimpleNamespace(id="aarhus")])
-        app = SimpleNamespace(state=SimpleNamespace(engine=FakeEngine(), tenants=tenants,
+        app = SimpleNamespace(state=SimpleNamespace(engine=FakeEngine(), tenants=tenants, channels=Channels(),
                                                     settings=Settings(bot_idle_minutes=15)))  # fmt: skip
         async with idle_background(app):
             await called.wait()
