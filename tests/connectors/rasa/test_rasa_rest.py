@@ -5,6 +5,7 @@ conversation across messages and after it was closed."""
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -158,7 +159,13 @@ def test_rasa_callback_posts_bot_and_agent_messages_and_retries_a_refusal(world,
     assert client.post(f"/agent/api/contacts/{contact_id}/reply", headers=agent,
                        json={"text": "Hej, det er Anne."}).status_code == 201  # fmt: skip
     assert recorder.wait_for(before + 2)[before + 1] == {"recipient_id": sender, "text": "Hej, det er Anne."}
-    items = Outbox(app.state.db).items(TENANT, contact_id=contact_id)
+    # The recorder has the POST; the worker marks the item sent right after: wait for that.
+    deadline = time.monotonic() + 10
+    while True:
+        items = Outbox(app.state.db).items(TENANT, contact_id=contact_id)
+        if all(i.status is OutboxStatus.SENT for i in items) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert [i.status for i in items] == [OutboxStatus.SENT, OutboxStatus.SENT] and items[0].attempts >= 2
 
 

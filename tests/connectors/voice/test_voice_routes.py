@@ -248,6 +248,7 @@ class _Clarifying:
         self.real = real
         self.contract, self.articles, self.by_topic = real.contract, real.articles, real.by_topic
         self.article_refs = real.article_refs
+        self.articles_for, self.refs_for = real.articles_for, real.refs_for
 
     def parse(self, text, *args, **kwargs):
         parsed = self.real.parse(text, *args, **kwargs)

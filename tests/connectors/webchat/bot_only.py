@@ -181,7 +181,7 @@ class BotOnlyBackend:
             if turn.decision.topic:
                 s.topic = turn.decision.topic
             ref = turn.decision.article
-            article = self.understanding.articles.get(ref.id) if ref else None
+            article = self.understanding.articles_for(s.tenant).get(ref.id) if ref else None
             out = [user]
             for m in turn.messages:
                 kw = _structure(m, article, turn.decision.action)
