@@ -5,28 +5,20 @@ Rasa's REST and callback chat channels live in connectors/rasa (they run on the 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot import __version__
 from bot.api import Text
-from bot.api.deps import get_tenants
+from bot.api.deps import UnderstandingDep, get_tenants
 from bot.errors import UnknownTenant
 from bot.types import Action, NLUResult, TriageDecision
-from bot.understanding import Understanding
 
 router = APIRouter()
 FALLBACK = "nlu_fallback"
-
-
-def get_understanding(request: Request) -> Understanding:
-    return request.app.state.understanding
-
-
-UnderstandingDep = Annotated[Understanding, Depends(get_understanding)]
 
 
 class ParseRequest(BaseModel):
