@@ -346,8 +346,8 @@ def take_next(agent: CurrentAgent, db: DatabaseDep, engine: EngineDep, channels:
 
 def _offers_to_me(db: Database, engine: ConversationEngine, agent: AgentIdentity) -> list[OfferInfo]:
     """My pending offers. While contacts wait, a worker's dispatcher may be making the offer this
-    very moment (it holds the rows our router skipped), so look again for up to a second."""
-    deadline = time.monotonic() + 1.0
+    very moment (it holds the rows our router skipped), so look again for a few seconds."""
+    deadline = time.monotonic() + 3.0
     while True:
         pending = [o for o in my_offers(db, agent.tenant_id, agent.id) if o.expires_at > engine.clock()]
         if pending or time.monotonic() > deadline or not engine.waiting(agent.tenant_id):
