@@ -31,16 +31,18 @@ from bot.api import printable
 from bot.api.auth import AgentRoute, DatabaseDep, EngineDep, SupervisorAgent
 from bot.errors import KontaktError, UnknownTenant
 from bot.routing.calendar import default_schedule
-from bot.routing.skills import Channel
+from bot.routing.skills import AgentState, Channel
 from bot.stats import report
 from bot.stats.config import KpiConfigFile, TenantKpi
 from bot.stats.errors import InvalidStatsQuery, KpiConfigError, StatsError, UnderstandingUnavailable
 from bot.stats.facts import ContactFacts
 from bot.stats.grouping import COPENHAGEN
+from bot.stats.kpi import occupancy
 from bot.stats.metering import METERING_COLUMNS, metering
 from bot.stats.questions import Reason, clusters, weak_questions
-from bot.stats.service import load_facts, load_period
+from bot.stats.service import load_agent_time, load_facts, load_period
 from bot.storage import stats as store
+from bot.storage.db import Database
 
 PREFIX = "/api/v1/stats"
 MAX_PERIOD = timedelta(days=400)
@@ -207,7 +209,17 @@ def stats_summary(
         return csv_response(report.to_csv(lines, head), f"kpi-{q.tenant}-{q.start:%Y%m%d}.csv")
     return {**q.echo(), "group_by": by.value if by else None,
             "thresholds": q.kpi.thresholds.model_dump(), "service_level_target": q.kpi.service_level_target,
-            **total, "groups": groups}  # fmt: skip
+            **total, **_agent_figures(db, q), "groups": groups}  # fmt: skip
+
+
+def _agent_figures(db: Database, q: _Query) -> dict[str, Any]:
+    """Occupancy and agents' time by state over the period (up to now): the whole tenant's
+    agents, whatever the queue or channel filter (agents are not split by queue)."""
+    times = load_agent_time(db, tenant_id=q.tenant, start=q.start, end=max(q.start, min(q.end, q.now)))
+    by_state = {state.value: round(sum(t.seconds(state) for t in times.values()), 3) for state in AgentState}
+    occ = occupancy(times.values())
+    return {"occupancy": occ.value, "agent_seconds": by_state,
+            "agents": {a: {st.value: round(t.seconds(st), 3) for st in AgentState} for a, t in times.items()}}  # fmt: skip
 
 
 # --- one row per contact ---------------------------------------------------------------------------

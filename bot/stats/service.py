@@ -12,7 +12,7 @@ import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.stats.facts import ContactFacts, ContactHeader, EventRow, fold_contacts
+from bot.stats.facts import AgentTime, ContactFacts, ContactHeader, EventRow, agent_intervals, fold_contacts
 from bot.storage import stats as store
 from bot.storage.db import Database
 
@@ -53,3 +53,10 @@ def load_period(
     plus those opened up to `repeat_days` after the period (a repeat ends a resolution)."""
     history = load_facts(db, tenant_id=tenant_id, start=start, end=end + timedelta(days=repeat_days))
     return tuple(f for f in history if f.opened_at < end), history
+
+
+def load_agent_time(db: Database, *, tenant_id: str, start: datetime, end: datetime) -> dict[str, AgentTime]:
+    """Seconds each agent of the tenant spent in each state within [start, end)."""
+    with db.read() as s:
+        rows = store.agent_state_log(s, tenant_id=tenant_id, end=end)
+    return agent_intervals((EventRow.of(e) for e in rows), start=start, end=end)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.routing.skills import Channel
-from bot.storage.models import Contact, Direction, Event, Message, Outcome
+from bot.storage.models import Contact, Direction, Event, EventKind, Message, Outcome
 
 __all__ = ["CitizenMessage", "ContactRecord", "LogEvent", "citizen_messages", "contact_log", "log_stamp"]
 
@@ -89,11 +89,23 @@ def contact_log(
         for e in session.scalars(
             select(Event).where(Event.tenant_id == tenant_id, Event.contact_id.in_(chunk)).order_by(Event.id)
         ):
-            events.append(LogEvent(id=e.id, kind=str(e.kind.value if hasattr(e.kind, "value") else e.kind),
-                                   at=e.at, data=MappingProxyType(dict(e.data or {})), agent_id=e.agent_id,
-                                   contact_id=e.contact_id))  # fmt: skip
+            events.append(_log_event(e))
     events.sort(key=lambda e: e.id)
     return contacts, events
+
+
+def agent_state_log(session: Session, *, tenant_id: str, end: datetime) -> list[LogEvent]:
+    """Every change of an agent's state in the tenant before `end`, in log order (the state at
+    the start of a window is the last change before it)."""
+    stmt = select(Event).where(
+        Event.tenant_id == tenant_id, Event.kind == EventKind.AGENT_STATE_CHANGED, Event.at < end
+    )
+    return [_log_event(e) for e in session.scalars(stmt.order_by(Event.id))]
+
+
+def _log_event(e: Event) -> LogEvent:
+    return LogEvent(id=e.id, kind=str(e.kind.value if hasattr(e.kind, "value") else e.kind), at=e.at,
+                    data=MappingProxyType(dict(e.data or {})), agent_id=e.agent_id, contact_id=e.contact_id)  # fmt: skip
 
 
 def citizen_messages(session: Session, *, tenant_id: str, contact_ids: Collection[str]) -> list[CitizenMessage]:
