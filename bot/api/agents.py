@@ -345,14 +345,16 @@ def take_next(agent: CurrentAgent, db: DatabaseDep, engine: EngineDep, channels:
 
 
 def _offers_to_me(db: Database, engine: ConversationEngine, agent: AgentIdentity) -> list[OfferInfo]:
-    """My pending offers. While contacts wait, a worker's dispatcher may be making the offer this
-    very moment (it holds the rows our router skipped), so look again for a few seconds."""
+    """My pending offers. While contacts wait, another router (a worker's dispatcher) may hold
+    the rows ours skipped, and it may have skipped mine in turn: route again for a few seconds
+    until an offer is made or nothing waits any more."""
     deadline = time.monotonic() + 3.0
     while True:
         pending = [o for o in my_offers(db, agent.tenant_id, agent.id) if o.expires_at > engine.clock()]
         if pending or time.monotonic() > deadline or not engine.waiting(agent.tenant_id):
             return pending
-        time.sleep(0.05)
+        time.sleep(0.1)
+        engine.route(agent.tenant_id)
 
 
 @router.get("/offers", response_model=OffersOut)
