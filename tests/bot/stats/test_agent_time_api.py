@@ -4,15 +4,10 @@ records: worked out by hand for one agent's morning."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-from pydantic import SecretStr
 
-from bot.agent_accounts import create_agent, token_pepper
-from bot.api import create_app
-from bot.api.wallboard import stats_router
 from bot.routing.skills import AgentState
-from tests.bot.api.test_capacity_api import ContractOnly
 from tests.bot.conftest import TENANT
+from tests.bot.stats.test_stats_scenario import summary_over_http
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +26,7 @@ def test_summary_gives_agents_time_by_state_and_occupancy(engine, clock, db, set
     engine.set_agent_state(TENANT, "anne", AgentState.OFFLINE)
     clock.advance(3600)  # now 12:00
 
-    pepper = "agent-time-pepper-0123456789abcdefghijklmnop"
-    monkeypatch.setenv("KONTAKT_AGENT_TOKEN_PEPPER", pepper)
-    local = settings.model_copy(update={"database_url": db.url, "agent_token_pepper": SecretStr(pepper),
-                                        "kpi_file": tmp_path / "none.yaml"})  # fmt: skip
-    app = create_app(local, routers=[stats_router], understanding=ContractOnly(contract))
-    with TestClient(app) as client:
-        app.state.engine.clock = clock
-        token = create_agent(app.state.engine, token_pepper(local), tenant_id=TENANT, agent_id="sara", name="Sara",
-                             role="supervisor")  # fmt: skip
-        r = client.get("/api/v1/stats/summary", params={"from": "2026-03-02", "to": "2026-03-03"},
-                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    r = summary_over_http(clock, db, settings, contract, tmp_path, monkeypatch)
     assert r.status_code == 200, r.text
     s = r.json()
     anne = s["agents"]["anne"]

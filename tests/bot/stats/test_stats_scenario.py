@@ -116,9 +116,9 @@ def test_the_scripted_day_gives_exactly_the_expected_summary(engine, clock, db):
     assert s["parts"]["email_deadline_met"] == {"numerator": 0, "denominator": 1}
 
 
-def test_the_scripted_day_through_the_summary_api(engine, clock, db, settings, contract, tmp_path, monkeypatch):
-    """The same day, asked over HTTP by a supervisor for the local day of 2 March 2026."""
-    play_the_day(engine, clock)
+def summary_over_http(clock, db, settings, contract, tmp_path, monkeypatch):
+    """`GET /api/v1/stats/summary` for the local day of 2 March 2026, asked by a supervisor of an
+    app on the test's database and clock (no KPI file: the defaults)."""
     pepper = "scenario-pepper-0123456789abcdefghijklmnopqrs"
     monkeypatch.setenv("KONTAKT_AGENT_TOKEN_PEPPER", pepper)
     local = settings.model_copy(update={"database_url": db.url, "agent_token_pepper": SecretStr(pepper),
@@ -128,8 +128,14 @@ def test_the_scripted_day_through_the_summary_api(engine, clock, db, settings, c
         app.state.engine.clock = clock
         token = create_agent(app.state.engine, token_pepper(local), tenant_id=TENANT, agent_id="sara", name="Sara",
                              role="supervisor")  # fmt: skip
-        r = client.get("/api/v1/stats/summary", params={"from": "2026-03-02", "to": "2026-03-03"},
-                       headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        return client.get("/api/v1/stats/summary", params={"from": "2026-03-02", "to": "2026-03-03"},
+                          headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+
+
+def test_the_scripted_day_through_the_summary_api(engine, clock, db, settings, contract, tmp_path, monkeypatch):
+    """The same day, asked over HTTP by a supervisor for the local day of 2 March 2026."""
+    play_the_day(engine, clock)
+    r = summary_over_http(clock, db, settings, contract, tmp_path, monkeypatch)
     assert r.status_code == 200, r.text
     s = r.json()
     figures = {k: s[k] for k in ("offered", "answered", "abandoned", "service_level", "asa_seconds", "bot_contained",
