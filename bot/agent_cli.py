@@ -3,6 +3,9 @@
     python -m bot agent add --tenant kobenhavn --id anne --name Anne --role agent \\
         --skill borgerservice_basis=7 --skill esb=3 --phone +4533661234
 
+`--role editor` makes a knowledge editor: its token opens the article editing page
+(`/agent/knowledge`) for the tenant's local articles and nothing else.
+
 `--phone` (or `--client`, a Twilio Client identity) is where the agent takes phone calls: an
 accepted call is put through to it.
 
@@ -23,7 +26,7 @@ def add_agent_commands(sub: Any) -> None:
     add.add_argument("--tenant", required=True, help="tenant id from knowledge/tenants.yaml, e.g. kobenhavn")
     add.add_argument("--id", required=True, dest="agent_id", help="agent id, unique across tenants")
     add.add_argument("--name", required=True)
-    add.add_argument("--role", choices=("agent", "supervisor", "admin"), default="agent")
+    add.add_argument("--role", choices=("agent", "supervisor", "admin", "editor"), default="agent")
     add.add_argument("--skill", action="append", default=[], metavar="QUEUE=LEVEL",
                      help="skill level 0..9 for a queue; repeat for more queues")  # fmt: skip
     add.add_argument("--phone", default=None, help="phone number calls are put through to, e.g. +4533661234")

@@ -27,11 +27,42 @@ class TopicContractError(KontaktError):
 
 
 class ArticleError(KontaktError):
-    """A knowledge article is malformed (front matter, unknown topic, missing field)."""
+    """A knowledge article is malformed (front matter, unknown topic, missing field). `field`
+    names the front-matter key at fault and `detail` its first problem, when known."""
 
-    def __init__(self, path: object, problem: str) -> None:
+    def __init__(self, path: object, problem: str, field: str | None = None, detail: str | None = None) -> None:
         super().__init__(f"{path}: {problem}. See knowledge/README.md for the format.")
         self.path = path
+        self.field = field
+        self.detail = detail or problem
+
+
+# --- knowledge editing (bot/knowledge/editing.py, bot/api/knowledge.py) -------------------------
+
+
+class InvalidArticle(KontaktError, ValueError):
+    """An edited article file would not load: the message names the field and the problem."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"field {field!r}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class ArticleTooLarge(KontaktError, ValueError):
+    """An edited article file is longer than an article may be."""
+
+
+class ArticleMediaType(KontaktError, ValueError):
+    """An article file was sent with a content type other than text/markdown or text/plain."""
+
+
+class UnknownArticle(KontaktError, LookupError):
+    """No article (or no such version of it) in the scope asked for."""
+
+
+class ArticleVersionConflict(KontaktError):
+    """Someone else published a version of the same article at the same moment; send it again."""
 
 
 class ModelNotBuilt(KontaktError):
@@ -263,6 +294,11 @@ class ContactForbidden(AgentAuthError):
     waiting in one of their queues, nor one they have handled."""
 
 
+class ArticleForbidden(AgentAuthError):
+    """An editor asked for articles outside what the role may edit (another tenant's local
+    articles, or national articles without the admin role)."""
+
+
 class AuthNotConfigured(AgentAuthError):
     """No token pepper is configured. Set KONTAKT_AGENT_TOKEN_PEPPER to a random secret of at
     least 32 characters (e.g. `python -c "import secrets; print(secrets.token_urlsafe(48))"`)."""
@@ -410,6 +446,7 @@ HTTP_STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (NotAuthenticated, 401),
     (RoleForbidden, 403),
     (ContactForbidden, 403),
+    (ArticleForbidden, 403),
     (NotAssignedAgent, 403),
     (UnknownContact, 404),
     (UnknownAgent, 404),
@@ -420,6 +457,7 @@ HTTP_STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (UnknownCall, 404),
     (NumberNotServed, 404),
     (UnknownSession, 404),
+    (UnknownArticle, 404),
     (IllegalTransition, 409),
     (StaleOffer, 409),
     (AgentExists, 409),
@@ -431,6 +469,7 @@ HTTP_STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (NoCrisis, 409),  # crisis mode: joining the crisis queue needs an active crisis
     (NoCrisisQueue, 409),
     (CrisisQueueInUse, 409),
+    (ArticleVersionConflict, 409),
     (CallbackNotConfigured, 404),  # the Rasa callback webhook is not offered without its URL
     (UnknownOutcome, 422),
     (InvalidSkillLevel, 422),
@@ -441,6 +480,9 @@ HTTP_STATUS: tuple[tuple[type[KontaktError], int], ...] = (
     (InvalidCrisisMessage, 422),
     (InvalidFeedback, 422),
     (InvalidAgentLine, 422),
+    (InvalidArticle, 422),
+    (ArticleTooLarge, 413),
+    (ArticleMediaType, 415),
     (AuthNotConfigured, 503),
     (DatabaseUnavailable, 503),
     (SmtpUnavailable, 503),

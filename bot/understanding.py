@@ -4,6 +4,7 @@ article search."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
@@ -48,6 +49,14 @@ def detect_language(text: str) -> str:
     return "en" if en >= 2 and en > da else "da"
 
 
+def _by_topic(articles: Mapping[str, Article]) -> dict[str, list[str]]:
+    """Article ids per topic, national ones first."""
+    out: dict[str, list[str]] = {}
+    for a in sorted(articles.values(), key=lambda a: (a.tenant != "*", a.id)):
+        out.setdefault(a.topic, []).append(a.id)
+    return out
+
+
 @dataclass(frozen=True)
 class Parsed:
     nlu: NLUResult
@@ -79,9 +88,9 @@ class Understanding:
         # links, fees, hours), never another municipality's page as if it were the citizen's own.
         self._views: dict[str, dict[str, Article]] = {}
         self._view_refs: dict[str, dict[str, ArticleRef]] = {}
-        self.by_topic: dict[str, list[str]] = {}
-        for a in sorted(self.articles.values(), key=lambda a: (a.tenant != "*", a.id)):
-            self.by_topic.setdefault(a.topic, []).append(a.id)
+        self.local = LocalContent({})
+        self.tenant_ids: tuple[str, ...] = ()
+        self.by_topic: dict[str, list[str]] = _by_topic(self.articles)
         self.sensitive_topics = tuple(t.id for t in contract.topics if t.sensitive and t.handling == "handoff")
         # The answer threshold is learned from out-of-fold predictions at training time.
         t = getattr(classifier, "answer_threshold", TriagePolicy.answer_threshold)
@@ -99,11 +108,37 @@ class Understanding:
 
     def use_local(self, local: LocalContent, tenant_ids: Sequence[str]) -> None:
         """Build each tenant's view of the articles from the local overlays."""
-        national = list(self.articles.values())
+        self.__dict__.update(self._article_state(self.index.articles, local, tuple(tenant_ids)))
+
+    def use_articles(self, local: LocalContent) -> None:
+        """Take the index's articles as they are now (after `ArticleIndex.replace_article`) and
+        `local` as the overlays in force: every view is rebuilt aside and swapped in at once, so
+        a parse running meanwhile reads either the old articles or the new ones."""
+        self.__dict__.update(self._article_state(self.index.articles, local, self.tenant_ids))
+
+    def with_articles(self, index: ArticleIndex, local: LocalContent) -> Understanding:
+        """A copy sharing the models that answers from other articles (an editor's preview);
+        this understanding is left as it is."""
+        other = copy.copy(self)
+        other.index = index
+        other.__dict__.update(self._article_state(index.articles, local, self.tenant_ids))
+        return other
+
+    @staticmethod
+    def _article_state(articles: dict[str, Article], local: LocalContent, tenant_ids: tuple[str, ...]) -> dict:
+        national = list(articles.values())
+        views: dict[str, dict[str, Article]] = {}
         for tenant_id in tenant_ids:
-            view = {a.id: a for a in tenant_view(national, local, tenant_id)}
-            self._views[tenant_id] = view
-            self._view_refs[tenant_id] = {a.id: a.ref() for a in view.values()}
+            views[tenant_id] = {a.id: a for a in tenant_view(national, local, tenant_id)}
+        return {
+            "articles": articles,
+            "article_refs": {a.id: a.ref() for a in national},
+            "by_topic": _by_topic(articles),
+            "_views": views,
+            "_view_refs": {t: {a.id: a.ref() for a in view.values()} for t, view in views.items()},
+            "local": local,
+            "tenant_ids": tenant_ids,
+        }
 
     def articles_for(self, tenant: str | None) -> Mapping[str, Article]:
         """The articles as the tenant's citizens get them (every article without a tenant)."""

@@ -16,6 +16,8 @@ from bot.api.capacity import router as capacity_router
 from bot.api.console import router as console_router
 from bot.api.crisis import notice_router as crisis_notice_router
 from bot.api.crisis import router as crisis_router
+from bot.api.knowledge import page_router as knowledge_page_router
+from bot.api.knowledge import router as knowledge_router
 from bot.api.live import router as live_router
 from bot.api.live import routing_background
 from bot.api.quarantine import router as quarantine_router
@@ -23,6 +25,7 @@ from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
 from bot.engine.idle import idle_background
+from bot.knowledge.live import knowledge_background
 from connectors.email.background import email_services
 from connectors.email.routes import router as email_router
 from connectors.rasa import rasa_background
@@ -48,10 +51,13 @@ ROUTERS = [
     crisis_router,  # crisis mode: the supervisors' switch and page
     crisis_notice_router,  # crisis mode: the widget's banner
     live_router,  # the console's live offers (server-sent events)
+    knowledge_router,  # editors publish, preview and roll back knowledge articles
+    knowledge_page_router,  # the editors' page
 ]
 
 # Start-up parts, run in order after the core has loaded and stopped in reverse before it.
 PARTS = [
+    knowledge_background,  # published article versions in force before serving, then polled each second
     chat_services,  # the web chat on the engine, its change feed and cross-worker notifications
     voice_channel,  # the call store on the engine, the bridge on accept, agents' replies as callbacks
     email_services,  # the mail service, agent replies by mail, outbox worker, IMAP poller, deadlines

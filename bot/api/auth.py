@@ -4,6 +4,8 @@
   and, through the agent, to the tenant. Every agent endpoint uses this tenant and no other:
   there is no tenant parameter to tamper with.
 * `SupervisorAgent`, `AdminAgent`: the same, requiring a role (agent < supervisor < admin).
+* `KnowledgeEditor`: an editor or an admin (bot/api/knowledge.py). An editor stands outside the
+  agent hierarchy: its token opens the knowledge routes only, never a contact or citizen data.
 * `AgentRoute`: the route class of the agent routers. It turns our errors into
   `{error, message}` JSON with the right status (401, 403, 404, 409, 422, 503) and marks every
   response `Cache-Control: no-store`, since they carry personal data.
@@ -28,10 +30,11 @@ from bot.storage.models import AgentRole
 
 __all__ = [
     "AdminAgent", "AgentRoute", "ChannelsDep", "CurrentAgent", "DatabaseDep", "EngineDep", "PepperDep", "ROLE_RANK",
-    "SupervisorAgent", "current_agent", "request_pepper", "require_role",
+    "KnowledgeEditor", "SupervisorAgent", "current_agent", "current_identity", "request_pepper", "require_role",
 ]  # fmt: skip
 
 ROLE_RANK = {AgentRole.AGENT: 0, AgentRole.SUPERVISOR: 1, AgentRole.ADMIN: 2}
+KNOWLEDGE_ROLES = frozenset({AgentRole.EDITOR, AgentRole.ADMIN})
 
 
 class AgentRoute(APIRoute):
@@ -62,10 +65,10 @@ class AgentRoute(APIRoute):
 _bearer = HTTPBearer(auto_error=False, description="An agent token: `Authorization: Bearer kontakt_...`")
 
 
-def current_agent(
+def current_identity(
     db: DatabaseDep, settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> AgentIdentity:
-    """The calling agent, from the bearer token; `NotAuthenticated` (401) otherwise."""
+    """Whoever holds the bearer token, in any role; `NotAuthenticated` (401) otherwise."""
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("no bearer token; send `Authorization: Bearer <agent token>`")
     token = credentials.credentials.strip()
@@ -76,7 +79,22 @@ def current_agent(
     return found[0]
 
 
+def current_agent(identity: Annotated[AgentIdentity, Depends(current_identity)]) -> AgentIdentity:
+    """The calling agent (agent, supervisor or admin); an editor's token is refused (403)."""
+    if identity.role not in ROLE_RANK:
+        raise RoleForbidden(f"{identity.id!r} has role {identity.role.value}; this needs an agent, supervisor or admin")
+    return identity
+
+
+def knowledge_editor(identity: Annotated[AgentIdentity, Depends(current_identity)]) -> AgentIdentity:
+    """An editor or an admin, who may edit knowledge articles (which ones: bot/api/knowledge.py)."""
+    if identity.role not in KNOWLEDGE_ROLES:
+        raise RoleForbidden(f"{identity.id!r} has role {identity.role.value}; editing articles needs editor or admin")
+    return identity
+
+
 CurrentAgent = Annotated[AgentIdentity, Depends(current_agent)]
+KnowledgeEditor = Annotated[AgentIdentity, Depends(knowledge_editor)]
 
 
 def require_role(minimum: AgentRole) -> Callable[[AgentIdentity], AgentIdentity]:

@@ -19,14 +19,15 @@ from bot.api.ratelimit import RateLimits
 from bot.channels import Channels
 from bot.config import Settings
 from bot.engine import ConversationEngine
+from bot.knowledge.live import LiveKnowledge
 from bot.storage.db import Database
 from bot.tenants import Tenants
 from bot.understanding import Understanding
 
 __all__ = [
-    "ChannelsDep", "DatabaseDep", "EngineDep", "PepperDep", "RateLimitsDep", "SettingsDep", "TenantsDep",
+    "ChannelsDep", "DatabaseDep", "EngineDep", "KnowledgeDep", "PepperDep", "RateLimitsDep", "SettingsDep", "TenantsDep",
     "UnderstandingDep", "get_channels", "get_database", "get_engine", "get_rate_limits", "get_settings",
-    "get_tenants", "get_understanding", "request_pepper",
+    "get_knowledge", "get_tenants", "get_understanding", "request_pepper",
 ]  # fmt: skip
 
 
@@ -60,6 +61,12 @@ def get_channels(conn: HTTPConnection) -> Channels:
     return channels
 
 
+def get_knowledge(conn: HTTPConnection) -> LiveKnowledge:
+    """The articles in force and the editors' actions (set by `knowledge_background`)."""
+    knowledge: LiveKnowledge = conn.app.state.knowledge
+    return knowledge
+
+
 def get_rate_limits(conn: HTTPConnection) -> RateLimits:
     limits: RateLimits = conn.app.state.rate_limits
     return limits
@@ -71,6 +78,7 @@ TenantsDep = Annotated[Tenants, Depends(get_tenants)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
 ChannelsDep = Annotated[Channels, Depends(get_channels)]
+KnowledgeDep = Annotated[LiveKnowledge, Depends(get_knowledge)]
 RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 
 

@@ -43,6 +43,7 @@ class OverlayError(KontaktError):
         self.tenant = tenant
         self.path = path
         self.key = key
+        self.problem = problem
 
 
 class TenantViewError(KontaktError):

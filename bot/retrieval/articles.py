@@ -87,7 +87,10 @@ def parse_article(text: str, where: str = "<string>") -> Article:
     try:
         return Article.model_validate({**meta, "body": body})
     except ValidationError as exc:
-        raise ArticleError(where, str(exc)) from None
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        detail = str(first["msg"]).removeprefix("Value error, ")
+        raise ArticleError(where, str(exc), field=field, detail=detail) from None
 
 
 def load_articles(root: Path, contract: TopicContract) -> list[Article]:

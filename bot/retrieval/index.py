@@ -114,6 +114,11 @@ class ArticleIndex:
         }
         return cls(index, rows, {a.id: a for a in articles}, manifest)
 
+    def copy(self) -> ArticleIndex:
+        """An index that starts with the same passages; `replace_article` on either leaves the
+        other as it was (a swap builds new storage, it never writes into the old)."""
+        return ArticleIndex(self.index, list(self.passage_article), dict(self.articles), dict(self.manifest))
+
     def replace_article(self, article: Article, embedder: Embedder, vectors: np.ndarray | None = None) -> None:
         """Add `article`, or replace the passages of the article with its id: embeds only its own
         passages. The manifest's content hash follows, so `save` then `load` accepts the result."""

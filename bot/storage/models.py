@@ -70,6 +70,8 @@ class AgentRole(enum.StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    # Edits the knowledge articles of its tenant and nothing else: no contacts, no citizen data.
+    EDITOR = "editor"
 
 
 class OfferStatus(enum.StrEnum):

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 TABLES = {
     "tenants", "queues", "contacts", "messages", "handoffs", "agents", "agent_skills", "agent_states",
     "offers", "tasks", "events", "outbox", "inbound_mail", "crises", "crisis_skill_grants",
-    "voice_calls", "voice_responses", "agent_lines",
+    "voice_calls", "voice_responses", "agent_lines", "article_versions",
 }  # fmt: skip
 
 
@@ -28,7 +28,7 @@ def test_upgrade_head_on_empty_database_creates_every_table(empty_url: str) -> N
         assert names == TABLES | {"alembic_version"}
         assert set(Base.metadata.tables) == TABLES
         with db.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0005_voice"
+            assert MigrationContext.configure(conn).get_current_revision() == "0006_knowledge"
     finally:
         db.dispose()
 
