@@ -149,13 +149,34 @@ def _fit_safety(examples: list[SafetyExample], embeddings: np.ndarray) -> Safety
         return SafetyClassifier().fit(examples, embeddings)
 
 
+def load_training_data(settings: Settings, contract: TopicContract, articles: list[Article]) -> training_data.TrainingData:
+    """`nlu_data/` plus the example questions editors added to articles in published versions
+    (bot/knowledge/training.py), each once per topic."""
+    from bot.knowledge.overlay import load_local
+    from bot.knowledge.training import editor_examples, published_versions
+    from bot.tenants import load_tenants
+
+    data = training_data.load_dir(settings.nlu_data_dir)
+    versions = published_versions(settings.database_url)
+    if not versions:
+        return data
+    tenant_ids = [t.id for t in load_tenants(settings.tenants_file).tenants]
+    local = load_local(settings.articles_dir.parent / "local", articles, tenant_ids)
+    seen = {(e.intent, e.text.casefold()) for e in data.examples}
+    for ex in editor_examples(versions, {a.id: a for a in articles}, local):
+        if ex.intent in contract.by_id and (ex.intent, ex.text.casefold()) not in seen:
+            seen.add((ex.intent, ex.text.casefold()))
+            data.examples.append(ex)
+    return data
+
+
 def is_fresh(settings: Settings) -> bool:
     """True when the model on disk was built from the current data with the configured embedder."""
     try:
         manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
         contract = load_contract(settings.topics_file)
-        data = training_data.load_dir(settings.nlu_data_dir)
         articles = load_articles(settings.articles_dir, contract)
+        data = load_training_data(settings, contract, articles)
         corpus = load_safety_corpus(settings, contract)
     except (OSError, ValueError):
         return False
@@ -173,9 +194,9 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
     `parallel`: fit the safety model in a second process while the topic classifier fits here."""
     started = time.perf_counter()
     contract = load_contract(settings.topics_file)
-    data = training_data.load_dir(settings.nlu_data_dir)
-    check_training_data(data, contract)
     articles = load_articles(settings.articles_dir, contract)
+    data = load_training_data(settings, contract, articles)
+    check_training_data(data, contract)
     corpus = load_safety_corpus(settings, contract)
     embedder = make_embedder(settings.embedder)
     log(f"training on {len(data.examples)} examples in {len(data.intents)} topics, {len(articles)} articles")
