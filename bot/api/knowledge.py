@@ -96,6 +96,7 @@ class EntryOut(_Out):
 
 class ListOut(_Out):
     tenant: str
+    tenant_name: str
     can_edit_national: bool
     articles: list[EntryOut]
 
@@ -160,7 +161,7 @@ def list_articles(agent: KnowledgeEditor, live: KnowledgeDep,
         scope = agent.tenant_id
     entries = [EntryOut(id=e.id, tenant=e.scope, title=e.title, topic=e.topic, version=e.version, local=e.local,
                         stale_days=e.stale_days) for e in live.entries(scope)]  # fmt: skip
-    return ListOut(tenant=scope, can_edit_national=agent.role is AgentRole.ADMIN, articles=entries)
+    return ListOut(tenant=scope, tenant_name=agent.tenant_name, can_edit_national=agent.role is AgentRole.ADMIN, articles=entries)
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, summary="An article in force and its history")
