@@ -28,11 +28,19 @@ from sqlalchemy.exc import IntegrityError
 from bot.dialogue import Turn, decide
 from bot.errors import ArticleVersionConflict, InvalidArticle, KontaktError, UnknownArticle
 from bot.knowledge.editing import Draft, change_summary, check_draft, with_overlay
-from bot.knowledge.overlay import LocalContent, LocalOverlay
+from bot.knowledge.overlay import LocalOverlay
 from bot.knowledge.stale import load_policy, stale_articles
 from bot.retrieval.articles import Article, parse_article
 from bot.storage.db import Database
-from bot.storage.knowledge import NATIONAL, ArticleVersion, add_version, head, published_after, version, versions
+from bot.storage.knowledge import (
+    NATIONAL,
+    ArticleVersion,
+    add_version,
+    head,
+    published_after,
+    version,
+    versions,
+)
 from bot.understanding import Understanding
 
 __all__ = ["ArticleEntry", "History", "LiveKnowledge", "POLL_SECONDS", "knowledge_background", "run_poller"]
