@@ -12,7 +12,8 @@ Access classes:
 * twilio-signed: a valid X-Twilio-Signature (HMAC of URL + form with the Twilio auth token).
 * email-secret: the shared secret in X-Kontakt-Email-Secret.
 * agent / supervisor / admin: an agent bearer token whose agent has at least that role; the
-  token also fixes the tenant.
+  token also fixes the tenant. An editor's token is refused on all of them.
+* editor: an editor or admin token; the token's tenant decides which local articles it reaches.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Access(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
+    EDITOR = "editor"
 
 
 AGENT_CLASSES = (Access.AGENT, Access.SUPERVISOR, Access.ADMIN)
@@ -184,6 +186,15 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("POST", "/agent/api/supervisor/crisis/join", Access.SUPERVISOR,
              {"queue": "borgerservice_basis", "min_level": 5}),
     Endpoint("DELETE", "/agent/api/supervisor/crisis", Access.SUPERVISOR),
+    # Knowledge editing (bot/api/knowledge.py): `tenant` is "*" (national) or the caller's own tenant.
+    Endpoint("GET", "/agent/knowledge", Access.PUBLIC),
+    Endpoint("GET", "/agent/static/knowledge/{name}", Access.PUBLIC),
+    Endpoint("GET", "/api/v1/knowledge/articles", Access.EDITOR),
+    Endpoint("GET", "/api/v1/knowledge/articles/{article_id}", Access.EDITOR),
+    Endpoint("PUT", "/api/v1/knowledge/articles/{article_id}", Access.EDITOR),
+    Endpoint("POST", "/api/v1/knowledge/articles/{article_id}/rollback", Access.EDITOR),
+    Endpoint("POST", "/api/v1/knowledge/preview", Access.EDITOR,
+             {"file": "---\noverrides: affald_toemning\n---\n", "question": "Hvornår tømmes der?"}),
 )
 # fmt: on
 
@@ -200,6 +211,7 @@ FAKE_IDS = {
     "name": "console.js",
     "path": "messages",
     "session": "Zk3q9VbT1xR2mN8pL4sW6yHc0dJf5gAe",
+    "article_id": "affald_toemning",
 }
 PARAM = re.compile(r"\{(\w+)(?::\w+)?\}")
 
@@ -296,6 +308,8 @@ AGENTS: dict[str, tuple[str, AgentRole, dict[str, int]]] = {
     "rolf.rdv": ("rodovre", AgentRole.AGENT, {"borgerservice_basis": 9}),
     "rikke.rdv": ("rodovre", AgentRole.SUPERVISOR, {"borgerservice_basis": 9}),
     "rita.rdv": ("rodovre", AgentRole.ADMIN, {"borgerservice_basis": 9}),
+    "ella.kbh": ("kobenhavn", AgentRole.EDITOR, {}),
+    "erik.rdv": ("rodovre", AgentRole.EDITOR, {}),
 }
 
 
@@ -492,6 +506,47 @@ def test_token_routes_refuse_missing_and_garbage_tokens(world, e, authorization)
     assert r.status_code == 401, (str(e), r.status_code, r.text[:300])
     assert r.json()["error"] == "NotAuthenticated" and r.headers["www-authenticate"].startswith("Bearer")
     assert r.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("e", WITH_TOKEN, ids=ids_of(WITH_TOKEN))
+def test_an_editor_token_opens_no_agent_route(world, e):
+    r = world.call(e, world.auth("ella.kbh"), OWN_TENANT_TARGET)
+    assert r.status_code == 403 and r.json()["error"] == "RoleForbidden", (str(e), r.status_code, r.text[:300])
+
+
+# --- editor --------------------------------------------------------------------------------------
+
+EDITOR_ROUTES = by_access(Access.EDITOR)
+KBH_OVERLAY = "affald_toemning"  # København has a local overlay of it, Rødovre has none
+
+
+def _editor_call(world, e: Endpoint, caller: str | None, tenant: str):
+    query = {"tenant": tenant, **({"version": "0"} if e.path.endswith("/rollback") else {})}
+    headers = world.auth(caller) if caller else {}
+    if e.method == "PUT":
+        return world.client.put(concrete(e.path), params=query, content=b"---\n", headers={
+            **headers, "Content-Type": "text/markdown"})  # fmt: skip
+    return world.client.request(e.method, concrete(e.path), params=query, json=e.body, headers=headers)
+
+
+@pytest.mark.parametrize("e", EDITOR_ROUTES, ids=ids_of(EDITOR_ROUTES))
+def test_editor_routes_refuse_no_token_agents_and_another_tenants_editor(world, e):
+    assert _editor_call(world, e, None, "kobenhavn").status_code == 401
+    for caller in ("anne.kbh", "sara.kbh"):
+        r = _editor_call(world, e, caller, "kobenhavn")
+        assert r.status_code == 403 and r.json()["error"] == "RoleForbidden", (str(e), caller, r.text[:300])
+    for caller in ("erik.rdv", "rita.rdv"):  # Rødovre's editor and admin: never København's local articles
+        r = _editor_call(world, e, caller, "kobenhavn")
+        assert r.status_code == 403, (str(e), caller, r.status_code, r.text[:300])
+        assert "Nem Affaldsservice" not in r.text  # København's local text
+
+
+def test_editor_control_own_tenant_is_let_through(world):
+    """Control: the refusals above come from the role and the tenant, not from a broken route."""
+    r = world.client.get(f"/api/v1/knowledge/articles/{KBH_OVERLAY}", params={"tenant": "kobenhavn"},
+                         headers=world.auth("ella.kbh"))  # fmt: skip
+    assert r.status_code == 200 and "Nem Affaldsservice" in r.json()["text"]
+    assert world.client.get("/api/v1/knowledge/articles", headers=world.auth("erik.rdv")).status_code == 200
 
 
 def test_a_token_from_the_database_is_not_a_token(world):
