@@ -170,8 +170,8 @@ def change_summary(old: str | None, new: str) -> str:
     if removed:
         parts.append("fjernet: " + ", ".join(removed))
     diff = list(difflib.ndiff(old_body, new_body))
-    plus = sum(1 for d in diff if d.startswith("+ "))
-    minus = sum(1 for d in diff if d.startswith("- "))
+    plus = sum(1 for d in diff if d.startswith("+ ") and d[2:].strip())  # blank lines are layout, not text
+    minus = sum(1 for d in diff if d.startswith("- ") and d[2:].strip())
     if plus or minus:
         parts.append(f"tekst: +{plus} −{minus} linjer")
     return "; ".join(parts) if parts else "ingen ændringer"

@@ -82,7 +82,7 @@ def test_editor_publishes_a_local_article_and_the_answer_changes_at_once(world):
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["id"], body["tenant"], body["version"], body["author"]) == ("affald_toemning", "kobenhavn", 1, "eva")
-    assert body["summary"] == "tekst: +2 −0 linjer"
+    assert body["summary"] == "tekst: +1 −0 linjer"
     assert body["created_at"].startswith("2026-12-07T09:30")
     assert MARK in _answer(world.u, "kobenhavn")
     assert MARK not in _answer(world.u, "rodovre")  # another municipality's citizens never get it
