@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from bot.storage import Database
-from bot.storage.knowledge import ArticleVersionRow, add_version, head, latest_versions, published_after, version, versions
+from bot.storage.knowledge import (
+    ArticleVersionRow,
+    add_version,
+    head,
+    latest_versions,
+    published_after,
+    version,
+    versions,
+)
 
 pytestmark = pytest.mark.integration
 
