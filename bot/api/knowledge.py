@@ -161,7 +161,8 @@ def list_articles(agent: KnowledgeEditor, live: KnowledgeDep,
         scope = agent.tenant_id
     entries = [EntryOut(id=e.id, tenant=e.scope, title=e.title, topic=e.topic, version=e.version, local=e.local,
                         stale_days=e.stale_days) for e in live.entries(scope)]  # fmt: skip
-    return ListOut(tenant=scope, tenant_name=agent.tenant_name, can_edit_national=agent.role is AgentRole.ADMIN, articles=entries)
+    return ListOut(tenant=scope, tenant_name=agent.tenant_name, can_edit_national=agent.role is AgentRole.ADMIN,
+                   articles=entries)  # fmt: skip
 
 
 @router.get("/articles/{article_id}", response_model=ArticleOut, summary="An article in force and its history")

@@ -178,13 +178,14 @@ class LiveKnowledge:
         the event loop)."""
         draft = self.check(scope, article_id, text)
         u = self.understanding
+        with self._lock:  # a consistent copy, never half of a version being applied
+            index, local = u.index.copy(), u.local
         if draft.article is not None:
-            trial = u.index.copy()
-            trial.replace_article(draft.article, u.embedder)
-            other = u.with_articles(trial, u.local)
+            index.replace_article(draft.article, u.embedder)  # embeds into the copy only
         else:
             assert draft.overlay is not None
-            other = u.with_articles(u.index, with_overlay(u.local, draft.overlay))
+            local = with_overlay(local, draft.overlay)
+        other = u.with_articles(index, local)
         tenant = None if scope == NATIONAL else scope
         return draft, decide(other, question, tenant=tenant)
 
