@@ -10,7 +10,7 @@ the weekly reminder mail goes out. Format in `knowledge/README.md`.
     owners.reminders.for_tenant("rodovre").slot(now)   # this week's reminder instant
 
 `load_owners` checks the whole file when the program starts; every complaint names the owner (or
-the section) and the key.
+"*" for the file's own settings) and the key.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ MAX_INTERVAL_DAYS = 3650
 
 class OwnersError(KontaktError):
     """The owners file is malformed, or an article names an owner it does not list. The message
-    names the file, the owner (or section) and the key."""
+    names the file, the owner ("*" for a setting of the whole file) and the key."""
 
     def __init__(self, path: object, owner: str, key: str, problem: str) -> None:
         super().__init__(f"{path}: owner {owner!r}, key {key!r}: {problem}. See knowledge/README.md (owners).")
@@ -157,7 +157,8 @@ class Owners(BaseModel):
 
 
 def parse_owners(meta: object, where: object = "<owners>", known_tenants: set[str] | None = None) -> Owners:
-    """The parsed YAML of an owners file to `Owners`; errors name the owner (or section) and key."""
+    """The parsed YAML of an owners file to `Owners`; errors name the owner ("*": the whole file's
+    settings) and the key."""
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
@@ -181,13 +182,12 @@ def parse_owners(meta: object, where: object = "<owners>", known_tenants: set[st
     rest: dict[str, Any] = {k: v for k, v in meta.items() if k != "owners"}
     try:
         parsed = Owners.model_validate({**rest, "owners": {}})
-    except ValidationError as exc:
-        section = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else "owners file"
-        raise OwnersError(where, section, _key(exc), _problem(exc)) from None
+    except ValidationError as exc:  # a setting of the whole file, not of one owner: owner "*"
+        raise OwnersError(where, "*", _key(exc), _problem(exc)) from None
     if known_tenants is not None:
         for tenant_id in parsed.reminders.tenants:
             if tenant_id not in known_tenants:
-                raise OwnersError(where, "reminders", f"tenants.{tenant_id}", "is not in knowledge/tenants.yaml")
+                raise OwnersError(where, "*", f"reminders.tenants.{tenant_id}", "is not in knowledge/tenants.yaml")
     return parsed.model_copy(update={"owners": owners})
 
 
