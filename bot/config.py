@@ -233,6 +233,10 @@ class Settings(BaseSettings):
     bot_idle_email_hours: float = Field(default=72, gt=0)  # e-mail replies may take days
     bot_idle_check_seconds: float = Field(default=60, gt=0)  # how often each worker looks
 
+    # --- knowledge review (bot/knowledge/review_mail.py; the schedule is in knowledge/owners.yaml) ---
+    public_base_url: str = ""  # where agents reach kontakt, e.g. https://kontakt.kk.dk: links in owners' mail
+    review_check_seconds: float = Field(default=300, gt=0)  # how often each worker looks for reminders owed
+
     email: EmailSettings = EmailSettings()
     voice: VoiceSettings = VoiceSettings()
     ratelimit: RateLimitSettings = RateLimitSettings()

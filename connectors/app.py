@@ -18,6 +18,8 @@ from bot.api.crisis import notice_router as crisis_notice_router
 from bot.api.crisis import router as crisis_router
 from bot.api.knowledge import page_router as knowledge_page_router
 from bot.api.knowledge import router as knowledge_router
+from bot.api.knowledge_review import review_background
+from bot.api.knowledge_review import router as knowledge_review_router
 from bot.api.live import router as live_router
 from bot.api.live import routing_background
 from bot.api.quarantine import router as quarantine_router
@@ -53,6 +55,7 @@ ROUTERS = [
     live_router,  # the console's live offers (server-sent events)
     knowledge_router,  # editors publish, preview and roll back knowledge articles
     knowledge_page_router,  # the editors' page
+    knowledge_review_router,  # articles past their review date, for supervisors
 ]
 
 # Start-up parts, run in order after the core has loaded and stopped in reverse before it.
@@ -64,6 +67,7 @@ PARTS = [
     rasa_background,  # the Rasa channel, its agent-reply watcher and callback worker
     idle_background,  # closes bot conversations nobody has written in for a while
     routing_background,  # push routing: offers made the moment something changes
+    review_background,  # the owners file checked at start-up; owners' weekly review reminders
 ]
 
 

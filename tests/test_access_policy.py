@@ -140,6 +140,8 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/stats/metering", Access.SUPERVISOR),
     Endpoint("GET", "/api/v1/stats/live", Access.SUPERVISOR),
     Endpoint("GET", "/metrics", Access.SUPERVISOR),
+    # Knowledge review (bot/api/knowledge_review.py).
+    Endpoint("GET", "/api/v1/knowledge/stale", Access.SUPERVISOR),
     # Voice (connectors/voice/routes.py): router-wide Twilio signature check.
     Endpoint("POST", "/voice/incoming", Access.TWILIO_SIGNED),
     Endpoint("POST", "/voice/gather", Access.TWILIO_SIGNED),
@@ -668,7 +670,8 @@ def kbh(world) -> Kobenhavn:
 RODOVRE_CALLERS = ["rolf.rdv", "rikke.rdv", "rita.rdv"]  # agent, supervisor, admin
 # Reports that take `tenant=` (it may name the caller's own): naming another answers 404, never data.
 TENANT_QUERY = frozenset({"/api/v1/stats/summary", "/api/v1/stats/contacts", "/api/v1/stats/contacts.csv",
-                          "/api/v1/stats/questions", "/api/v1/stats/metering", "/api/v1/stats/live"})  # fmt: skip
+                          "/api/v1/stats/questions", "/api/v1/stats/metering", "/api/v1/stats/live",
+                          "/api/v1/knowledge/stale"})  # fmt: skip
 ISOLATION = [e for e in WITH_TOKEN if e.access is not Access.ADMIN]  # admin create: its own test below
 
 

@@ -20,14 +20,15 @@ from bot.channels import Channels
 from bot.config import Settings
 from bot.engine import ConversationEngine
 from bot.knowledge.live import LiveKnowledge
+from bot.knowledge.review import ReviewCatalogueFile
 from bot.storage.db import Database
 from bot.tenants import Tenants
 from bot.understanding import Understanding
 
 __all__ = [
-    "ChannelsDep", "DatabaseDep", "EngineDep", "KnowledgeDep", "PepperDep", "RateLimitsDep", "SettingsDep", "TenantsDep",
-    "UnderstandingDep", "get_channels", "get_database", "get_engine", "get_rate_limits", "get_settings",
-    "get_knowledge", "get_tenants", "get_understanding", "request_pepper",
+    "ChannelsDep", "DatabaseDep", "EngineDep", "KnowledgeDep", "PepperDep", "RateLimitsDep", "ReviewCatalogueDep",
+    "SettingsDep", "TenantsDep", "UnderstandingDep", "get_channels", "get_database", "get_engine", "get_knowledge",
+    "get_rate_limits", "get_review_catalogue", "get_settings", "get_tenants", "get_understanding", "request_pepper",
 ]  # fmt: skip
 
 
@@ -72,6 +73,12 @@ def get_rate_limits(conn: HTTPConnection) -> RateLimits:
     return limits
 
 
+def get_review_catalogue(conn: HTTPConnection) -> ReviewCatalogueFile:
+    """Articles with owners and review intervals (set by the knowledge-review start-up part)."""
+    catalogue: ReviewCatalogueFile = conn.app.state.review_catalogue
+    return catalogue
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 UnderstandingDep = Annotated[Understanding, Depends(get_understanding)]
 TenantsDep = Annotated[Tenants, Depends(get_tenants)]
@@ -80,6 +87,7 @@ EngineDep = Annotated[ConversationEngine, Depends(get_engine)]
 ChannelsDep = Annotated[Channels, Depends(get_channels)]
 KnowledgeDep = Annotated[LiveKnowledge, Depends(get_knowledge)]
 RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
+ReviewCatalogueDep = Annotated[ReviewCatalogueFile, Depends(get_review_catalogue)]
 
 
 def request_pepper(settings: SettingsDep) -> bytes:

@@ -45,6 +45,7 @@ from bot.storage.db import Database
 
 STATIC = Path(__file__).resolve().parent / "static" / "reports"
 ASSETS = {
+    "supervisor.js": "text/javascript; charset=utf-8",  # the page head and login both pages share
     "wallboard.js": "text/javascript; charset=utf-8",
     "reports.js": "text/javascript; charset=utf-8",
     "reports.css": "text/css; charset=utf-8",

@@ -1,5 +1,5 @@
 """The `knowledge` and `export` sub-commands of `python -m bot` (argument parsing and printing
-only; the work is in `bot.knowledge.overlay`, `bot.knowledge.stale` and `bot.knowledge.rasa_export`).
+only; the work is in `bot.knowledge.review`, `bot.knowledge.stale` and `bot.knowledge.rasa_export`).
 
     python -m bot knowledge stale [--tenant T]      articles and local overlays due for review
     python -m bot export nlu [--out PATH]           the training data as one Rasa NLU YAML 3.1 file
@@ -30,11 +30,6 @@ def add_knowledge_commands(sub: "argparse._SubParsersAction[argparse.ArgumentPar
     nlu.add_argument("--out", type=Path, default=None, help="write here instead of stdout")
 
 
-def local_dir(settings: Settings) -> Path:
-    """knowledge/local/ beside knowledge/articles/."""
-    return settings.articles_dir.parent / "local"
-
-
 def run_knowledge_command(args: argparse.Namespace, settings: Settings, now: datetime | None = None) -> int:
     try:
         if args.command == "export":
@@ -62,24 +57,18 @@ def _export_nlu(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _stale(args: argparse.Namespace, settings: Settings, now: datetime) -> int:
-    from bot.knowledge.overlay import load_local
-    from bot.knowledge.stale import load_policy, stale_articles
-    from bot.retrieval.articles import load_articles
+    from bot.knowledge.review import KnowledgePaths, load_catalogue
     from bot.tenants import load_tenants
-    from bot.topics import load_contract
 
     tenants = load_tenants(settings.tenants_file)
     if args.tenant is not None:
         tenants.get(args.tenant)  # an unknown tenant is an error, not an empty list
-    national = load_articles(settings.articles_dir, load_contract(settings.topics_file))
-    local = load_local(local_dir(settings), national, known_tenants=tenants.by_id)
-    policy = load_policy(local_dir(settings) / "review.yaml")
-    items = [a for a in national if a.tenant in ("*", args.tenant) or args.tenant is None]
-    found = stale_articles([*items, *local.overlays(args.tenant)], now, policy)
+    catalogue = load_catalogue(KnowledgePaths(settings.articles_dir, settings.topics_file), tenants)
+    found = catalogue.stale(now, args.tenant)
     if not found:
         print("nothing is due for review")
         return 0
-    print(f"{'due':<10}  {'overdue':>7}  {'kind':<8}  {'tenant':<10}  {'owner':<30}  article")
+    print(f"{'due':<10}  {'overdue':>7}  {'kind':<8}  {'tenant':<10}  {'owner':<20}  article")
     for s in found:
-        print(f"{s.due.isoformat():<10}  {s.days_overdue:>5} d  {s.kind:<8}  {s.tenant:<10}  {s.owner[:30]:<30}  {s.id}")
+        print(f"{s.due.isoformat():<10}  {s.days_overdue:>5} d  {s.kind.value:<8}  {s.tenant:<10}  {s.owner[:20]:<20}  {s.id}")
     return 0

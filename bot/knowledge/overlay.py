@@ -78,8 +78,8 @@ class LocalOverlay(BaseModel):
     sections: tuple[Section, ...] = Field(min_length=1)
     sources: tuple[Source, ...] = Field(min_length=1)
     reviewed: dt.date
-    review_interval_days: int = Field(gt=0, le=3650)
-    owner: str
+    review_interval_days: int | None = Field(default=None, gt=0, le=3650)  # else the owner's default
+    owner: str  # an owner id of knowledge/owners.yaml
     selfservice: SelfService | None = None
     voice: str | None = None
     questions: tuple[str, ...] = ()

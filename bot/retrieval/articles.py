@@ -38,11 +38,12 @@ class Article(BaseModel):
     title: str
     questions: tuple[str, ...] = ()
     synonyms: tuple[str, ...] = ()
-    owner: str
+    owner: str  # an owner id of knowledge/owners.yaml
     selfservice: SelfService | None = None
     voice: str
     sources: tuple[Source, ...] = Field(min_length=1)
     reviewed: dt.date
+    review_interval_days: int | None = Field(default=None, gt=0, le=3650)  # else the owner's default
     historical: bool = False
     body: str
 

@@ -415,6 +415,7 @@ class OutboxStatus(enum.StrEnum):
 class OutboxKind(enum.StrEnum):
     AUTO_REPLY = "auto_reply"
     AGENT_REPLY = "agent_reply"
+    REVIEW_REMINDER = "review_reminder"  # the weekly mail to an article owner (no contact)
 
 
 class InboundMailStatus(enum.StrEnum):

@@ -1,11 +1,13 @@
 /* kontakt reports: the day's KPIs, charts per hour (against the target), queue, channel, topic and
- * week over week, a drill-down from a bar to its contacts, and the weak questions. Chart.js is the
- * vendored copy served by kontakt. The token is the console's (sessionStorage); every text from
- * the server is inserted with textContent. */
+ * week over week, a drill-down from a bar to its contacts, the weak questions and the articles due
+ * for review. Chart.js is the vendored copy served by kontakt. The page head, the login and the
+ * API calls are the supervisor pages' shared script (supervisor.js); every text from the server
+ * is inserted with textContent. */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "kontakt-agent-token";
+  var sup = window.kontaktSupervisor;
+  var $ = sup.$, el = sup.el, num = sup.num;
   var NBSP = "\u00a0";
   var CHANNELS = { voice: "Telefon", chat: "Chat", email: "E-mail" };
   var ENDINGS = {
@@ -19,15 +21,7 @@
   var st = { charts: {}, keys: {}, queueNames: {}, day: null, draws: 0 };
   window.kontaktReports = st;
 
-  function $(id) { return document.getElementById(id); }
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
   function pad(n) { return n < 10 ? "0" + n : String(n); }
-  function num(x, digits) { return Number(x).toLocaleString("da-DK", { maximumFractionDigits: digits }); }
   function pct(share) { return share === null || share === undefined ? "–" : num(share * 100, 1) + NBSP + "%"; }
   function secs(s) { return s === null || s === undefined ? "–" : num(s, 0) + NBSP + "sek."; }
   // A wait as people say it: "25 sek.", "4 min. 10 sek.", "2 t. 55 min." (e-mails wait hours).
@@ -46,24 +40,7 @@
   function mondayOf(iso) { var d = parseDay(iso); return addDays(iso, -((d.getUTCDay() + 6) % 7)); }
   function today() { var d = new Date(); return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
 
-  function api(path) {
-    var token = sessionStorage.getItem(TOKEN_KEY);
-    return fetch(path, { headers: { "Authorization": "Bearer " + token, "Accept": "application/json" } }).then(function (r) {
-      if (r.status === 401 || r.status === 403) {
-        sessionStorage.removeItem(TOKEN_KEY);
-        showLogin(r.status === 403 ? "Rapporterne er kun for supervisorer." : "Adgangsnøglen virker ikke længere.");
-        throw new Error("login");
-      }
-      return r.json().then(function (body) {
-        if (!r.ok) {
-          var err = new Error(body.message || ("Serveren svarede " + r.status + "."));
-          err.code = body.error;
-          throw err;
-        }
-        return body;
-      });
-    });
-  }
+  function api(path) { return page.api(path); }
 
   function query(params) {
     return Object.keys(params).map(function (k) { return encodeURIComponent(k) + "=" + encodeURIComponent(params[k]); }).join("&");
@@ -166,6 +143,7 @@
     st.day = day;
     $("status").textContent = "Henter …";
     $("drill").hidden = true;
+    loadStale();  // today's list, whatever day the charts show
     var period = { from: day, to: addDays(day, 1) };
     var weekFrom = addDays(mondayOf(day), -7), weekTo = addDays(mondayOf(day), 7);
     return Promise.all([
@@ -241,8 +219,40 @@
     });
   }
 
+  var KINDS = { national: "Alle kommuner", local: "Kun vores kommune" };
+
+  function danishDate(iso) { return parseDay(iso).toLocaleDateString("da-DK", { timeZone: "UTC", day: "numeric", month: "short", year: "numeric" }); }
+
+  function loadStale() {
+    $("stale-status").textContent = "Henter …";
+    api("/api/v1/knowledge/stale").then(function (body) {
+      var tbody = $("stale-table").querySelector("tbody");
+      tbody.textContent = "";
+      body.articles.forEach(function (a) {
+        var tr = el("tr");
+        tr.setAttribute("data-article", a.kind + ":" + a.id);
+        var title = el("td"), link = el("a", null, a.title);
+        link.href = a.edit;
+        title.appendChild(link);
+        tr.appendChild(title);
+        tr.appendChild(el("td", null, KINDS[a.kind] || a.kind));
+        tr.appendChild(el("td", null, a.owner.name));
+        tr.appendChild(el("td", null, danishDate(a.reviewed)));
+        tr.appendChild(el("td", null, danishDate(a.due)));
+        tr.appendChild(el("td", "num", String(a.days_overdue)));
+        tbody.appendChild(tr);
+      });
+      $("stale-table").hidden = !body.articles.length;
+      $("stale-status").textContent = body.articles.length
+        ? body.articles.length + (body.articles.length === 1 ? " artikel" : " artikler") + " venter på gennemgang."
+        : "Alle artikler er gennemgået inden for deres interval.";
+    }).catch(function (err) {
+      if (err.message !== "login") $("stale-status").textContent = "Kunne ikke hente listen: " + err.message;
+    });
+  }
+
   function downloadCsv() {
-    var day = st.day, token = sessionStorage.getItem(TOKEN_KEY);
+    var day = st.day, token = page.token();
     fetch("/api/v1/stats/contacts.csv?" + query({ from: day, to: addDays(day, 1) }), { headers: { "Authorization": "Bearer " + token } })
       .then(function (r) { if (!r.ok) throw new Error("Serveren svarede " + r.status + "."); return r.blob(); })
       .then(function (blob) {
@@ -256,25 +266,12 @@
       .catch(function (err) { $("error").textContent = err.message; });
   }
 
-  function showLogin(message) {
-    $("report").hidden = true;
-    $("login").hidden = false;
-    $("login-error").textContent = message || "";
-    $("token").focus();
-  }
-
-  $("login-form").addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("token").value = "";
-    $("login").hidden = true;
-    show($("day").value);
-  });
   $("period-form").addEventListener("submit", function (ev) { ev.preventDefault(); show($("day").value); });
   $("csv").addEventListener("click", downloadCsv);
   $("weak-load").addEventListener("click", loadWeak);
 
   var fromUrl = new URLSearchParams(location.search).get("date");
   $("day").value = fromUrl && /^\d{4}-\d{2}-\d{2}$/.test(fromUrl) ? fromUrl : today();
-  if (sessionStorage.getItem(TOKEN_KEY)) show($("day").value); else showLogin();
+  var page = sup.page({ title: "Rapporter", content: "report", forbidden: "Rapporterne er kun for supervisorer.",
+                        start: function () { show($("day").value); } });
 })();

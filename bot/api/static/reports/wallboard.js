@@ -1,25 +1,16 @@
 /* kontakt wallboard: live figures per queue for supervisors, polled from /api/v1/stats/live every
- * 3 s. The token is the console's (sessionStorage, this tab only); without one the page asks for
- * it. Every text from the server is inserted with textContent. */
+ * 3 s. The page head, the login and the API calls are the supervisor pages' shared script
+ * (supervisor.js). Every text from the server is inserted with textContent. */
 (function () {
   "use strict";
 
-  var TOKEN_KEY = "kontakt-agent-token";
+  var sup = window.kontaktSupervisor;
+  var $ = sup.$, el = sup.el, num = sup.num;
   var POLL_MS = 3000;
   var NBSP = "\u00a0";
   var STATES = [["available", "ledige"], ["busy", "optaget"], ["after_contact_work", "efterbehandling"], ["paused", "pause"]];
   var timer = null;
 
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) e.className = cls;
-    if (text !== undefined && text !== null) e.textContent = text;
-    return e;
-  }
-
-  function num(x, digits) { return Number(x).toLocaleString("da-DK", { maximumFractionDigits: digits }); }
   function pct(share) { return share === null || share === undefined ? "–" : num(share * 100, 0) + NBSP + "%"; }
 
   function wait(seconds) {
@@ -77,45 +68,21 @@
   }
 
   function poll() {
-    var token = sessionStorage.getItem(TOKEN_KEY);
-    if (!token) { showLogin(); return; }
-    fetch("/api/v1/stats/live", { headers: { "Authorization": "Bearer " + token, "Accept": "application/json" } })
-      .then(function (r) {
-        if (r.status === 401 || r.status === 403) {
-          sessionStorage.removeItem(TOKEN_KEY);
-          showLogin(r.status === 403 ? "Wallboardet er kun for supervisorer." : "Adgangsnøglen virker ikke længere.");
-          return null;
-        }
-        if (!r.ok) throw new Error("Serveren svarede " + r.status + ".");
-        return r.json();
-      })
+    page.api("/api/v1/stats/live")
       .then(function (data) {
-        if (!data) return;
         $("error").textContent = "";
         render(data);
         timer = setTimeout(poll, POLL_MS);
       })
       .catch(function (err) {
+        if (err.message === "login") return;
         $("error").textContent = "Kunne ikke hente tallene: " + (err.message || err) + " Prøver igen.";
         timer = setTimeout(poll, POLL_MS);
       });
   }
 
-  function showLogin(message) {
-    if (timer) clearTimeout(timer);
-    $("board").hidden = true;
-    $("login").hidden = false;
-    $("login-error").textContent = message || "";
-    $("token").focus();
-  }
-
-  $("login-form").addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
-    $("token").value = "";
-    $("login").hidden = true;
-    poll();
+  var page = sup.page({
+    title: "Wallboard", content: "board", forbidden: "Wallboardet er kun for supervisorer.", start: poll,
+    stop: function () { if (timer) clearTimeout(timer); }
   });
-
-  poll();
 })();
