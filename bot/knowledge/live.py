@@ -28,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from bot.dialogue import Turn, decide
 from bot.errors import ArticleVersionConflict, InvalidArticle, KontaktError, UnknownArticle
 from bot.knowledge.editing import Draft, change_summary, check_draft, with_overlay
-from bot.knowledge.overlay import LocalOverlay
-from bot.knowledge.stale import load_policy, stale_articles
-from bot.retrieval.articles import Article, parse_article
+from bot.knowledge.owners import OwnersError, load_owners
+from bot.knowledge.stale import review_items, stale_articles
+from bot.retrieval.articles import parse_article
 from bot.storage.db import Database
 from bot.storage.knowledge import (
     NATIONAL,
@@ -76,13 +76,13 @@ class LiveKnowledge:
 
     def __init__(self, understanding: Understanding, db: Database, clock: Callable[[], datetime],
                  national_files: dict[str, str], local_files: dict[tuple[str, str], str],
-                 review_file: Path | None = None) -> None:  # fmt: skip
+                 owners_file: Path | None = None) -> None:  # fmt: skip
         self.understanding = understanding
         self.db = db
         self.clock = clock
         self.seed: dict[tuple[str, str], str] = {(NATIONAL, k): v for k, v in national_files.items()}
         self.seed.update(local_files)
-        self.review_file = review_file
+        self.owners_file = owners_file
         self.applied = 0  # the newest version row id in force here
         self.in_force: dict[tuple[str, str], int] = {}  # version numbers from the database
         self._texts: dict[tuple[str, str], str] = {}
@@ -101,7 +101,7 @@ class LiveKnowledge:
             (o.tenant, o.overrides): Path(o.path).read_text(encoding="utf-8")
             for o in understanding.local.overlays() if o.path
         }  # fmt: skip
-        return cls(understanding, db, clock, national, local, articles_dir.parent / "local" / "review.yaml")
+        return cls(understanding, db, clock, national, local, articles_dir.parent / "owners.yaml")
 
     # --- reading -----------------------------------------------------------------------------------
 
@@ -128,9 +128,13 @@ class LiveKnowledge:
         u = self.understanding
         local = u.local.tenants.get(tenant_id)
         overlays = {o.overrides: o for o in local.overlays} if local else {}
-        policy = load_policy(self.review_file) if self.review_file is not None else None
-        items: list[Article | LocalOverlay] = [*u.articles.values(), *overlays.values()]
-        stale = {(s.tenant, s.id): s.days_overdue for s in stale_articles(items, self.clock(), policy)}
+        stale: dict[tuple[str, str], int] = {}
+        if self.owners_file is not None and self.owners_file.is_file():
+            try:  # an edited article may name an owner the file does not list: then no marks
+                items = review_items(u.articles.values(), overlays.values(), load_owners(self.owners_file))
+            except OwnersError:
+                items = []
+            stale = {(s.tenant, s.id): s.days_overdue for s in stale_articles(items, self.clock(), tenant_id)}
         out = []
         for a in sorted(u.articles.values(), key=lambda a: (a.topic, a.id)):
             key = (tenant_id, a.id) if a.id in overlays else (NATIONAL, a.id)
