@@ -71,9 +71,8 @@ class Stats:
                 f"other 4xx {self.client_errors}")
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and its children (uvicorn workers), in MB."""
-    total = 0
+def _server_pids(pid: int) -> list[int]:
+    """`pid` and its children and grandchildren (uvicorn's supervisor and workers)."""
     pids = [pid]
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -82,7 +81,26 @@ def _rss_mb(pid: int) -> float:
             pids += [int(g) for g in Path(f"/proc/{c}/task/{c}/children").read_text().split()]
     except OSError:
         pass
-    for p in pids:
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the server's processes have used so far. Per turn served it is the
+    figure a busy machine does not distort: other load lengthens waits, not the work per turn."""
+    ticks = 0
+    for p in _server_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its children (uvicorn workers), in MB."""
+    total = 0
+    for p in _server_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -206,10 +224,12 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
         rss_start = _rss_mb(proc.pid)
         for n, step in enumerate(steps):
             rss_before = _rss_mb(proc.pid)
+            cpu_before = _cpu_seconds(proc.pid)
             chat, mail_stats, elapsed = asyncio.run(_drive(url, step, seconds, mail if n == 0 else None, think, turns))
             rss_after = _rss_mb(proc.pid)
+            cpu = _cpu_seconds(proc.pid) - cpu_before
             results.append({"conversations": step, "chat": chat, "mail": mail_stats, "elapsed": elapsed,
-                            "rss_before": rss_before, "rss_after": rss_after})
+                            "rss_before": rss_before, "rss_after": rss_after, "cpu": cpu})
         peak = _hwm_mb(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -222,7 +242,10 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
         chat, mail_stats, elapsed = r["chat"], r["mail"], r["elapsed"]
         print(f"[{label}] {workers} worker(s), {r['conversations']} conversations, {elapsed:.0f} s"
               f" (server log {log.name})")
+        requests = len(chat.latencies) + len(mail_stats.latencies)
+        cpu_ms = r["cpu"] * 1000 / requests if requests else float("nan")
         print(f"  chat:   {chat.summary(elapsed)}, bot answered {chat.answered}")
+        print(f"  server CPU {r['cpu']:.1f} s, {cpu_ms:.0f} ms per request (chat and mail)")
         if r is results[0]:
             if mail is None:
                 print("  e-mail: skipped: the served app has no POST /email/inbound (connectors/app.py does not"
@@ -245,6 +268,7 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
             "chat_errors": chat.errors, "chat_429": chat.limited,
             "mail_requests": len(mail_stats.latencies), "mail_errors": mail_stats.errors,
             "mail_p99_ms": round(percentile(mail_stats.latencies, 99), 1) if mail_stats.latencies else None,
+            "server_cpu_seconds": round(r["cpu"], 2), "server_cpu_ms_per_request": round(cpu_ms, 1),
             "rss_mb_before": round(r["rss_before"], 1), "rss_mb_after": round(r["rss_after"], 1),
         })  # fmt: skip
     return {"label": label, "workers": workers, "startup_seconds": round(startup, 2),
