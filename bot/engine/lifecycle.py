@@ -83,8 +83,11 @@ class LifecycleMixin(EngineCore):
         phone: str | None = None,
         email: str | None = None,
         authenticated: bool = False,
+        lock: bool = False,
     ) -> Contact:
-        c = repo.find_contact(s, tenant_id=tenant_id, channel=channel, external_ref=external_ref)
+        """The contact for the key, created if new; `lock` holds an existing row for this
+        transaction (PostgreSQL FOR UPDATE), as a write to its state needs."""
+        c = repo.find_contact(s, tenant_id=tenant_id, channel=channel, external_ref=external_ref, lock=lock)
         if c is None:
             repo.get_tenant(s, tenant_id=tenant_id)  # UnknownTenant before anything is written
             c = Contact(

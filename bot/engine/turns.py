@@ -79,8 +79,10 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
         for attempt in range(2):
             try:
                 with self.db.write() as s:
+                    # Locked as record_inbound locks it: an agent taking the contact at the same
+                    # moment waits, so the message's state step sees the state that is true.
                     c = self._find_or_open(s, tenant_id, channel, external_ref, at, name=name, phone=phone,
-                                           email=email)  # fmt: skip
+                                           email=email, lock=True)  # fmt: skip
                     if c.state in FINAL_STATES:
                         return TurnStart(ContactView.of(c), None, False, (), (), None)
                     rows = repo.messages(s, tenant_id=tenant_id, contact_id=c.id)
