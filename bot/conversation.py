@@ -2,18 +2,19 @@
 keeps its own copy of conversation state or business rules; once a human takes over, the bot is
 silent).
 
-`handle_citizen_message` does, in this order:
+`handle_citizen_message` does, in this order, in two database transactions:
 
-1. opens (or finds) the contact for (tenant, channel, external_ref);
-2. stores the citizen's message: committed before anything else can fail;
-3. asks `engine.bot_may_answer`: when a human owns the contact the bot says nothing and the
-   message waits for the agent (the result carries the queue status);
-4. otherwise runs one bot turn (`bot.dialogue.decide`) with the state read back from the engine:
-   the citizen's recent messages as safety history, the contact's last topic and any earlier
-   safety decision (from the BOT_REPLIED events);
-5. stores the bot's reply with its decision; when the decision needs a human it requests the
-   handoff with the reason, or `out_of_hours` when the queue is closed (the result then says
-   when it opens, from the tenant's schedule, so the channel can offer a message or a callback).
+1. (first transaction, `engine.begin_citizen_turn`) opens (or finds) the contact for (tenant,
+   channel, external_ref), stores the citizen's message, committed before anything else can
+   fail, and reads what the decision needs; when a human owns the contact the bot says nothing
+   and the message waits for the agent (the result carries the queue status);
+2. otherwise runs one bot turn (`bot.dialogue.decide`, no transaction open) with the state the
+   first transaction read: the citizen's recent messages as safety history, the contact's last
+   topic and any earlier safety decision (from the BOT_REPLIED events);
+3. (second transaction, `engine.finish_bot_turn`) stores the bot's reply with its decision and,
+   when the decision needs a human, the handoff with the reason, or `out_of_hours` when the
+   queue is closed (the result then says when it opens, from the tenant's schedule, so the
+   channel can offer a message or a callback).
 
 Nothing here knows a channel's wire format; channels turn `TurnResult` into JSON, TwiML or mail.
 """
@@ -27,6 +28,7 @@ from datetime import UTC, datetime
 from bot.crisis_board import route_turn
 from bot.dialogue import decide, is_payload
 from bot.engine import ConversationEngine, QueueStatus
+from bot.engine.turns import FINAL_STATES
 from bot.errors import ConversationClosed, NeverOpen
 from bot.responses import BotMessage
 from bot.routing import calendar
@@ -43,7 +45,6 @@ __all__ = [
 ]  # fmt: skip
 
 HISTORY_MESSAGES = 9  # earlier citizen messages read with the new one (safety window, topic)
-FINAL_STATES = frozenset({ContactState.CLOSED, ContactState.ABANDONED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,47 +93,36 @@ def handle_citizen_message(
     """One citizen message through the engine (see the module docstring). `tenant` (from
     bot.tenants) supplies the opening hours; without it the engine's queue schedule is used.
     Raises `ConversationClosed` for a contact that was closed or abandoned."""
-    contact = engine.open_contact(tenant_id, channel, external_ref, name=name, phone=phone, email=email, now=now)
-    if contact.state in FINAL_STATES:
+    start = engine.begin_citizen_turn(tenant_id, channel, external_ref, text, client_message_id, name=name,
+                                      phone=phone, email=email, now=now)  # fmt: skip
+    contact, inbound = start.contact, start.inbound
+    if inbound is None:
         raise ConversationClosed(
             f"contact {contact.id!r} ({Channel(channel).value} {external_ref[:12]!r}…) is {contact.state.value};"
             " start a new conversation"
         )
-    if client_message_id is not None:
-        earlier = _replay(engine, tenant_id, contact, client_message_id)
-        if earlier is not None:
-            return earlier
+    if start.duplicate:
+        return _replay(engine, contact, inbound, start.before)
+    if not start.bot_may_answer:
+        return TurnResult(contact, inbound, False, False, None, None, (), (), queue=start.queue)
 
-    before = engine.transcript(tenant_id, contact.id)
-    inbound = engine.record_inbound(tenant_id, contact.id, text, client_message_id, now=now)
-    if not engine.bot_may_answer(tenant_id, contact.id):
-        contact = engine.contact(tenant_id, contact.id)
-        return TurnResult(contact, inbound, False, False, None, None, (), (), queue=_status(engine, contact, now))
-
-    history = [m.text for m in before if m.author is Author.CITIZEN and not is_payload(m.text)]
-    events = engine.events(tenant_id, contact.id)
-    flagged = flagged_decision(events, understanding)
+    history = [m.text for m in start.before if m.author is Author.CITIZEN and not is_payload(m.text)]
+    flagged = flagged_decision(start.events, understanding)
     turn = decide(understanding, text, history[-HISTORY_MESSAGES:], contact.topic, flagged, tenant_id)
     turn = route_turn(engine, understanding, tenant_id, text, turn)  # crisis mode: to the crisis queue
     decision = turn.decision
     reason = handoff_reason(decision, flagged) if decision.action is Action.HANDOFF else None
-
-    replies = tuple(
-        engine.record_bot_reply(tenant_id, contact.id, m.text, decision, now=now) for m in turn.messages
-    )
-    if reason is None:
-        return TurnResult(engine.contact(tenant_id, contact.id), inbound, False, True, decision, turn.parsed,
-                          replies, tuple(turn.messages))  # fmt: skip
-
-    queue_id = queue_for(engine, decision, decision.topic or contact.topic)
-    closed = _closed(engine, tenant, queue_id, now)
-    if closed is not None and reason not in (PacketReason.SENSITIVE, PacketReason.EMERGENCY):
-        reason = PacketReason.OUT_OF_HOURS
+    closed = None
+    if reason is not None:
+        queue_id = queue_for(engine, decision, decision.topic or contact.topic)
+        closed = _closed(engine, tenant, queue_id, now)
+        if closed is not None and reason not in (PacketReason.SENSITIVE, PacketReason.EMERGENCY):
+            reason = PacketReason.OUT_OF_HOURS
     nlu = turn.parsed.nlu if turn.parsed is not None else None
-    packet = engine.request_handoff(tenant_id, contact.id, decision, reason, nlu=nlu, now=now)
-    contact = engine.contact(tenant_id, contact.id)
-    return TurnResult(contact, inbound, False, True, decision, turn.parsed, replies, tuple(turn.messages),
-                      handoff=packet, queue=_status(engine, contact, now), closed=closed)  # fmt: skip
+    end = engine.finish_bot_turn(tenant_id, contact.id, [m.text for m in turn.messages], decision, reason, nlu=nlu,
+                                 now=now)  # fmt: skip
+    return TurnResult(end.contact, inbound, False, True, decision, turn.parsed, end.replies, tuple(turn.messages),
+                      handoff=end.handoff, queue=end.queue, closed=closed)  # fmt: skip
 
 
 # --- small pure helpers -------------------------------------------------------------------------
@@ -183,21 +173,20 @@ def flagged_decision(events: Sequence[EventView], understanding: Understanding |
 # --- engine reads ---------------------------------------------------------------------------------
 
 
-def _replay(engine: ConversationEngine, tenant_id: str, contact: ContactView, cmid: str) -> TurnResult | None:
+def _replay(
+    engine: ConversationEngine, contact: ContactView, earlier: MessageView, transcript: Sequence[MessageView]
+) -> TurnResult:
     """The earlier result for a repeated client_message_id (a retry): what was stored then."""
-    transcript = engine.transcript(tenant_id, contact.id)
-    for i, m in enumerate(transcript):
-        if m.direction is Direction.IN and m.client_message_id == cmid:
-            replies: list[MessageView] = []
-            for later in transcript[i + 1 :]:
-                if later.direction is Direction.IN:
-                    break
-                if later.author is Author.BOT:
-                    replies.append(later)
-            current = engine.contact(tenant_id, contact.id)
-            return TurnResult(current, m, True, bool(replies), None, None, tuple(replies), (),
-                              queue=_status(engine, current, None))  # fmt: skip
-    return None
+    replies: list[MessageView] = []
+    for later in transcript:
+        if later.id <= earlier.id:
+            continue
+        if later.direction is Direction.IN:
+            break
+        if later.author is Author.BOT:
+            replies.append(later)
+    return TurnResult(contact, earlier, True, bool(replies), None, None, tuple(replies), (),
+                      queue=_status(engine, contact, None))  # fmt: skip
 
 
 def _status(engine: ConversationEngine, contact: ContactView, now: datetime | None) -> QueueStatus | None:

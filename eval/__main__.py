@@ -174,6 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both", help="load: database")
     parser.add_argument("--conversations", type=int, default=32, help="load: concurrent chat conversations")
     parser.add_argument("--seconds", type=float, default=30.0, help="load: duration of each run")
+    parser.add_argument("--think", type=float, default=None,
+                        help="load: seconds a client waits between messages (0: a closed loop at full speed)")
+    parser.add_argument("--turns", type=int, default=None, help="load: messages per conversation before a new one")
     parser.add_argument("--articles", type=int, default=0,
                         help="bench: also build an index of this many synthetic articles (e.g. 5000)")
     parser.add_argument("--index-embedder", default=None,
@@ -197,8 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         from eval.load import run as run_load
 
         steps = [int(x) for x in args.rates.split(",")] if args.rates else None
+        from eval.load import THINK_SECONDS, TURNS_PER_CONVERSATION
+
         return run_load(settings, db=args.db, conversations=args.conversations, seconds=args.seconds,
-                        as_json=args.json, steps=steps, record_to=BENCH_HISTORY if args.json else None)
+                        as_json=args.json, steps=steps, record_to=BENCH_HISTORY if args.json else None,
+                        think=THINK_SECONDS if args.think is None else args.think,
+                        turns=args.turns or TURNS_PER_CONVERSATION)
     if args.command == "bench":
         from eval.bench import run
 

@@ -3,10 +3,14 @@ on loopback, for a bounded time, on SQLite (one worker) and on PostgreSQL (two w
 cluster as in tests/pg.py).
 
 Each of `--conversations` clients holds a chat session over POST /chat/api/messages and writes the
-next Danish dev-set question after a think time; at the same time an e-mail burst is posted to
+next Danish dev-set question after a think time (`--think`, zero for a closed loop at full speed);
+after `--turns` messages it starts a new conversation, as citizens do, so the bot keeps answering
+instead of most turns landing in a queue where the bot is silent. Every text gets a short unique
+tail, so no message is served from the embedder's cache: each turn is a new message through the
+whole engine. At the same time an e-mail burst is posted to
 POST /email/inbound when the served app has that route (otherwise that part is skipped and the
 report says so). Reports throughput, p50/p99 latency, errors (5xx and transport failures), 429s,
-and the server's resident memory (all processes) before and after. Benchmarks, not tests: nothing
+the share of turns the bot answered, and the server's resident memory (all processes) before and after. Benchmarks, not tests: nothing
 here asserts a timing.
 """
 
@@ -29,6 +33,7 @@ from bot.config import ROOT, Settings
 from eval.bench import _free_port, percentile
 
 THINK_SECONDS = 0.5  # a citizen types slower; keeps every session under the per-sender rate limit
+TURNS_PER_CONVERSATION = 4  # then a new conversation: a chat with the bot is a few messages long
 INBOUND_SECRET = "load-test-" + secrets.token_hex(8)
 MAIL = (
     "From: Borger {i} <borger{i}@example.dk>\r\nTo: kontakt@kk.dk\r\nSubject: Storskrald {i}\r\n"
@@ -43,6 +48,7 @@ class Stats:
     errors: int = 0
     limited: int = 0
     client_errors: int = 0
+    answered: int = 0  # chat turns the bot replied to (the rest waited for a human)
     error_samples: list[str] = field(default_factory=list)
 
     def record(self, started: float, status: int | None, detail: str = "") -> None:
@@ -65,9 +71,8 @@ class Stats:
                 f"other 4xx {self.client_errors}")
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of `pid` and its children (uvicorn workers), in MB."""
-    total = 0
+def _server_pids(pid: int) -> list[int]:
+    """`pid` and its children and grandchildren (uvicorn's supervisor and workers)."""
     pids = [pid]
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -76,7 +81,26 @@ def _rss_mb(pid: int) -> float:
             pids += [int(g) for g in Path(f"/proc/{c}/task/{c}/children").read_text().split()]
     except OSError:
         pass
-    for p in pids:
+    return pids
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) the server's processes have used so far. Per turn served it is the
+    figure a busy machine does not distort: other load lengthens waits, not the work per turn."""
+    ticks = 0
+    for p in _server_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    """Resident memory of `pid` and its children (uvicorn workers), in MB."""
+    total = 0
+    for p in _server_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -86,21 +110,30 @@ def _rss_mb(pid: int) -> float:
     return total / 1024
 
 
-async def _chat(client: httpx.AsyncClient, texts: list[str], offset: int, stop: float, stats: Stats) -> None:
+async def _chat(client: httpx.AsyncClient, texts: list[str], offset: int, stop: float, stats: Stats,
+                think: float, turns: int, tag: str) -> None:
     session = None
     i = offset
+    n = 0
     while time.perf_counter() < stop:
-        body = {"session": session, "tenant": None, "text": texts[i % len(texts)]}
+        if n % turns == 0:
+            session = None
+        # The tail makes every text new to the server (no embedder cache hit), and reads as a
+        # citizen's own numbering, which no classifier treats as a topic.
+        body = {"session": session, "tenant": None, "text": f"{texts[i % len(texts)]} ({tag}{offset}-{n})"}
         i += 7
+        n += 1
         started = time.perf_counter()
         try:
             r = await client.post("/chat/api/messages", json=body)
             stats.record(started, r.status_code, r.text)
             if r.status_code == 200:
-                session = r.json().get("session")
+                reply = r.json()
+                session = reply.get("session")
+                stats.answered += any(m.get("kind") == "bot" for m in reply.get("messages", []))
         except httpx.HTTPError as exc:
             stats.record(started, None, repr(exc))
-        await asyncio.sleep(THINK_SECONDS)
+        await asyncio.sleep(think)  # zero still yields, so every client gets its turn
 
 
 async def _mail_burst(client: httpx.AsyncClient, header: str, n: int, run: str, stats: Stats) -> None:
@@ -119,7 +152,8 @@ async def _mail_burst(client: httpx.AsyncClient, header: str, n: int, run: str, 
     await asyncio.gather(*(one(i) for i in range(n)))
 
 
-async def _drive(url: str, conversations: int, seconds: float, mail: tuple[str, int] | None) -> tuple[Stats, Stats, float]:
+async def _drive(url: str, conversations: int, seconds: float, mail: tuple[str, int] | None, think: float = THINK_SECONDS,
+                 turns: int = TURNS_PER_CONVERSATION) -> tuple[Stats, Stats, float]:
     from eval.dataset import load_dev_set
 
     texts = [c.text for c in load_dev_set().cases]
@@ -128,7 +162,8 @@ async def _drive(url: str, conversations: int, seconds: float, mail: tuple[str, 
     async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
         started = time.perf_counter()
         stop = started + seconds
-        jobs = [_chat(client, texts, k * 13, stop, chat) for k in range(conversations)]
+        tag = secrets.token_hex(2)  # another run's texts are new again
+        jobs = [_chat(client, texts, k * 13, stop, chat, think, turns, tag) for k in range(conversations)]
         if mail is not None:
             jobs.append(_mail_burst(client, mail[0], mail[1], str(int(started)), mails))
         await asyncio.gather(*jobs)
@@ -158,15 +193,18 @@ def _email_header() -> str | None:
 
 
 def run_once(label: str, database_url: str, workers: int, conversations: int | list[int], seconds: float,
-             mails: int = 200) -> dict:
+             mails: int = 200, think: float = THINK_SECONDS, turns: int = TURNS_PER_CONVERSATION) -> dict:
     """One server; for each conversation count in turn (a list steps the load up), `seconds` of
     chat (and, at the first step, the e-mail burst). Returns the figures of every step."""
     steps = conversations if isinstance(conversations, list) else [conversations]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "KONTAKT_DATABASE_URL": database_url,
-           # every load client shares 127.0.0.1: lift the per-IP limit, keep the per-sender one
+           # every load client shares 127.0.0.1: lift the per-IP limits (new conversations too),
+           # keep the per-sender one
            "KONTAKT_RATELIMIT_IP_PER_SECOND": "100000", "KONTAKT_RATELIMIT_IP_BURST": "100000",
+           "KONTAKT_RATELIMIT_NEW_CONVERSATION_PER_SECOND": "100000",
+           "KONTAKT_RATELIMIT_NEW_CONVERSATION_BURST": "100000",
            "KONTAKT_EMAIL_INBOUND_SECRET": INBOUND_SECRET}
     log = tempfile.NamedTemporaryFile(prefix=f"kontakt-load-{label}-", suffix=".log", delete=False)
     started = time.perf_counter()
@@ -186,10 +224,12 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
         rss_start = _rss_mb(proc.pid)
         for n, step in enumerate(steps):
             rss_before = _rss_mb(proc.pid)
-            chat, mail_stats, elapsed = asyncio.run(_drive(url, step, seconds, mail if n == 0 else None))
+            cpu_before = _cpu_seconds(proc.pid)
+            chat, mail_stats, elapsed = asyncio.run(_drive(url, step, seconds, mail if n == 0 else None, think, turns))
             rss_after = _rss_mb(proc.pid)
+            cpu = _cpu_seconds(proc.pid) - cpu_before
             results.append({"conversations": step, "chat": chat, "mail": mail_stats, "elapsed": elapsed,
-                            "rss_before": rss_before, "rss_after": rss_after})
+                            "rss_before": rss_before, "rss_after": rss_after, "cpu": cpu})
         peak = _hwm_mb(proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -202,7 +242,10 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
         chat, mail_stats, elapsed = r["chat"], r["mail"], r["elapsed"]
         print(f"[{label}] {workers} worker(s), {r['conversations']} conversations, {elapsed:.0f} s"
               f" (server log {log.name})")
-        print(f"  chat:   {chat.summary(elapsed)}")
+        requests = len(chat.latencies) + len(mail_stats.latencies)
+        cpu_ms = r["cpu"] * 1000 / requests if requests else float("nan")
+        print(f"  chat:   {chat.summary(elapsed)}, bot answered {chat.answered}")
+        print(f"  server CPU {r['cpu']:.1f} s, {cpu_ms:.0f} ms per request (chat and mail)")
         if r is results[0]:
             if mail is None:
                 print("  e-mail: skipped: the served app has no POST /email/inbound (connectors/app.py does not"
@@ -215,14 +258,17 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
         lat = chat.latencies or [float("nan")]
         figures.append({
             "conversations": r["conversations"],
-            "offered_turns_per_s": round(r["conversations"] / THINK_SECONDS, 1),
+            # a closed loop without think time offers as much as the server takes
+            "offered_turns_per_s": round(r["conversations"] / think, 1) if think else None,
             "turns": len(chat.latencies),
+            "bot_answered": chat.answered,
             "turns_per_s": round(len(chat.latencies) / elapsed, 2),
             "p50_ms": round(percentile(lat, 50), 1),
             "p99_ms": round(percentile(lat, 99), 1),
             "chat_errors": chat.errors, "chat_429": chat.limited,
             "mail_requests": len(mail_stats.latencies), "mail_errors": mail_stats.errors,
             "mail_p99_ms": round(percentile(mail_stats.latencies, 99), 1) if mail_stats.latencies else None,
+            "server_cpu_seconds": round(r["cpu"], 2), "server_cpu_ms_per_request": round(cpu_ms, 1),
             "rss_mb_before": round(r["rss_before"], 1), "rss_mb_after": round(r["rss_after"], 1),
         })  # fmt: skip
     return {"label": label, "workers": workers, "startup_seconds": round(startup, 2),
@@ -250,14 +296,14 @@ def _hwm_mb(pid: int) -> float:
     return best / 1024
 
 
-def latency_chart_svg(series: dict[str, list[dict]], title: str) -> str:
-    """A line chart, written by hand (no plotting library): offered turns/s against p50 and p99
+def latency_chart_svg(series: dict[str, list[dict]], title: str, think: float = THINK_SECONDS) -> str:
+    """A line chart, written by hand (no plotting library): served turns/s against p50 and p99
     latency, one pair of lines per database."""
     w, h, left, right, top, bottom = 720, 420, 70, 170, 40, 50
     pts = [p for steps in series.values() for p in steps]
     if not pts:
         return ""
-    xmax = max(p["offered_turns_per_s"] for p in pts) * 1.05 or 1.0
+    xmax = max(p["turns_per_s"] for p in pts) * 1.05 or 1.0
     ymax = max(max(p["p99_ms"], p["p50_ms"]) for p in pts) * 1.1 or 1.0
 
     def sx(x: float) -> float:
@@ -271,8 +317,8 @@ def latency_chart_svg(series: dict[str, list[dict]], title: str) -> str:
            f'<text x="{left}" y="22" font-size="14">{title}</text>',
            f'<line x1="{left}" y1="{h - bottom}" x2="{w - right}" y2="{h - bottom}" stroke="black"/>',
            f'<line x1="{left}" y1="{top}" x2="{left}" y2="{h - bottom}" stroke="black"/>',
-           f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle">offered chat turns/s '
-           f'(conversations / {THINK_SECONDS} s think time)</text>',
+           f'<text x="{(left + w - right) / 2}" y="{h - 12}" text-anchor="middle">chat turns/s served '
+           f'({think} s think time)</text>',
            f'<text x="16" y="{(top + h - bottom) / 2}" transform="rotate(-90 16 {(top + h - bottom) / 2})" '
            'text-anchor="middle">latency (ms)</text>']  # fmt: skip
     for i in range(6):
@@ -285,10 +331,10 @@ def latency_chart_svg(series: dict[str, list[dict]], title: str) -> str:
     for k, (label, steps) in enumerate(series.items()):
         c = colours[k % len(colours)]
         for key, dash in (("p50_ms", ""), ("p99_ms", ' stroke-dasharray="6 4"')):
-            line = " ".join(f"{sx(p['offered_turns_per_s']):.1f},{sy(p[key]):.1f}" for p in steps)
+            line = " ".join(f"{sx(p['turns_per_s']):.1f},{sy(p[key]):.1f}" for p in steps)
             out.append(f'<polyline points="{line}" fill="none" stroke="{c}" stroke-width="2"{dash}/>')
             for p in steps:
-                out.append(f'<circle cx="{sx(p["offered_turns_per_s"]):.1f}" cy="{sy(p[key]):.1f}" r="3" fill="{c}">'
+                out.append(f'<circle cx="{sx(p["turns_per_s"]):.1f}" cy="{sy(p[key]):.1f}" r="3" fill="{c}">'
                            f'<title>{label} {key[:3]}: {p[key]} ms at {p["conversations"]} conversations, '
                            f'{p["turns_per_s"]} turns/s served</title></circle>')  # fmt: skip
             out.append(f'<line x1="{w - right + 10}" y1="{legend_y}" x2="{w - right + 40}" y2="{legend_y}" '
@@ -300,7 +346,8 @@ def latency_chart_svg(series: dict[str, list[dict]], title: str) -> str:
 
 
 def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: float = 30.0,
-        as_json: bool = False, steps: list[int] | None = None, record_to: Path | None = None) -> int:
+        as_json: bool = False, steps: list[int] | None = None, record_to: Path | None = None,
+        think: float = THINK_SECONDS, turns: int = TURNS_PER_CONVERSATION) -> int:
     """`steps`: conversation counts to step through on each server (for the latency chart);
     default: just `conversations`. With `as_json` the figures go to stdout as one JSON line and to
     `record_to`, and a chart to eval/results/load-latency.svg."""
@@ -308,13 +355,13 @@ def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: 
 
     from eval.__main__ import machine
 
-    print(f"machine: {machine()}  think time {THINK_SECONDS} s")
+    print(f"machine: {machine()}  think time {think} s, {turns} turns per conversation")
     results = []
     load_before = [round(x, 2) for x in os.getloadavg()]
     plan: int | list[int] = steps or conversations
     if db in ("sqlite", "both"):
         path = Path(tempfile.mkdtemp(prefix="kontakt-load-")) / "kontakt.sqlite3"
-        results.append(run_once("sqlite", f"sqlite:///{path}", 1, plan, seconds))
+        results.append(run_once("sqlite", f"sqlite:///{path}", 1, plan, seconds, think=think, turns=turns))
     if db in ("postgresql", "both"):
         sys.path.insert(0, str(ROOT))
         from tests.pg import PostgresCluster, find_pg_bin  # the same throwaway cluster the tests use
@@ -327,14 +374,15 @@ def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: 
             database = Database(url)
             database.migrate()  # once, before two workers race to migrate
             database.dispose()
-            results.append(run_once("postgresql", url, 2, plan, seconds))
+            results.append(run_once("postgresql", url, 2, plan, seconds, think=think, turns=turns))
         finally:
             cluster.destroy()
     if as_json:
         from eval.bench import model_info
 
         report = {"kind": "load", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
-                  "model": model_info(settings), "think_seconds": THINK_SECONDS, "seconds_per_step": seconds,
+                  "model": model_info(settings), "think_seconds": think, "turns_per_conversation": turns,
+                  "seconds_per_step": seconds,
                   "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
                   "runs": results}  # fmt: skip
         print(json.dumps(report, ensure_ascii=False))
@@ -343,7 +391,8 @@ def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: 
             with record_to.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(report, ensure_ascii=False) + "\n")
         chart = latency_chart_svg({f"{r['label']} ({r['workers']} w)": r["steps"] for r in results},
-                                  f"kontakt chat latency against load ({report['date']}, {machine()['commit']})")
+                                  f"kontakt chat latency against load ({report['date']}, {machine()['commit']})",
+                                  think)
         out = Path(__file__).parent / "results" / "load-latency.svg"
         out.write_text(chart, encoding="utf-8")
         print(f"chart: {out}", file=sys.stderr)

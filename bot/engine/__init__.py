@@ -9,6 +9,7 @@ The state machine itself is pure and lives in `bot.engine.states` (`TRANSITIONS`
 - `agents`: agent accounts, skills and the agent's own state;
 - `lifecycle`: opening a contact, citizen/bot/agent messages, closing, abandoning;
 - `handoff`: from the bot to a queue, and transfers, with their handoff packets;
+- `turns`: a citizen's turn with the bot in two transactions (message first, then the replies);
 - `routing`: offers to agents and what a waiting citizen is told;
 - `dispatch`: push routing: the wake-up on commit, the timers, and each worker's loop;
 - `tasks`: messages and callbacks for the back office (texts in bot/resources/tasks_da.yml);
@@ -31,6 +32,7 @@ from bot.engine.states import TRANSITIONS, ContactEvent, transition
 from bot.engine.tasks import TasksMixin
 from bot.engine.tenants import TenantsMixin
 from bot.engine.texts import TaskTexts
+from bot.engine.turns import TurnEnd, TurnsMixin, TurnStart
 from bot.engine.views import ViewsMixin
 from bot.storage.models import ContactState
 
@@ -41,11 +43,13 @@ __all__ = [
     "ConversationEngine",
     "QueueStatus",
     "TaskTexts",
+    "TurnEnd",
+    "TurnStart",
     "transition",
 ]  # fmt: skip
 
 
 class ConversationEngine(
-    TenantsMixin, AgentsMixin, LifecycleMixin, HandoffMixin, RoutingMixin, TasksMixin, ViewsMixin
+    TenantsMixin, AgentsMixin, TurnsMixin, LifecycleMixin, HandoffMixin, RoutingMixin, TasksMixin, ViewsMixin
 ):
     """The state machine over the database. Cheap to construct; one per process is enough."""

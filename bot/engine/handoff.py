@@ -43,34 +43,46 @@ class HandoffMixin(EngineCore):
         """BOT → HANDOFF_REQUESTED → QUEUED: choose the queue (decision, topic, default), set the
         e-mail SLA (2 business hours on the queue's schedule), store the packet and enqueue."""
         at = self._now(now)
+        with self.db.write() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+            return self._handoff(s, c, decision, reason, at, nlu=nlu, summary=summary)
+
+    def _handoff(
+        self,
+        s: Session,
+        c: Contact,
+        decision: TriageDecision | None,
+        reason: PacketReason | HandoffReason | str | None,
+        at: datetime,
+        *,
+        nlu: NLUResult | None = None,
+        summary: str | None = None,
+    ) -> HandoffPacket:
         if reason is None:
             reason = decision.reason if decision is not None and decision.reason else PacketReason.ASKED_FOR_HUMAN
         reason = PacketReason(reason)
-        with self.db.write() as s:
-            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            self._move(s, c, E.REQUEST_HANDOFF, at)
-            topic = decision.topic if decision is not None else None
-            if topic and topic in self.contract.by_id and (
-                self.contract.by_id[topic].domain != "dialog" or c.topic is None
-            ):
-                c.topic = topic
-            queue_id = self._queue_for(decision, c.topic)
-            queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
-            c.queue_id = queue.id
-            if c.channel is Channel.EMAIL and c.sla_due_at is None:
-                c.sla_due_at = calendar.add_business_hours(at, self.email_sla_hours, self._schedule(queue)).astimezone(UTC)
-            # The e-mail promise travels with the handoff, so the statistics need no other source.
-            due = {"sla_due_at": c.sla_due_at.astimezone(UTC).isoformat()} if c.sla_due_at is not None else {}
-            self._event(s, tenant_id, EventKind.HANDOFF_REQUESTED, at, c, reason=reason.value,
-                        queue_id=queue.id, topic=c.topic, **due)  # fmt: skip
-            packet = self._packet(s, c, queue, reason, at, nlu=nlu, summary=summary)
-            self._store_packet(s, c, packet, at)
-            self._move(s, c, E.ENQUEUE, at)
-            c.enqueued_at = at
-            c.returned_at = None
-            self._event(s, tenant_id, EventKind.QUEUED, at, c, queue_id=queue.id)
-            self._route_soon(s, tenant_id)
-            return packet
+        tenant_id = c.tenant_id
+        self._move(s, c, E.REQUEST_HANDOFF, at)
+        topic = decision.topic if decision is not None else None
+        if topic and topic in self.contract.by_id and (self.contract.by_id[topic].domain != "dialog" or c.topic is None):
+            c.topic = topic
+        queue_id = self._queue_for(decision, c.topic)
+        queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
+        c.queue_id = queue.id
+        if c.channel is Channel.EMAIL and c.sla_due_at is None:
+            c.sla_due_at = calendar.add_business_hours(at, self.email_sla_hours, self._schedule(queue)).astimezone(UTC)
+        # The e-mail promise travels with the handoff, so the statistics need no other source.
+        due = {"sla_due_at": c.sla_due_at.astimezone(UTC).isoformat()} if c.sla_due_at is not None else {}
+        self._event(s, tenant_id, EventKind.HANDOFF_REQUESTED, at, c, reason=reason.value,
+                    queue_id=queue.id, topic=c.topic, **due)  # fmt: skip
+        packet = self._packet(s, c, queue, reason, at, nlu=nlu, summary=summary)
+        self._store_packet(s, c, packet, at)
+        self._move(s, c, E.ENQUEUE, at)
+        c.enqueued_at = at
+        c.returned_at = None
+        self._event(s, tenant_id, EventKind.QUEUED, at, c, queue_id=queue.id)
+        self._route_soon(s, tenant_id)
+        return packet
 
     def _packet(
         self,

@@ -24,6 +24,7 @@ from bot.storage.models import (
     ContactState,
     Direction,
     EventKind,
+    Message,
     OfferStatus,
     Outcome,
 )
@@ -62,28 +63,47 @@ class LifecycleMixin(EngineCore):
         for attempt in range(2):
             try:
                 with self.db.write() as s:
-                    repo.get_tenant(s, tenant_id=tenant_id)
-                    c = repo.find_contact(s, tenant_id=tenant_id, channel=channel, external_ref=external_ref)
-                    if c is None:
-                        c = Contact(
-                            id=str(uuid.uuid4()), tenant_id=tenant_id, channel=channel, external_ref=external_ref,
-                            state=ContactState.BOT, created_at=at, updated_at=at, offer_attempts=0,
-                            citizen_name=name, citizen_phone=phone, citizen_email=email,
-                            authenticated=authenticated,
-                        )  # fmt: skip
-                        s.add(c)
-                        s.flush()
-                        self._event(s, tenant_id, EventKind.CONTACT_OPENED, at, c, channel=channel.value)
-                    else:
-                        c.citizen_name = c.citizen_name or name
-                        c.citizen_phone = c.citizen_phone or phone
-                        c.citizen_email = c.citizen_email or email
-                        c.authenticated = c.authenticated or authenticated
+                    c = self._find_or_open(s, tenant_id, channel, external_ref, at, name=name, phone=phone,
+                                           email=email, authenticated=authenticated)  # fmt: skip
                     return ContactView.of(c)
             except sa_exc.IntegrityError:
                 if attempt:  # pragma: no cover - a second race on the same key
                     raise
         raise AssertionError("unreachable")
+
+    def _find_or_open(
+        self,
+        s: Session,
+        tenant_id: str,
+        channel: Channel,
+        external_ref: str,
+        at: datetime,
+        *,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        authenticated: bool = False,
+        lock: bool = False,
+    ) -> Contact:
+        """The contact for the key, created if new; `lock` holds an existing row for this
+        transaction (PostgreSQL FOR UPDATE), as a write to its state needs."""
+        c = repo.find_contact(s, tenant_id=tenant_id, channel=channel, external_ref=external_ref, lock=lock)
+        if c is None:
+            repo.get_tenant(s, tenant_id=tenant_id)  # UnknownTenant before anything is written
+            c = Contact(
+                id=str(uuid.uuid4()), tenant_id=tenant_id, channel=channel, external_ref=external_ref,
+                state=ContactState.BOT, created_at=at, updated_at=at, offer_attempts=0,
+                citizen_name=name, citizen_phone=phone, citizen_email=email, authenticated=authenticated,
+            )  # fmt: skip
+            s.add(c)
+            s.flush()
+            self._event(s, tenant_id, EventKind.CONTACT_OPENED, at, c, channel=channel.value)
+        else:
+            c.citizen_name = c.citizen_name or name
+            c.citizen_phone = c.citizen_phone or phone
+            c.citizen_email = c.citizen_email or email
+            c.authenticated = c.authenticated or authenticated
+        return c
 
     def record_inbound(
         self,
@@ -107,18 +127,20 @@ class LifecycleMixin(EngineCore):
                         )
                         if found is not None:
                             return MessageView.of(found)
-                    self._move(s, c, E.CITIZEN_MESSAGE, at)
-                    m = repo.add_message(
-                        s, tenant_id=tenant_id, contact_id=contact_id, direction=Direction.IN,
-                        author=Author.CITIZEN, text=text, at=at, client_message_id=client_message_id,
-                    )  # fmt: skip
-                    self._event(s, tenant_id, EventKind.MESSAGE_RECEIVED, at, c, message_id=m.id,
-                                state=c.state.value)  # fmt: skip
-                    return MessageView.of(m)
+                    return MessageView.of(self._inbound(s, c, text, client_message_id, at))
             except sa_exc.IntegrityError:
                 if attempt or client_message_id is None:
                     raise
         raise AssertionError("unreachable")
+
+    def _inbound(self, s: Session, c: Contact, text: str, client_message_id: str | None, at: datetime) -> Message:
+        self._move(s, c, E.CITIZEN_MESSAGE, at)
+        m = repo.add_message(
+            s, tenant_id=c.tenant_id, contact_id=c.id, direction=Direction.IN, author=Author.CITIZEN, text=text,
+            at=at, client_message_id=client_message_id,
+        )  # fmt: skip
+        self._event(s, c.tenant_id, EventKind.MESSAGE_RECEIVED, at, c, message_id=m.id, state=c.state.value)
+        return m
 
     def bot_may_answer(self, tenant_id: str, contact_id: str) -> bool:
         """True only while the bot owns the contact (state BOT). Every channel asks this."""
@@ -138,17 +160,20 @@ class LifecycleMixin(EngineCore):
         at = self._now(now)
         with self.db.write() as s:
             c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            self._move(s, c, E.BOT_REPLY, at)
-            topic = decision.topic if decision is not None else None
-            if topic and topic in self.contract.by_id and self.contract.by_id[topic].domain != "dialog":
-                c.topic = topic
-            m = repo.add_message(s, tenant_id=tenant_id, contact_id=contact_id, direction=Direction.OUT,
-                                 author=Author.BOT, text=text, at=at)  # fmt: skip
-            self._event(s, tenant_id, EventKind.BOT_REPLIED, at, c, message_id=m.id,
-                        decision=_decision_data(decision))  # fmt: skip
-            if decision is not None and decision.action is Action.EMERGENCY:
-                self._emergency_alert(s, c, at)
-            return MessageView.of(m)
+            return MessageView.of(self._bot_reply(s, c, text, decision, at))
+
+    def _bot_reply(self, s: Session, c: Contact, text: str, decision: TriageDecision | None, at: datetime) -> Message:
+        self._move(s, c, E.BOT_REPLY, at)
+        topic = decision.topic if decision is not None else None
+        if topic and topic in self.contract.by_id and self.contract.by_id[topic].domain != "dialog":
+            c.topic = topic
+        m = repo.add_message(s, tenant_id=c.tenant_id, contact_id=c.id, direction=Direction.OUT,
+                             author=Author.BOT, text=text, at=at)  # fmt: skip
+        self._event(s, c.tenant_id, EventKind.BOT_REPLIED, at, c, message_id=m.id,
+                    decision=_decision_data(decision))  # fmt: skip
+        if decision is not None and decision.action is Action.EMERGENCY:
+            self._emergency_alert(s, c, at)
+        return m
 
     def _emergency_alert(self, s: Session, c: Contact, at: datetime) -> None:
         """The bot referred the citizen to 112: one alert per citizen message, for supervisors."""

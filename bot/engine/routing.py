@@ -265,24 +265,27 @@ class RoutingMixin(EngineCore):
         expected_wait, should_offer_callback; a closed queue always offers one)."""
         at = self._now(now)
         with self.db.read() as s:
-            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
-            snap, _, _, queue_rows = self._snapshot(s, tenant_id, lock=False)
-            queue = queue_rows.get(c.queue_id) if c.queue_id else None
-            schedule = self._schedule(queue)
-            open_now = calendar.is_open(at, schedule)
-            opens_at = None if open_now else calendar.next_open(at, schedule).astimezone(UTC)
-            all_agents = self._logged_in_snapshot(s, tenant_id)
-            snap = skills.RouterSnapshot(contacts=snap.contacts, agents=all_agents)
-            if c.state is not ContactState.QUEUED or queue is None:
-                return QueueStatus(c.id, c.queue_id, None, 0, None, False, open_now, opens_at)
-            position = skills.queue_position(c.id, snap, self.policy)
-            waiting = len(skills.waiting_in_queue(queue.id, snap, self.policy))
-            try:
-                wait = skills.expected_wait(queue.id, snap, queue.avg_handle_seconds, position=position)
-            except NoStaffedAgents:
-                wait = None
-            offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, self.policy)
-            return QueueStatus(c.id, queue.id, position, waiting, wait, offer, open_now, opens_at)
+            return self._queue_status(s, repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id), at)
+
+    def _queue_status(self, s: Session, c: Contact, at: datetime) -> QueueStatus:
+        tenant_id = c.tenant_id
+        snap, _, _, queue_rows = self._snapshot(s, tenant_id, lock=False)
+        queue = queue_rows.get(c.queue_id) if c.queue_id else None
+        schedule = self._schedule(queue)
+        open_now = calendar.is_open(at, schedule)
+        opens_at = None if open_now else calendar.next_open(at, schedule).astimezone(UTC)
+        all_agents = self._logged_in_snapshot(s, tenant_id)
+        snap = skills.RouterSnapshot(contacts=snap.contacts, agents=all_agents)
+        if c.state is not ContactState.QUEUED or queue is None:
+            return QueueStatus(c.id, c.queue_id, None, 0, None, False, open_now, opens_at)
+        position = skills.queue_position(c.id, snap, self.policy)
+        waiting = len(skills.waiting_in_queue(queue.id, snap, self.policy))
+        try:
+            wait = skills.expected_wait(queue.id, snap, queue.avg_handle_seconds, position=position)
+        except NoStaffedAgents:
+            wait = None
+        offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, self.policy)
+        return QueueStatus(c.id, queue.id, position, waiting, wait, offer, open_now, opens_at)
 
     def waiting(self, tenant_id: str) -> int:
         """How many contacts of the tenant wait in a queue (state QUEUED)."""

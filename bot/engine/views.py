@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.engine.core import EngineCore, _offer_view
 from bot.storage import repository as repo
-from bot.storage.repository import ContactView, EventView, OfferView
+from bot.storage.repository import ContactView, EventView, MessageView, OfferView
+
+
+@dataclass(frozen=True, slots=True)
+class ContactLog:
+    """A contact with its messages and events, read together (one consistent snapshot)."""
+
+    contact: ContactView
+    messages: tuple[MessageView, ...]  # oldest first
+    events: tuple[EventView, ...]  # oldest first
 
 
 class ViewsMixin(EngineCore):
@@ -13,6 +24,18 @@ class ViewsMixin(EngineCore):
     def contact(self, tenant_id: str, contact_id: str) -> ContactView:
         with self.db.read() as s:
             return ContactView.of(repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id))
+
+    def contact_log(self, tenant_id: str, contact_id: str, *, messages: bool = True) -> ContactLog:
+        """The contact, its messages (unless `messages=False`) and its events in one read, as a
+        channel renders a conversation."""
+        with self.db.read() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
+            rows = repo.messages(s, tenant_id=tenant_id, contact_id=contact_id) if messages else []
+            return ContactLog(
+                ContactView.of(c),
+                tuple(MessageView.of(m) for m in rows),
+                tuple(EventView.of(e) for e in repo.events(s, tenant_id=tenant_id, contact_id=contact_id)),
+            )
 
     def offers(self, tenant_id: str, agent_id: str | None = None) -> list[OfferView]:
         """Pending offers of the tenant (of one agent if given)."""

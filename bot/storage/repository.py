@@ -197,11 +197,13 @@ def get_contact(session: Session, *, tenant_id: str, contact_id: str, lock: bool
     return contact
 
 
-def find_contact(session: Session, *, tenant_id: str, channel: Channel, external_ref: str) -> Contact | None:
+def find_contact(
+    session: Session, *, tenant_id: str, channel: Channel, external_ref: str, lock: bool = False
+) -> Contact | None:
     stmt = select(Contact).where(
         Contact.tenant_id == tenant_id, Contact.channel == channel, Contact.external_ref == external_ref
     )
-    return session.scalars(stmt).one_or_none()
+    return session.scalars(_locked(stmt, lock)).one_or_none()
 
 
 def get_agent(session: Session, *, tenant_id: str, agent_id: str) -> Agent:

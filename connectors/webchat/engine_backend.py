@@ -184,9 +184,10 @@ class EngineChatBackend:
             ref = self._locate(session_id)
         except UnknownSession:
             return None
-        if self.engine.contact(ref.tenant_id, ref.contact_id).state in FINAL_STATES:
+        log = self.engine.contact_log(ref.tenant_id, ref.contact_id, messages=False)
+        if log.contact.state in FINAL_STATES:
             return None
-        if any(e.kind is EventKind.CHAT_ENDED for e in self.engine.events(ref.tenant_id, ref.contact_id)):
+        if any(e.kind is EventKind.CHAT_ENDED for e in log.events):
             return None  # ended by the citizen while a person had it (possibly through another worker)
         return SessionInfo(session_id, ref.tenant_id, created=False)
 
@@ -306,10 +307,8 @@ class EngineChatBackend:
         return messages
 
     def _render_from_db(self, ref: _Ref) -> list[OutMessage]:
-        engine = self.engine
-        contact = engine.contact(ref.tenant_id, ref.contact_id)
-        transcript = engine.transcript(ref.tenant_id, ref.contact_id)
-        events = engine.events(ref.tenant_id, ref.contact_id)
+        log = self.engine.contact_log(ref.tenant_id, ref.contact_id)  # one read for the whole picture
+        contact, transcript, events = log.contact, log.messages, log.events
         decisions = {e.data.get("message_id"): e.data.get("decision") for e in events
                      if e.kind is EventKind.BOT_REPLIED}  # fmt: skip
         notices: dict[int, list[OutMessage]] = {}

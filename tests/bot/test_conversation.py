@@ -190,3 +190,45 @@ def test_conversation_flagged_decision_prefers_the_first_emergency_over_an_earli
     only_sensitive = flagged_decision(events[:2])
     assert only_sensitive is not None and only_sensitive.topic == "social_vold"
     assert flagged_decision(events[:1]) is None
+
+
+def _transactions(engine):
+    """Counts the transactions the engine's database begins (reads and writes), from now on."""
+    from sqlalchemy import event
+
+    seen: list[bool] = []
+
+    def begin(conn) -> None:  # type: ignore[no-untyped-def]
+        seen.append(bool(conn.get_execution_options().get("kontakt_sqlite_immediate")))
+
+    event.listen(engine.db.engine, "begin", begin)
+    return seen
+
+
+def test_conversation_turn_is_two_transactions(engine, say):
+    say(QUESTION)  # the contact exists; this turn measures a follow-up message
+    seen = _transactions(engine)
+    turn = say("Tal med en medarbejder")
+    assert turn.handed_off and turn.queue is not None
+    # the message first (committed before the bot thinks), then replies, handoff and queue together
+    assert len(seen) == 2 and all(seen)
+
+
+class _FailingUnderstanding:
+    """The real topic contract with a model that fails on every message."""
+
+    def __init__(self, understanding) -> None:  # type: ignore[no-untyped-def]
+        self.contract = understanding.contract
+
+    def parse(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the model failed")
+
+
+def test_conversation_message_is_kept_when_the_bot_fails(engine, understanding, tenant):
+    failing = _FailingUnderstanding(understanding)
+    with pytest.raises(RuntimeError):
+        handle_citizen_message(engine, failing, TENANT, Channel.CHAT, "web-9", QUESTION, "c9", tenant=tenant)
+    contact = engine.open_contact(TENANT, Channel.CHAT, "web-9")
+    (stored,) = engine.transcript(TENANT, contact.id)
+    assert stored.text == QUESTION and stored.client_message_id == "c9"
+    assert contact.state is ContactState.BOT  # the next message is answered as usual

@@ -1,0 +1,127 @@
+"""A citizen's turn with the bot in two transactions: the first stores the message and reads what
+the decision needs, the second stores the bot's replies, events and any handoff together.
+
+The message is committed before the bot decides (understanding takes tens of milliseconds of
+CPU and may fail), so nothing the citizen wrote is lost; no transaction is held open while the
+bot thinks, so other conversations write meanwhile. `bot.conversation.handle_citizen_message`
+puts the two halves around `bot.dialogue.decide`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exc as sa_exc
+
+from bot.engine.handoff import HandoffMixin
+from bot.engine.lifecycle import LifecycleMixin
+from bot.engine.routing import QueueStatus, RoutingMixin
+from bot.routing.handoff import HandoffPacket, PacketReason
+from bot.storage import repository as repo
+from bot.storage.models import Channel, ContactState
+from bot.storage.repository import ContactView, EventView, MessageView
+from bot.types import NLUResult, TriageDecision
+
+# A contact in these states waits for a human: a turn tells the citizen where in the queue.
+WAITING_STATES = frozenset({ContactState.QUEUED, ContactState.OFFERED, ContactState.HANDOFF_REQUESTED})
+FINAL_STATES = frozenset({ContactState.CLOSED, ContactState.ABANDONED})
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """What the first half of a turn stored and read."""
+
+    contact: ContactView  # after the message was stored (before it, when closed or a repeat)
+    inbound: MessageView | None  # None: the contact is closed or abandoned, nothing was stored
+    duplicate: bool  # the client_message_id was stored before: nothing new was written
+    before: tuple[MessageView, ...]  # the contact's messages before this one (all of them for a repeat)
+    events: tuple[EventView, ...]  # the contact's events, read when the bot may answer
+    queue: QueueStatus | None  # when the contact waits for a human
+
+    @property
+    def bot_may_answer(self) -> bool:
+        return self.inbound is not None and not self.duplicate and self.contact.state is ContactState.BOT
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEnd:
+    """What the second half stored: the bot's replies and any handoff, and the contact after."""
+
+    contact: ContactView
+    replies: tuple[MessageView, ...]
+    handoff: HandoffPacket | None
+    queue: QueueStatus | None
+
+
+class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
+    """Citizen turns: `begin_citizen_turn`, then the bot decides, then `finish_bot_turn`."""
+
+    def begin_citizen_turn(
+        self,
+        tenant_id: str,
+        channel: Channel | str,
+        external_ref: str,
+        text: str,
+        client_message_id: str | None = None,
+        *,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        now: datetime | None = None,
+    ) -> TurnStart:
+        """One write transaction: the contact for (tenant, channel, external_ref), opened if new
+        (as `open_contact`); the citizen's message stored (as `record_inbound`, a repeated
+        `client_message_id` writes nothing); and what the bot's decision needs: the messages
+        before it and the contact's events, or the queue status when a human owns the contact."""
+        at = self._now(now)
+        channel = Channel(channel)
+        for attempt in range(2):
+            try:
+                with self.db.write() as s:
+                    # Locked as record_inbound locks it: an agent taking the contact at the same
+                    # moment waits, so the message's state step sees the state that is true.
+                    c = self._find_or_open(s, tenant_id, channel, external_ref, at, name=name, phone=phone,
+                                           email=email, lock=True)  # fmt: skip
+                    if c.state in FINAL_STATES:
+                        return TurnStart(ContactView.of(c), None, False, (), (), None)
+                    rows = repo.messages(s, tenant_id=tenant_id, contact_id=c.id)
+                    before = tuple(MessageView.of(m) for m in rows)
+                    if client_message_id is not None:
+                        found = next((m for m in before if m.client_message_id == client_message_id), None)
+                        if found is not None:
+                            return TurnStart(ContactView.of(c), found, True, before, (), None)
+                    inbound = MessageView.of(self._inbound(s, c, text, client_message_id, at))
+                    if c.state is ContactState.BOT:
+                        events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
+                        return TurnStart(ContactView.of(c), inbound, False, before, events, None)
+                    queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
+                    return TurnStart(ContactView.of(c), inbound, False, before, (), queue)
+            except sa_exc.IntegrityError:
+                # Two requests opened the same contact, or stored the same client_message_id, at
+                # once (PostgreSQL): the second try finds what the first one wrote.
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def finish_bot_turn(
+        self,
+        tenant_id: str,
+        contact_id: str,
+        texts: Sequence[str],
+        decision: TriageDecision,
+        handoff: PacketReason | None = None,
+        *,
+        nlu: NLUResult | None = None,
+        now: datetime | None = None,
+    ) -> TurnEnd:
+        """One write transaction: each reply as `record_bot_reply`, then, with a `handoff`
+        reason, the handoff as `request_handoff`; returns the contact after it and, when it
+        now waits for a human, its queue status."""
+        at = self._now(now)
+        with self.db.write() as s:
+            c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+            replies = tuple(MessageView.of(self._bot_reply(s, c, t, decision, at)) for t in texts)
+            packet = self._handoff(s, c, decision, handoff, at, nlu=nlu) if handoff is not None else None
+            queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
+            return TurnEnd(ContactView.of(c), replies, packet, queue)
