@@ -69,7 +69,7 @@ class MailboxSecrets:
                     if value:
                         push[m.address] = SecretStr(value)
                     else:
-                        log.warning("tenant %s: %s is not set; pushes for %s need the installation's secret",
+                        log.info("tenant %s: %s is not set; pushes for %s need the installation's secret",
                                     t.id, m.push_secret_env, m.address)  # fmt: skip
                 if m.imap is not None:
                     value = environ.get(m.imap.password_env, "").strip()
@@ -115,17 +115,12 @@ def tenant_of_push(raw: bytes, auth: PushAuth, tenants: Tenants, named: str | No
     """The tenant a pushed mail is for (module docstring), or None when no municipality here
     receives mail at its addresses. `named` is the old `?tenant=` query; an unknown one raises
     `UnknownTenant`."""
+    if named is not None:
+        tenants.get(named)  # an unknown name is refused as before, whatever the address says
     if auth.addresses:
         return tenants.for_address(auth.addresses[0])
     for addr in recipients(raw):
         tenant = tenants.for_address(addr)
         if tenant is not None:
             return tenant
-    single = tenants.single
-    if single is not None:
-        if named is not None:
-            tenants.get(named)  # an unknown name is refused, as before
-        return single
-    if named is not None:
-        tenants.get(named)  # an unknown name is still refused as unknown
-    return None
+    return tenants.single

@@ -16,8 +16,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from bot.engine import ConversationEngine
-from bot.tenants import Tenants
 from bot.storage.repository import TaskView
+from bot.tenants import Tenants
 from connectors.voice.bridge import CallBridge, TwilioCalls, default_voice
 from connectors.voice.config import VoiceSettings
 from connectors.voice.edge import check_voice_setup

@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from bot.config import ROOT
 from bot.errors import VoiceConfigError
 from bot.routing.calendar import ClosingReason, ClosingStatus
-from bot.config import ROOT
 from bot.tenants import load_tenants
 from bot.types import Action, TriageDecision
 from connectors.voice import flow
-from connectors.voice.prompts import MAX_MENU_OPTIONS, Lang, load_prompts, parse_prompts
+from connectors.voice.prompts import MAX_MENU_OPTIONS, Lang, parse_prompts
 from connectors.voice.twiml import Urls, Voice, build_hints
 from connectors.voice.wiring import tenant_prompts
 
