@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -271,10 +270,6 @@ class Tenant(_Strict):
             exclusive_voice=base.exclusive_voice, protected_queues=base.protected_queues,
             email_overflow_fraction=base.email_overflow_fraction,
         )  # fmt: skip
-
-    def offer_timeout(self, default: timedelta) -> timedelta:
-        seconds = self.routing.offer_timeout_seconds
-        return default if seconds is None else timedelta(seconds=seconds)
 
 
 class Tenants(_Strict):

@@ -128,7 +128,7 @@ def create_app(
         engine = ConversationEngine(db, state.understanding.contract, clock=clock,
                                     email_sla_hours=settings.email.promise_hours)  # fmt: skip
         for t in state.tenants.tenants:  # queues, hours and routing policy per knowledge/tenants.yaml
-            engine.set_up_tenant(t, email_promise_hours=settings.email.promise_hours)
+            engine.set_up_tenant(t)
         state.db, state.engine = db, engine
         state.ready_seconds = round(time.perf_counter() - started, 3)
         log.info("kontakt ready in %.2f s", state.ready_seconds)

@@ -83,15 +83,15 @@ class EngineCore:
 
     def _policy(self, tenant_id: str) -> skills.RoutingPolicy:
         own = self.tenant_routing.get(tenant_id)
-        return own.policy if own is not None else self.policy
+        return own.policy if own is not None and own.policy is not None else self.policy
 
     def _offer_timeout(self, tenant_id: str) -> timedelta:
         own = self.tenant_routing.get(tenant_id)
-        return own.offer_timeout if own is not None else self.offer_timeout
+        return own.offer_timeout if own is not None and own.offer_timeout is not None else self.offer_timeout
 
     def _email_hours(self, tenant_id: str, queue_id: str | None) -> float:
         own = self.tenant_routing.get(tenant_id)
-        return own.email_hours(queue_id) if own is not None else self.email_sla_hours
+        return own.email_hours(queue_id, self.email_sla_hours) if own is not None else self.email_sla_hours
 
     def _route_soon(self, s: Session, tenant_id: str) -> None:
         """Something the router depends on changed: route the tenant once this transaction commits."""

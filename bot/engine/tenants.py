@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 class TenantsMixin(EngineCore):
     """The tenant and its queues."""
 
-    def set_up_tenant(self, tenant: config.Tenant, *, email_promise_hours: float, now: datetime | None = None) -> None:
+    def set_up_tenant(self, tenant: config.Tenant, *, now: datetime | None = None) -> None:
         """Everything knowledge/tenants.yaml says about one tenant: name, queues it runs (with
         their names, priorities and hours) and its routing policy. Idempotent; at start-up."""
         queue_ids = tenant.queue_ids(q.id for q in self.contract.queues)
@@ -30,9 +30,16 @@ class TenantsMixin(EngineCore):
             queue_ids=queue_ids, queue_names={q: tenant.queue_name(q, self.contract.queue_by_id[q].name)
                                               for q in queue_ids}, now=now,
         )  # fmt: skip
+        r = tenant.routing
+        own_policy = any(v is not None for v in (r.after_contact_work_seconds, r.overflow_after_seconds,
+                                                  r.max_chats_per_agent, r.max_emails_per_agent)) or bool(
+            r.overflow_after_seconds_by_queue)  # fmt: skip
+        seconds = r.offer_timeout_seconds
+        # What the file leaves out stays the engine's own value (None), read when it is needed.
         self.configure_tenant(tenant.id, TenantRouting(
-            policy=tenant.routing_policy(self.policy), offer_timeout=tenant.offer_timeout(self.offer_timeout),
-            email_sla_hours=tenant.promise_hours(None, email_promise_hours),
+            policy=tenant.routing_policy(self.policy) if own_policy else None,
+            offer_timeout=None if seconds is None else timedelta(seconds=seconds),
+            email_sla_hours=tenant.email_promise.hours,
             email_sla_hours_by_queue=dict(tenant.email_promise.by_queue),
             run=None if tenant.queues.run is None else frozenset(tenant.queues.run),
             fallback_queue=tenant.queues.fallback,

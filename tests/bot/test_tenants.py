@@ -3,7 +3,6 @@ errors that name the tenant, the key and the fix."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ def test_tenants_the_shipped_file_is_valid_and_the_two_municipalities_differ(con
     assert kbh.queues.run is None and rdv.queues.run is not None and "byg_cby" not in rdv.queues.run
     assert rdv.queue_for("byg_cby") == "borgerservice_basis" and kbh.queue_for("byg_cby") == "byg_cby"
     assert kbh.routing_policy().acw_seconds != rdv.routing_policy().acw_seconds
-    assert kbh.offer_timeout(timedelta(seconds=30)) != rdv.offer_timeout(timedelta(seconds=30))
+    assert kbh.routing.offer_timeout_seconds != rdv.routing.offer_timeout_seconds
     assert kbh.promise_hours("borgerservice_basis", 2) != rdv.promise_hours("borgerservice_basis", 2)
     assert kbh.promise_hours("byg_cby", 2) == 8
     assert set(kbh.phone_numbers).isdisjoint(rdv.phone_numbers) and kbh.addresses.isdisjoint(rdv.addresses)
@@ -61,7 +60,7 @@ def test_tenants_an_old_file_with_only_id_and_name_keeps_todays_behaviour(tmp_pa
     t = load_tenants(_write(tmp_path, _one()), contract)
     r = t.get("roedovre")
     assert r.routing_policy() == skills.DEFAULT_POLICY
-    assert r.offer_timeout(timedelta(seconds=30)) == timedelta(seconds=30)
+    assert r.routing.offer_timeout_seconds is None
     assert r.promise_hours("byg_cby", 2.0) == 2.0
     assert all(r.runs(q.id) for q in contract.queues) and r.queue_for("byg_cby") == "byg_cby"
     assert r.reply_address is None and r.widget.allowed_origins == () and r.survey.enabled

@@ -22,7 +22,7 @@ from bot.agent_accounts import create_agent, token_pepper
 from bot.config import EmailSettings, VoiceSettings
 from bot.engine import ConversationEngine
 from bot.storage import outbox as ob
-from bot.storage.models import Contact, InboundMail, Offer, OutboxItem
+from bot.storage.models import Channel, Contact, InboundMail, Offer, OutboxItem
 from connectors.app import build_app
 from connectors.voice.routes import get_now
 from tests.bot.conftest import FakeClock
@@ -291,9 +291,10 @@ def test_supervisors_figures_and_quarantine_are_their_own(world: World) -> None:
 
 
 def test_each_municipality_routes_by_its_own_policy(world: World) -> None:
-    kbh, rdv = world.engine.tenant_routing["kobenhavn"], world.engine.tenant_routing["rodovre"]
-    assert (kbh.offer_timeout, rdv.offer_timeout) == (timedelta(seconds=30), timedelta(seconds=45))
-    assert (kbh.policy.acw_seconds, rdv.policy.acw_seconds) == (30, 60)
+    e = world.engine
+    assert (e._offer_timeout("kobenhavn"), e._offer_timeout("rodovre")) == (timedelta(seconds=30), timedelta(seconds=45))
+    assert (e._policy("kobenhavn").acw_seconds, e._policy("rodovre").acw_seconds) == (30, 60)
+    assert (e._policy("kobenhavn").concurrency[Channel.CHAT], e._policy("rodovre").concurrency[Channel.CHAT]) == (3, 2)
     # Rolf took a Rødovre contact above: the offer he got expired after Rødovre's 45 seconds.
     with world.engine.db.read() as s:
         offers = s.scalars(select(Offer)).all()
