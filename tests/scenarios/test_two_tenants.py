@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.agent_accounts import create_agent, token_pepper
-from bot.config import EmailSettings, VoiceSettings
+from bot.config import ROOT, EmailSettings, VoiceSettings
 from bot.engine import ConversationEngine
+from bot.errors import TenantConfigError
 from bot.storage import outbox as ob
 from bot.storage.models import Channel, Contact, InboundMail, Offer, OutboxItem
 from connectors.app import build_app
@@ -313,3 +315,16 @@ def test_voice_survey_asks_the_municipalitys_own_questions(world: World) -> None
     assert second[0] == "Fik du svar på det, du ringede om?"
     last = fixture("gather_digits", CallSid=sid, To=NUMBER["rodovre"], Called=NUMBER["rodovre"], Digits="9")
     assert said(twiml(twilio.post("/voice/survey?q=2", last))) == ["Tak for dine svar. Farvel."]
+
+
+def test_a_typo_in_the_tenants_file_stops_the_start_naming_tenant_key_and_fix(settings, understanding, tmp_path) -> None:
+    data = yaml.safe_load((ROOT / "knowledge" / "tenants.yaml").read_text(encoding="utf-8"))
+    data["tenants"][1]["queues"]["fallback"] = "borgerservice"
+    path = tmp_path / "tenants.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    app = build_app(settings.model_copy(update={"tenants_file": path, "database_url": f"sqlite:///{tmp_path / 'k.db'}"}),
+                    understanding=understanding)  # fmt: skip
+    with pytest.raises(TenantConfigError, match=r"tenant 'rodovre': queues.fallback 'borgerservice' is not a queue "
+                                                r"in knowledge/topics.yaml; use one of omstilling, borgerservice_basis"):
+        with TestClient(app):
+            pass
