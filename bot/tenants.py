@@ -17,7 +17,7 @@ each complaint names the tenant, the key and the fix (`bot.tenant_checks`)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -225,11 +225,12 @@ class Tenant(_Strict):
     def runs(self, queue_id: str) -> bool:
         return self.queues.run is None or queue_id in self.queues.run
 
-    def queue_for(self, queue_id: str | None) -> str | None:
-        """The queue this tenant sends a topic's queue to: itself if run here, else the fallback."""
-        if queue_id is None or self.runs(queue_id):
-            return queue_id
-        return self.queues.fallback
+    def queue_for(self, queue_id: str, known: Collection[str]) -> str:
+        """The queue this tenant sends a topic's queue to: itself if run here, else the fallback.
+        Only the topic contract's queues (`known`) are mapped; another id (a crisis queue) stays."""
+        if queue_id in known and not self.runs(queue_id) and self.queues.fallback is not None:
+            return self.queues.fallback
+        return queue_id
 
     def queue_ids(self, contract_queues: Iterable[str]) -> list[str]:
         return [q for q in contract_queues if self.runs(q)]

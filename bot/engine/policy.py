@@ -20,14 +20,16 @@ class TenantRouting:
     offer_timeout: timedelta | None = None
     email_sla_hours: float | None = None  # the reply promise in business hours, unless the queue has its own
     email_sla_hours_by_queue: Mapping[str, float] = field(default_factory=dict)
-    run: frozenset[str] | None = None  # the queues the tenant runs; None: every queue
-    fallback_queue: str | None = None  # where a topic of a queue not run here goes
+    # Queues of the topic contract the tenant does not run, and where their topics go instead.
+    # Other queue ids (a crisis queue) are not the contract's and pass through.
+    not_run: frozenset[str] = frozenset()
+    fallback_queue: str | None = None
 
     def email_hours(self, queue_id: str | None, default: float) -> float:
         hours = self.email_sla_hours_by_queue.get(queue_id or "", self.email_sla_hours)
         return default if hours is None else hours
 
     def queue_for(self, queue_id: str) -> str:
-        if self.run is None or queue_id in self.run or self.fallback_queue is None:
-            return queue_id
-        return self.fallback_queue
+        if queue_id in self.not_run and self.fallback_queue is not None:
+            return self.fallback_queue
+        return queue_id

@@ -212,7 +212,7 @@ class RoutingMixin(EngineCore):
 
     def routing_timers(self, tenant_ids: Iterable[str], now: datetime | None = None) -> list[RoutingTimers]:
         """Each tenant's clocks in one read: pending offer expiries, ends of after-contact work,
-        waiting contacts and the next overflow threshold (from this engine's policy)."""
+        waiting contacts and the next overflow threshold (from each tenant's policy)."""
         at = self._now(now)
         tenant_ids = list(tenant_ids)
         policies = {t: self._policy(t) for t in tenant_ids}

@@ -41,7 +41,7 @@ class TenantsMixin(EngineCore):
             offer_timeout=None if seconds is None else timedelta(seconds=seconds),
             email_sla_hours=tenant.email_promise.hours,
             email_sla_hours_by_queue=dict(tenant.email_promise.by_queue),
-            run=None if tenant.queues.run is None else frozenset(tenant.queues.run),
+            not_run=frozenset(q.id for q in self.contract.queues if not tenant.runs(q.id)),
             fallback_queue=tenant.queues.fallback,
         ))  # fmt: skip
 

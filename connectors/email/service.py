@@ -340,7 +340,7 @@ class MailService:
         if crisis is not None:  # crisis mode: a question about the crisis goes to the crisis queue
             decision, hint = crisis[1], None
         queue_id = hint.queue if hint else (decision.queue or self.engine.default_queue)
-        queue_id = tenant.queue_for(queue_id) or queue_id  # a queue this municipality runs
+        queue_id = tenant.queue_for(queue_id, contract.queue_by_id)  # a queue this municipality runs
         if hint is not None and hint.queue != queue_id:
             hint = dataclasses.replace(hint, queue=queue_id)
         promise = tenant.promise_hours(queue_id, self.reply_hours)  # its own promise per queue

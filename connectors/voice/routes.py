@@ -75,7 +75,7 @@ def _to_human(
     settings, contract = call.settings, call.contract
     if queue_id is None or queue_id == NO_QUEUE or queue_id not in contract.queue_by_id:
         queue_id = settings.fallback_queue
-    queue_id = call.tenant.queue_for(queue_id) or queue_id  # a queue not run here: the tenant's fallback
+    queue_id = call.tenant.queue_for(queue_id, contract.queue_by_id)  # a queue not run here: the fallback
     context = HandoffContext(
         queue=queue_id,
         via=via,
@@ -268,7 +268,7 @@ def _menu_key(call: Call, digits: str) -> VoiceResponse:
     if choice.kind is flow.ChoiceKind.HUMAN:
         return _to_human(call, call.settings.switchboard_queue, HandoffVia.ASKED, [call.text("to_human")])
     if choice.kind is flow.ChoiceKind.QUEUE and choice.queue:
-        queue_id = call.tenant.queue_for(choice.queue) or choice.queue  # a queue this municipality runs
+        queue_id = call.tenant.queue_for(choice.queue, call.contract.queue_by_id)  # one this municipality runs
         queue = call.contract.queue_by_id.get(queue_id)
         name = call.tenant.queue_name(queue_id, queue.name if queue else queue_id)
         return _to_human(call, queue_id, HandoffVia.MENU, [call.text("handoff_menu", queue=name)])

@@ -45,7 +45,9 @@ def test_tenants_the_shipped_file_is_valid_and_the_two_municipalities_differ(con
     kbh, rdv = t.get("kobenhavn"), t.get("rodovre")
     assert kbh.opening_hours() != rdv.opening_hours()
     assert kbh.queues.run is None and rdv.queues.run is not None and "byg_cby" not in rdv.queues.run
-    assert rdv.queue_for("byg_cby") == "borgerservice_basis" and kbh.queue_for("byg_cby") == "byg_cby"
+    known = contract.queue_by_id
+    assert rdv.queue_for("byg_cby", known) == "borgerservice_basis" and kbh.queue_for("byg_cby", known) == "byg_cby"
+    assert rdv.queue_for("krise", known) == "krise"  # the crisis queue is not the contract's: it stays
     assert kbh.routing_policy().acw_seconds != rdv.routing_policy().acw_seconds
     assert kbh.routing.offer_timeout_seconds != rdv.routing.offer_timeout_seconds
     assert kbh.promise_hours("borgerservice_basis", 2) != rdv.promise_hours("borgerservice_basis", 2)
@@ -62,7 +64,7 @@ def test_tenants_an_old_file_with_only_id_and_name_keeps_todays_behaviour(tmp_pa
     assert r.routing_policy() == skills.DEFAULT_POLICY
     assert r.routing.offer_timeout_seconds is None
     assert r.promise_hours("byg_cby", 2.0) == 2.0
-    assert all(r.runs(q.id) for q in contract.queues) and r.queue_for("byg_cby") == "byg_cby"
+    assert all(r.runs(q.id) for q in contract.queues) and r.queue_for("byg_cby", contract.queue_by_id) == "byg_cby"
     assert r.reply_address is None and r.widget.allowed_origins == () and r.survey.enabled
     assert t.single is r and t.get(None) is r
 

@@ -62,6 +62,7 @@ def test_tenant_policy_a_topic_of_a_queue_not_run_goes_to_the_fallback(engine: C
     big = _handoff(engine, "big", "byg_cby", "b-1")
     assert engine.contact("small", small).queue_id == "borgerservice_basis"
     assert engine.contact("big", big).queue_id == "byg_cby"
+    assert engine.tenant_routing["small"].queue_for("krise") == "krise"  # a crisis queue is not the contract's
 
 
 def test_tenant_policy_the_e_mail_promise_is_the_tenants_and_the_queues(engine: ConversationEngine,
