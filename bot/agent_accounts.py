@@ -139,7 +139,7 @@ def add_agent_with_settings(
         engine = ConversationEngine(db, load_contract(settings.topics_file), clock=utcnow)
         tenants = load_tenants(settings.tenants_file)
         tenant = tenants.get(tenant_id)
-        engine.ensure_tenant(tenant.id, tenant.name, priorities=dict(tenant.priorities), schedules=tenant.schedules())
+        engine.set_up_tenant(tenant)  # as the server sets it up (knowledge/tenants.yaml)
         line = check_line(phone, client_identity) if phone or client_identity else None
         token = create_agent(engine, pepper, tenant_id=tenant.id, agent_id=agent_id, name=name, role=role,
                              skills=skills)  # fmt: skip

@@ -114,7 +114,7 @@ def handle_citizen_message(
     reason = handoff_reason(decision, flagged) if decision.action is Action.HANDOFF else None
     closed = None
     if reason is not None:
-        queue_id = queue_for(engine, decision, decision.topic or contact.topic)
+        queue_id = queue_for(engine, decision, decision.topic or contact.topic, tenant_id)
         closed = _closed(engine, tenant, queue_id, now)
         if closed is not None and reason not in (PacketReason.SENSITIVE, PacketReason.EMERGENCY):
             reason = PacketReason.OUT_OF_HOURS
@@ -208,11 +208,8 @@ def _closed(engine: ConversationEngine, tenant: Tenant | None, queue_id: str, no
     return ClosedInfo(queue_id, opens.astimezone(UTC), calendar.format_deadline_da(opens, schedule.tz))
 
 
-def queue_for(engine: ConversationEngine, decision: TriageDecision, topic: str | None) -> str:
-    """The queue a handoff goes to: the decision's, else the topic's, else the engine default
-    (the same order as ConversationEngine.request_handoff)."""
-    if decision.queue:
-        return decision.queue
-    if topic and topic in engine.contract.by_id:
-        return engine.contract.by_id[topic].queue
-    return engine.default_queue
+def queue_for(engine: ConversationEngine, decision: TriageDecision, topic: str | None, tenant_id: str = "") -> str:
+    """The queue a handoff goes to: the decision's, else the topic's, else the engine default,
+    and a queue the tenant does not run goes to its fallback (ConversationEngine.request_handoff
+    decides the same way, in the same method)."""
+    return engine._queue_for(decision, topic, tenant_id)

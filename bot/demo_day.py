@@ -189,7 +189,9 @@ def play_day(engine: ConversationEngine, tenant: str, day: date, *, until: datet
     end = min(until, closing + timedelta(hours=1)) if until is not None else closing + timedelta(hours=1)
     sim = _Sim(engine, tenant, rng, start - timedelta(minutes=5), end)
     engine.clock = lambda: sim.now
-    queues = sorted({engine.contract.by_id[t].queue for t in QUESTIONS})
+    # The queues the questions go to, as this tenant runs them (a queue it does not run: its fallback).
+    own = engine.tenant_routing.get(tenant)
+    queues = sorted({own.queue_for(q) if own else q for q in (engine.contract.by_id[t].queue for t in QUESTIONS)})
     for agent in AGENTS[:agents]:
         try:
             engine.add_agent(tenant, agent, agent.removeprefix("demo-").title(), skills=dict.fromkeys(queues, 5))
@@ -242,9 +244,7 @@ def run_demo_day_command(args: argparse.Namespace, settings: Any) -> int:
     db = Database(settings.database_url)
     db.migrate()
     engine = ConversationEngine(db, load_contract(settings.topics_file), clock=lambda: now)
-    queue_ids = [q.id for q in engine.contract.queues]
-    engine.ensure_tenant(tenant.id, tenant.name, priorities=dict(tenant.priorities),
-                         schedules=tenant.schedules(queue_ids))  # fmt: skip
+    engine.set_up_tenant(tenant)  # its queues, hours and policy, as the server sets it up
     from bot.storage import repository
 
     with db.read() as s:

@@ -36,7 +36,7 @@ THINK_SECONDS = 0.5  # a citizen types slower; keeps every session under the per
 TURNS_PER_CONVERSATION = 4  # then a new conversation: a chat with the bot is a few messages long
 INBOUND_SECRET = "load-test-" + secrets.token_hex(8)
 MAIL = (
-    "From: Borger {i} <borger{i}@example.dk>\r\nTo: kontakt@kk.dk\r\nSubject: Storskrald {i}\r\n"
+    "From: Borger {i} <borger{i}@example.dk>\r\nTo: kontakt@kobenhavn.example\r\nSubject: Storskrald {i}\r\n"
     "Message-ID: <load-{run}-{i}@example.dk>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0100\r\n"
     "Content-Type: text/plain; charset=utf-8\r\n\r\nHej, hvornår henter I storskrald på Amagerbrogade {i}?\r\n"
 )

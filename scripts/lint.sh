@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/ruff check bot connectors eval tests
 .venv/bin/lint-imports --no-cache
-.venv/bin/mypy bot/routing bot/triage.py bot/types.py bot/config.py bot/capacity/erlang.py bot/stats bot/knowledge
+.venv/bin/mypy bot/routing bot/triage.py bot/types.py bot/config.py bot/capacity/erlang.py bot/stats bot/knowledge \
+  bot/tenants.py bot/tenant_checks.py bot/engine/policy.py

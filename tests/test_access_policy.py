@@ -115,6 +115,7 @@ POLICY: tuple[Endpoint, ...] = (
     Endpoint("POST", "/chat/api/messages", Access.PUBLIC, {"tenant": "kobenhavn", "text": "Åbningstider?"}),
     Endpoint("GET", "/chat/api/messages", Access.PUBLIC),
     Endpoint("GET", "/chat/api/history", Access.PUBLIC),
+    Endpoint("GET", "/chat/api/config", Access.PUBLIC),
     Endpoint("POST", "/chat/api/end", Access.PUBLIC, {"session": "{session}"}),
     Endpoint("POST", "/chat/api/feedback", Access.PUBLIC, {"session": "{session}", "scores": {"q1": 8}}),
     Endpoint("POST", "/chat/api/contact-requests", Access.PUBLIC,

@@ -121,14 +121,14 @@ def create_app(
         started = time.perf_counter()
         state = app.state
         state.understanding = understanding or Understanding.load(settings)
-        state.tenants = load_tenants(settings.tenants_file)
+        # Checked against the topic contract: a queue typo stops the start, naming tenant and key.
+        state.tenants = load_tenants(settings.tenants_file, state.understanding.contract)
         db = Database(settings.database_url)
         db.migrate()
         engine = ConversationEngine(db, state.understanding.contract, clock=clock,
                                     email_sla_hours=settings.email.promise_hours)  # fmt: skip
-        queues = [q.id for q in state.understanding.contract.queues]
-        for t in state.tenants.tenants:
-            engine.ensure_tenant(t.id, t.name, priorities=dict(t.priorities), schedules=t.schedules(queues))
+        for t in state.tenants.tenants:  # queues, hours and routing policy per knowledge/tenants.yaml
+            engine.set_up_tenant(t)
         state.db, state.engine = db, engine
         state.ready_seconds = round(time.perf_counter() - started, 3)
         log.info("kontakt ready in %.2f s", state.ready_seconds)

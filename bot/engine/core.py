@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from bot.engine.dispatch import RoutingSignal
 from bot.engine.endings import DEFAULT_IDLE, IdlePolicy
+from bot.engine.policy import TenantRouting
 from bot.engine.states import ContactEvent, transition
 from bot.engine.texts import TaskTexts
 from bot.errors import InvalidSkillLevel, NaiveDatetime, NotAssignedAgent, UnknownOutcome
@@ -68,6 +69,9 @@ class EngineCore:
         self.texts = texts
         self.idle = idle  # when a quiet bot conversation is over (close_idle)
         self.routing_signal = RoutingSignal()  # the dispatcher's wake-up (bot.engine.dispatch)
+        # Each tenant's own policy (knowledge/tenants.yaml via configure_tenant); the values
+        # above serve a tenant without one.
+        self.tenant_routing: dict[str, TenantRouting] = {}
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -76,6 +80,18 @@ class EngineCore:
         if value.tzinfo is None or value.utcoffset() is None:
             raise NaiveDatetime(f"clock/now gave {value.isoformat()} without a time zone; use UTC")
         return value.astimezone(UTC)
+
+    def _policy(self, tenant_id: str) -> skills.RoutingPolicy:
+        own = self.tenant_routing.get(tenant_id)
+        return own.policy if own is not None and own.policy is not None else self.policy
+
+    def _offer_timeout(self, tenant_id: str) -> timedelta:
+        own = self.tenant_routing.get(tenant_id)
+        return own.offer_timeout if own is not None and own.offer_timeout is not None else self.offer_timeout
+
+    def _email_hours(self, tenant_id: str, queue_id: str | None) -> float:
+        own = self.tenant_routing.get(tenant_id)
+        return own.email_hours(queue_id, self.email_sla_hours) if own is not None else self.email_sla_hours
 
     def _route_soon(self, s: Session, tenant_id: str) -> None:
         """Something the router depends on changed: route the tenant once this transaction commits."""
@@ -149,7 +165,7 @@ class EngineCore:
         follows, in seconds (the router ends it at `acw_until`), or None when there is none."""
         row = repo.get_agent_state(s, tenant_id=tenant_id, agent_id=agent_id, lock=True)
         snap = self._agent_snapshot(s, tenant_id, row)
-        after = skills.finish_contact(snap, channel, now, self.policy)
+        after = skills.finish_contact(snap, channel, now, self._policy(tenant_id))
         row.acw_until = after.acw_until
         row.idle_since = after.idle_since
         self._set_agent(s, tenant_id, row, after.state, now, reason="finished_contact")
@@ -176,7 +192,8 @@ class EngineCore:
         sensitive = (topic is not None and topic.sensitive) or (c.queue_id in self._sensitive_queues)
         overflow_at = None
         if c.channel is Channel.EMAIL and c.sla_due_at is not None:
-            overflow_at = skills.email_overflow_at(c.sla_due_at, self.email_sla_hours, self._schedule(queue), self.policy)
+            hours, policy = self._email_hours(c.tenant_id, c.queue_id), self._policy(c.tenant_id)
+            overflow_at = skills.email_overflow_at(c.sla_due_at, hours, self._schedule(queue), policy)
         return {"sensitive": sensitive, "overflow_at": overflow_at}
 
     @cached_property
@@ -192,12 +209,15 @@ class EngineCore:
             return None
         return TopicInfo(id=topic_id, title=self.contract.by_id[topic_id].title)
 
-    def _queue_for(self, decision: TriageDecision | None, topic: str | None) -> str:
+    def _queue_for(self, decision: TriageDecision | None, topic: str | None, tenant_id: str = "") -> str:
         if decision is not None and decision.queue:
-            return decision.queue
-        if topic and topic in self.contract.by_id:
-            return self.contract.by_id[topic].queue
-        return self.default_queue
+            queue = decision.queue
+        elif topic and topic in self.contract.by_id:
+            queue = self.contract.by_id[topic].queue
+        else:
+            queue = self.default_queue
+        own = self.tenant_routing.get(tenant_id)
+        return own.queue_for(queue) if own is not None else queue  # a queue the tenant runs
 
     def _own(self, s: Session, tenant_id: str, agent_id: str, contact_id: str) -> Contact:
         repo.get_agent(s, tenant_id=tenant_id, agent_id=agent_id)

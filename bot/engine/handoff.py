@@ -66,11 +66,13 @@ class HandoffMixin(EngineCore):
         topic = decision.topic if decision is not None else None
         if topic and topic in self.contract.by_id and (self.contract.by_id[topic].domain != "dialog" or c.topic is None):
             c.topic = topic
-        queue_id = self._queue_for(decision, c.topic)
+        queue_id = self._queue_for(decision, c.topic, tenant_id)
         queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
         c.queue_id = queue.id
         if c.channel is Channel.EMAIL and c.sla_due_at is None:
-            c.sla_due_at = calendar.add_business_hours(at, self.email_sla_hours, self._schedule(queue)).astimezone(UTC)
+            c.sla_due_at = calendar.add_business_hours(
+                at, self._email_hours(tenant_id, queue.id), self._schedule(queue)
+            ).astimezone(UTC)
         # The e-mail promise travels with the handoff, so the statistics need no other source.
         due = {"sla_due_at": c.sla_due_at.astimezone(UTC).isoformat()} if c.sla_due_at is not None else {}
         self._event(s, tenant_id, EventKind.HANDOFF_REQUESTED, at, c, reason=reason.value,

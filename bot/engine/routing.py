@@ -4,7 +4,7 @@ and what a waiting citizen is told about the queue."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -96,12 +96,12 @@ class RoutingMixin(EngineCore):
                 if _acw_over(row, at):
                     self._end_acw(s, tenant_id, row, at)
             made: list[OfferView] = []
-            for a in skills.assign(snap, at, self.policy):
+            for a in skills.assign(snap, at, self._policy(tenant_id)):
                 c = contacts[a.contact_id]
                 self._move(s, c, E.OFFER, at)
                 c.assigned_agent_id = a.agent_id
                 offer = Offer(tenant_id=tenant_id, contact_id=c.id, agent_id=a.agent_id, skill=a.skill,
-                              overflow=a.overflow, offered_at=at, expires_at=at + self.offer_timeout,
+                              overflow=a.overflow, offered_at=at, expires_at=at + self._offer_timeout(tenant_id),
                               status=OfferStatus.PENDING)  # fmt: skip
                 s.add(offer)
                 s.flush()
@@ -212,14 +212,17 @@ class RoutingMixin(EngineCore):
 
     def routing_timers(self, tenant_ids: Iterable[str], now: datetime | None = None) -> list[RoutingTimers]:
         """Each tenant's clocks in one read: pending offer expiries, ends of after-contact work,
-        waiting contacts and the next overflow threshold (from this engine's policy)."""
+        waiting contacts and the next overflow threshold (from each tenant's policy)."""
         at = self._now(now)
-        limits = {self.policy.overflow_threshold(q) for q in self.policy.overflow_after_seconds}
-        limits.add(self.policy.overflow_threshold(""))  # the default
+        tenant_ids = list(tenant_ids)
+        policies = {t: self._policy(t) for t in tenant_ids}
+        limits = {p.overflow_threshold(q) for p in policies.values() for q in p.overflow_after_seconds}
+        limits |= {p.overflow_threshold("") for p in policies.values()}  # each tenant's default
         longest = max((x for x in limits if x is not None), default=None)
 
-        def threshold(queue_id: str | None) -> timedelta | None:
-            return self.policy.overflow_threshold(queue_id or self.default_queue)
+        def threshold_of(tenant_id: str) -> Callable[[str | None], timedelta | None]:
+            policy = policies[tenant_id]
+            return lambda queue_id: policy.overflow_threshold(queue_id or self.default_queue)
 
         with self.db.read() as s:
             expiries = routing_reads.offer_expiries(s)
@@ -232,7 +235,7 @@ class RoutingMixin(EngineCore):
         return [
             RoutingTimers(tenant_id=t, waiting=waiting.get(t, 0), offer_expiries=tuple(expiries.get(t, ())),
                           acw_ends=tuple(acw.get(t, ())),
-                          overflow_at=next_overflow(by_tenant.get(t, {}), threshold, at))
+                          overflow_at=next_overflow(by_tenant.get(t, {}), threshold_of(t), at))
             for t in tenant_ids
         ]  # fmt: skip
 
@@ -278,13 +281,13 @@ class RoutingMixin(EngineCore):
         snap = skills.RouterSnapshot(contacts=snap.contacts, agents=all_agents)
         if c.state is not ContactState.QUEUED or queue is None:
             return QueueStatus(c.id, c.queue_id, None, 0, None, False, open_now, opens_at)
-        position = skills.queue_position(c.id, snap, self.policy)
-        waiting = len(skills.waiting_in_queue(queue.id, snap, self.policy))
+        position = skills.queue_position(c.id, snap, self._policy(tenant_id))
+        waiting = len(skills.waiting_in_queue(queue.id, snap, self._policy(tenant_id)))
         try:
             wait = skills.expected_wait(queue.id, snap, queue.avg_handle_seconds, position=position)
         except NoStaffedAgents:
             wait = None
-        offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, self.policy)
+        offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, self._policy(tenant_id))
         return QueueStatus(c.id, queue.id, position, waiting, wait, offer, open_now, opens_at)
 
     def waiting(self, tenant_id: str) -> int:

@@ -82,7 +82,7 @@ class TasksMixin(EngineCore):
         at = self._now(now)
         with self.db.read() as s:
             c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
-            queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=c.queue_id or self._queue_for(None, c.topic))
+            queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=c.queue_id or self._queue_for(None, c.topic, tenant_id))
             booked = repo.booked_callbacks(s, tenant_id=tenant_id, queue_id=queue.id, since=at)
             return calendar.callback_slots(self._schedule(queue), at, count=count, slot_minutes=slot_minutes,
                                            per_day=per_day, booked=booked, capacity=capacity)  # fmt: skip
@@ -125,7 +125,7 @@ class TasksMixin(EngineCore):
                 c = self._own(s, tenant_id, agent_id, contact_id)
                 if c.assigned_agent_id != agent_id:
                     raise NotAssignedAgent(f"contact {contact_id!r} is not assigned to agent {agent_id!r}")
-            queue_id = c.queue_id or self._queue_for(None, c.topic)
+            queue_id = c.queue_id or self._queue_for(None, c.topic, tenant_id)
             queue = repo.get_queue(s, tenant_id=tenant_id, queue_id=queue_id)
             schedule = self._schedule(queue)
             if slot is not None:

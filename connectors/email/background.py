@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -18,6 +19,7 @@ from bot.channels import Channels
 from bot.outbox_worker import run_outbox_worker
 from bot.storage import outbox as ob
 from bot.storage.models import Channel
+from connectors.email.mailboxes import MailboxSecrets
 from connectors.email.poller import run_imap_poller
 from connectors.email.service import MailService, run_deadline_checker, smtp_sender
 from connectors.email.settings import EmailSettings
@@ -36,6 +38,8 @@ async def email_services(app: FastAPI, *, workers: bool = True) -> AsyncIterator
     service = MailService(state.engine, state.understanding, state.tenants, state.db,
                           reply_hours=settings.promise_hours, max_handle_attempts=settings.poison_attempts)  # fmt: skip
     state.mail_service = service
+    # Each address's own push secret and IMAP password, from the variables tenants.yaml names.
+    state.mailbox_secrets = secrets = MailboxSecrets.from_environment(service.tenants, os.environ)
     channels: Channels = state.channels
     channels.reply_senders["email"] = service.send_agent_reply  # agent replies leave by mail
     stop = asyncio.Event()
@@ -50,11 +54,18 @@ async def email_services(app: FastAPI, *, workers: bool = True) -> AsyncIterator
             service.db, {Channel.EMAIL: smtp_sender(smtp)}, service.clock, interval=settings.outbox_seconds,
             stop=stop, policy=policy)))  # fmt: skip
     if workers and settings.imap_host and settings.imap_user and settings.imap_password:
+        # The installation-wide mailbox (KONTAKT_EMAIL_IMAP_*), for KONTAKT_EMAIL_IMAP_TENANT.
         poller = ImapPoller(settings.imap_host, settings.imap_port, settings.imap_user, settings.imap_password,
                             ssl=settings.imap_ssl)  # fmt: skip
         tenant_id = settings.imap_tenant or service.tenants.default_tenant
         tasks.append(asyncio.create_task(run_imap_poller(
             poller, service, tenant_id, interval=settings.poll_seconds, stop=stop)))
+    for tenant, address in secrets.polled(service.tenants) if workers else ():
+        # A municipality's own mailbox: what arrives there is that municipality's mail.
+        imap = next(m.imap for m in tenant.mailboxes if m.address == address and m.imap is not None)
+        poller = ImapPoller(imap.host, imap.port, imap.user, secrets.imap[address], ssl=imap.ssl)
+        tasks.append(asyncio.create_task(run_imap_poller(
+            poller, service, tenant.id, interval=settings.poll_seconds, stop=stop)))
     if workers:
         tasks.append(asyncio.create_task(run_deadline_checker(
             service, interval=settings.deadline_check_seconds, stop=stop)))

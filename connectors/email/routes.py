@@ -5,15 +5,17 @@ multipart form with the raw message in the field `message` (file or text). The s
 goes in the header `X-Kontakt-Email-Secret` (setting KONTAKT_EMAIL_INBOUND_SECRET): missing → 401,
 wrong → 403, not configured → 503. Larger than KONTAKT_EMAIL_MAX_INBOUND_BYTES (25 MB) → 413.
 202 means the raw mail is committed; a repeated delivery is answered 202 with duplicate=true.
-The tenant is the query parameter `tenant` (default: the default tenant; an unknown one is 404).
+The municipality is found from the address the mail was sent to, or from the secret when it is
+an address's own (`mailboxes` in knowledge/tenants.yaml; connectors/email/mailboxes.py); a mail
+to no municipality's address is refused with 404. `?tenant=` still works where one municipality
+is configured.
 
-    curl -s localhost:5005/email/inbound?tenant=kobenhavn -H 'X-Kontakt-Email-Secret: ...' \\
+    curl -s localhost:5005/email/inbound -H 'X-Kontakt-Email-Secret: ...' \\
          -H 'Content-Type: message/rfc822' --data-binary @mail.eml
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import HTTPConnection
 
+from connectors.email.mailboxes import MailboxSecrets, PushAuth, tenant_of_push
 from connectors.email.service import MailService
 from connectors.email.settings import EmailSettings
 
@@ -56,13 +59,15 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 async def inbound(
     request: Request, settings: EmailSettingsDep, service: MailServiceDep, tenant: str | None = None
 ) -> JSONResponse:
-    expected = settings.inbound_secret.get_secret_value() if settings.inbound_secret else ""
-    if not expected:
-        return _error(503, "not_configured", "Set KONTAKT_EMAIL_INBOUND_SECRET to accept pushed mail.")
+    secrets: MailboxSecrets = getattr(request.app.state, "mailbox_secrets", None) or MailboxSecrets({}, {})
+    if not (settings.inbound_secret and settings.inbound_secret.get_secret_value()) and not secrets.push:
+        return _error(503, "not_configured", "Set KONTAKT_EMAIL_INBOUND_SECRET (or an address's push_secret_env "
+                      "in knowledge/tenants.yaml) to accept pushed mail.")  # fmt: skip
     given = request.headers.get(SECRET_HEADER)
     if given is None:
         return _error(401, "unauthorized", f"Send the shared secret in the {SECRET_HEADER} header.")
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    auth = PushAuth.check(given, settings.inbound_secret, secrets)
+    if not auth.ok:
         return _error(403, "forbidden", f"The {SECRET_HEADER} header does not match.")
 
     limit = settings.max_inbound_bytes
@@ -99,7 +104,11 @@ async def inbound(
     if len(raw) > limit:
         return too_large
 
-    tenant_id = service.tenants.get(tenant).id  # UnknownTenant: 404 from the app's one error table
+    found = tenant_of_push(raw, auth, service.tenants, tenant)  # UnknownTenant: 404 (the one error table)
+    if found is None:
+        return _error(404, "unknown_recipient",
+                      "No municipality served here receives mail at the addresses this mail was sent to.")
+    tenant_id = found.id
     result = await run_in_threadpool(service.ingest, tenant_id, raw, "http")
     return JSONResponse(
         {"inbound_id": result.inbound_id, "message_id": result.message_id, "duplicate": result.duplicate,

@@ -125,7 +125,7 @@ def _parse(raw: bytes) -> tuple[InboundMail | None, str | None]:
 
 class MailService:
     """Cheap to construct; one per process. `understanding` is `bot.understanding.Understanding`
-    (anything with `.parse(text, tenant=)`, `.contract` and `.articles`)."""
+    (anything with `.parse(text, tenant=)`, `.contract` and `.articles_for(tenant)`)."""
 
     def __init__(
         self,
@@ -165,11 +165,12 @@ class MailService:
         return value.astimezone(UTC)
 
     def _own_addresses(self) -> tuple[str, ...]:
-        return tuple(t.email.lower() for t in self.tenants.tenants if t.email)
+        return tuple(sorted(self.tenants.by_address))
 
     @staticmethod
     def _domain(tenant: Tenant) -> str | None:
-        return tenant.email.rsplit("@", 1)[-1] if tenant.email and "@" in tenant.email else None
+        address = tenant.reply_address
+        return address.rsplit("@", 1)[-1] if address and "@" in address else None
 
     # --- inbound -------------------------------------------------------------------------------
 
@@ -339,7 +340,11 @@ class MailService:
         if crisis is not None:  # crisis mode: a question about the crisis goes to the crisis queue
             decision, hint = crisis[1], None
         queue_id = hint.queue if hint else (decision.queue or self.engine.default_queue)
-        due = reply_deadline(at, tenant.opening_hours(queue_id), self.reply_hours).astimezone(UTC)
+        queue_id = tenant.queue_for(queue_id, contract.queue_by_id)  # a queue this municipality runs
+        if hint is not None and hint.queue != queue_id:
+            hint = dataclasses.replace(hint, queue=queue_id)
+        promise = tenant.promise_hours(queue_id, self.reply_hours)  # its own promise per queue
+        due = reply_deadline(at, tenant.opening_hours(queue_id), promise).astimezone(UTC)
         with self.db.write() as s:
             ob.set_sla_due(s, tenant_id=tenant.id, contact_id=contact_id, due=due)
 
@@ -361,13 +366,15 @@ class MailService:
         return dataclasses.replace(result, topic=decision.topic, queue_id=queue_id, sla_due_at=due,
                                    auto_reply_id=outbox_id)  # fmt: skip
 
-    def _faq(self, decision: Any, hint: MailRouting | None) -> tuple[FaqContent | None, FaqContent | None]:
+    def _faq(
+        self, tenant: Tenant, decision: Any, hint: MailRouting | None
+    ) -> tuple[FaqContent | None, FaqContent | None]:
         ref = decision.article
         if hint is None or not hint.faq_allowed or ref is None:
             return None, None
         if decision.action not in (Action.ANSWER, Action.SELFSERVICE):
             return None, None
-        article = self.understanding.articles.get(ref.id)
+        article = self.understanding.articles_for(tenant.id).get(ref.id)  # with the local overlay
         if article is None:
             return None, None
         source = f"{ref.source} ({ref.source_url})" if ref.source_url else ref.source
@@ -390,16 +397,16 @@ class MailService:
         hint: MailRouting | None,
     ) -> EmailMessage | None:
         domain = self._domain(tenant)
-        if domain is None or tenant.email is None:
+        if domain is None or tenant.reply_address is None:
             log.error("tenant %s has no e-mail address in tenants.yaml; no auto-reply sent", tenant.id)
             return None
-        answer, selfservice = self._faq(decision, hint)
+        answer, selfservice = self._faq(tenant, decision, hint)
         emergency: Literal["da", "en"] | None = None
         if decision.action is Action.EMERGENCY:
             emergency = "en" if detect_language(f"{mail.subject} {mail.body_for_understanding}") == "en" else "da"
         try:
             return auto_reply(
-                mail, received_at=at, deadline=due, tenant_name=tenant.name, from_addr=tenant.email,
+                mail, received_at=at, deadline=due, tenant_name=tenant.name, from_addr=tenant.reply_address,
                 answer=answer, selfservice=selfservice, routing=hint, thread_root=thread_id, sent_at=at,
                 message_id=make_message_id(domain), own_addresses=self._own_addresses(), templates=self.templates,
                 emergency=emergency,
@@ -426,7 +433,7 @@ class MailService:
         message is found again and the same outbox item returned."""
         tenant = self.tenants.get(tenant_id)
         at = self._now(now)
-        if tenant.email is None or self._domain(tenant) is None:
+        if tenant.reply_address is None or self._domain(tenant) is None:
             raise NoReplyAddress(f"tenant {tenant_id!r} has no e-mail address in tenants.yaml; set `email`")
         with self.db.read() as s:
             contact = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id)
@@ -440,7 +447,7 @@ class MailService:
                                           now=at)  # fmt: skip
         msg = agent_reply(
             target, body=text, agent_name=(agent_name.split() or [tenant.name])[0], tenant_name=tenant.name,
-            from_addr=tenant.email, sent_at=at, thread_root=root, message_id=make_message_id(self._domain(tenant) or ""),
+            from_addr=tenant.reply_address or "", sent_at=at, thread_root=root, message_id=make_message_id(self._domain(tenant) or ""),
             templates=self.templates,
         )  # fmt: skip
         item, _ = self.outbox.enqueue(

@@ -120,7 +120,8 @@ def get_call(
     store: Annotated[EngineCallStore, Depends(get_call_store)],
     now: Annotated[datetime, Depends(get_now)],
 ) -> Call:
-    prompts = load_prompts()
+    # With each municipality's own menu (voice_channel); the file's prompts where not started.
+    prompts = getattr(request.app.state, "voice_prompts", None) or load_prompts()
     voice = make_voice(settings, prompts)
     call_sid = form.parent_call_sid if request.url.path == "/voice/agent-status" else form.call_sid
     record = store.get(call_sid or "")

@@ -27,6 +27,7 @@ from connectors.voice.calls import CallState
 from connectors.voice.context import Call, CallDep, twiml
 from connectors.voice.edge import VoiceRoute
 from connectors.voice.engine_store import AGENT_LEG_FAILED
+from connectors.voice.prompts import Lang
 
 log = logging.getLogger("kontakt.voice")
 
@@ -36,11 +37,17 @@ AGENT_LEG_STATUSES = frozenset({"in-progress", "answered", "completed", *AGENT_L
 _WAITING = (ContactState.HANDOFF_REQUESTED, ContactState.QUEUED, ContactState.OFFERED)
 
 
+def survey_texts(call: Call) -> tuple[str, ...]:
+    """The called municipality's own survey questions in the call's language (none: the shared four)."""
+    return tuple(q.en if call.lang is Lang.EN else q.da for q in call.tenant.survey.questions)
+
+
 def after_agent(call: Call) -> VoiceResponse:
     """The agent (or the dialled colleague) hung up and the caller is still on the line."""
     handoff = call.record.handoff
-    if call.settings.survey_enabled and not (handoff and handoff.sensitive) and call.record.flagged is None:
-        return call.voice.survey_question(1, call.lang, intro=True)
+    surveyed = call.settings.survey_enabled and call.tenant.survey.enabled  # the installation's, then the tenant's
+    if surveyed and not (handoff and handoff.sensitive) and call.record.flagged is None:
+        return call.voice.survey_question(1, call.lang, intro=True, own=survey_texts(call))
     return call.voice.goodbye(call.lang)
 
 

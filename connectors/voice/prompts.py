@@ -4,7 +4,7 @@ language. Danish lives in the YAML file, never in the call-flow code."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -106,6 +106,12 @@ class Prompts:
     def menu_for(self, tenant_id: str | None) -> tuple[MenuOption, ...]:
         """The called tenant's menu: its own under `tenant_menus`, else the shared one."""
         return self.data.tenant_menus.get(tenant_id or "", self.data.menu)
+
+    def with_tenant_menus(self, menus: Mapping[str, tuple[MenuOption, ...]]) -> Prompts:
+        """These prompts with each tenant's own menu (`voice.menu` in knowledge/tenants.yaml)."""
+        if not menus:
+            return self
+        return Prompts(self.data.model_copy(update={"tenant_menus": {**self.data.tenant_menus, **menus}}))
 
     def menu_option(self, key: str, tenant_id: str | None = None) -> MenuOption | None:
         return next((o for o in self.menu_for(tenant_id) if o.key == key), None)

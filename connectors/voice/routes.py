@@ -34,7 +34,7 @@ from connectors.voice import flow, hold
 from connectors.voice.calls import SURVEY_QUESTIONS, CallState, HandoffContext, HandoffVia
 from connectors.voice.context import Call, CallDep, get_call_store, get_now, twiml
 from connectors.voice.edge import VoiceRoute
-from connectors.voice.hold import after_agent
+from connectors.voice.hold import after_agent, survey_texts
 from connectors.voice.prompts import Lang
 from connectors.voice.security import TwilioSigned
 from connectors.voice.speech import format_phone, normalise_transcript, phone_number, yes_no
@@ -75,6 +75,7 @@ def _to_human(
     settings, contract = call.settings, call.contract
     if queue_id is None or queue_id == NO_QUEUE or queue_id not in contract.queue_by_id:
         queue_id = settings.fallback_queue
+    queue_id = call.tenant.queue_for(queue_id, contract.queue_by_id)  # a queue not run here: the fallback
     context = HandoffContext(
         queue=queue_id,
         via=via,
@@ -267,9 +268,10 @@ def _menu_key(call: Call, digits: str) -> VoiceResponse:
     if choice.kind is flow.ChoiceKind.HUMAN:
         return _to_human(call, call.settings.switchboard_queue, HandoffVia.ASKED, [call.text("to_human")])
     if choice.kind is flow.ChoiceKind.QUEUE and choice.queue:
-        queue = call.contract.queue_by_id.get(choice.queue)
-        lines = [call.text("handoff_menu", queue=queue.name if queue else choice.queue)]
-        return _to_human(call, choice.queue, HandoffVia.MENU, lines)
+        queue_id = call.tenant.queue_for(choice.queue, call.contract.queue_by_id)  # one this municipality runs
+        queue = call.contract.queue_by_id.get(queue_id)
+        name = call.tenant.queue_name(queue_id, queue.name if queue else queue_id)
+        return _to_human(call, queue_id, HandoffVia.MENU, [call.text("handoff_menu", queue=name)])
     return _unclear(call, "unclear")
 
 
@@ -378,20 +380,25 @@ def _closed_recorded(call: Call, spoken: str, when: str) -> VoiceResponse:
 def survey(
     call: CallDep, q: Annotated[int, Query(ge=1, le=SURVEY_QUESTIONS)] = 1, retry: int = 0
 ) -> Response:
+    own = survey_texts(call)  # the municipality's own questions, else the shared four
+    count = len(own) or SURVEY_QUESTIONS
+
     def build() -> VoiceResponse:
+        if q > count:
+            return call.voice.goodbye(call.lang, "survey_thanks")
         digits = (call.form.digits or "").strip()
         if not digits:
-            return call.voice.survey_question(q, call.lang)
+            return call.voice.survey_question(q, call.lang, own=own)
         if len(digits) == 1 and digits in "123456789":
             call.record = call.store.record_survey_answer(call.sid, q, int(digits), call.now)
-            if q < SURVEY_QUESTIONS:
-                return call.voice.survey_question(q + 1, call.lang)
+            if q < count:
+                return call.voice.survey_question(q + 1, call.lang, own=own)
             return call.voice.goodbye(call.lang, "survey_thanks")
         if retry:  # a second invalid key: go on without an answer to this question
-            if q < SURVEY_QUESTIONS:
-                return call.voice.survey_question(q + 1, call.lang)
+            if q < count:
+                return call.voice.survey_question(q + 1, call.lang, own=own)
             return call.voice.goodbye(call.lang, "survey_thanks")
-        return call.voice.survey_question(q, call.lang, invalid=True, retry=True)
+        return call.voice.survey_question(q, call.lang, invalid=True, retry=True, own=own)
 
     return _twiml(call, build)
 

@@ -316,18 +316,28 @@ class Voice:
         intro: bool = False,
         invalid: bool = False,
         retry: bool = False,
+        own: tuple[str, ...] = (),
     ) -> VoiceResponse:
-        """One question on the 1-9 keypad scale; no answer ends the survey politely."""
-        if not 1 <= question <= SURVEY_QUESTIONS:
+        """One question on the 1-9 keypad scale; no answer ends the survey politely. `own` are
+        the municipality's own questions in `lang` (knowledge/tenants.yaml `survey`), else the
+        prompt file's four."""
+        count = len(own) or SURVEY_QUESTIONS
+        if not 1 <= question <= count:
             raise ValueError(f"survey question {question} does not exist")
         resp = VoiceResponse()
         action = self.urls(SURVEY, q=question, retry=1 if retry else None)
         g = self._gather(resp, lang, action, speech=False, timeout=8)
-        if intro:
+        if intro and own:
+            counted = self.prompts.data.hours_en[count] if lang is Lang.EN else self.prompts.data.hours_da[count]
+            self.says(g, lang, "survey_intro_own", count=counted)
+        elif intro:
             self.says(g, lang, "survey_intro")
         if invalid:
             self.says(g, lang, "survey_invalid")
-        self.says(g, lang, f"survey_q{question}")
+        if own:
+            self.say(g, own[question - 1], lang)
+        else:
+            self.says(g, lang, f"survey_q{question}")
         self.says(resp, lang, "survey_thanks")  # no answer: end politely
         resp.hangup()
         return resp

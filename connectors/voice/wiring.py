@@ -17,11 +17,12 @@ from fastapi import FastAPI
 
 from bot.engine import ConversationEngine
 from bot.storage.repository import TaskView
+from bot.tenants import Tenants
 from connectors.voice.bridge import CallBridge, TwilioCalls, default_voice
 from connectors.voice.config import VoiceSettings
 from connectors.voice.edge import check_voice_setup
 from connectors.voice.engine_store import EngineCallStore, tenant_by_number
-from connectors.voice.prompts import load_prompts
+from connectors.voice.prompts import MenuOption, Prompts, load_prompts
 
 log = logging.getLogger("kontakt.voice")
 
@@ -52,11 +53,19 @@ class CallReplies:
         log.info("voice contact %s: the agent's reply became callback task %s", contact_id, task.id)
 
 
+def tenant_prompts(tenants: Tenants) -> Prompts:
+    """The spoken texts with each municipality's own menu from knowledge/tenants.yaml."""
+    menus = {t.id: tuple(MenuOption.model_validate(o.model_dump()) for o in t.voice.menu)
+             for t in tenants.tenants if t.voice.menu}  # fmt: skip
+    return load_prompts().with_tenant_menus(menus)
+
+
 @asynccontextmanager
 async def voice_channel(app: FastAPI) -> AsyncIterator[None]:
     state = app.state
     # A queue named in the settings or the menu that does not exist fails the start, not a caller.
-    check_voice_setup(state.voice_settings, load_prompts(), state.understanding.contract,
+    state.voice_prompts = prompts = tenant_prompts(state.tenants)
+    check_voice_setup(state.voice_settings, prompts, state.understanding.contract,
                       [t.id for t in state.tenants.tenants])  # fmt: skip
     engine: ConversationEngine = state.engine
     store = EngineCallStore(engine, tenant_by_number(state.tenants))

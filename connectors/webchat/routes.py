@@ -6,6 +6,7 @@
     GET  /chat/api/messages?session=…&after=N                  polling
     GET  /chat/api/history?session=…                           re-render after a reload
     POST /chat/api/end, /chat/api/feedback, /chat/api/contact-requests
+    GET  /chat/api/config?tenant=…                             the municipality's widget (tenant_config.py)
 
 The routes translate between JSON and `ChatBackend`; they keep no conversation state. The backend
 is built once at start-up (`chat_services`, connectors/webchat/engine_backend.py) and reaches the
@@ -38,7 +39,6 @@ from bot.tenants import Tenants
 from connectors.webchat.errors import ChatInputError, error_text
 from connectors.webchat.session import (
     CLIENT_MESSAGE_ID,
-    FEEDBACK_QUESTIONS,
     FEEDBACK_SCALE,
     SESSION_ID,
     TENANT_ID,
@@ -53,6 +53,7 @@ from connectors.webchat.session import (
     UnknownSession,
     group_frames,
 )
+from connectors.webchat.tenant_config import check_origin, survey_ids, widget_config
 
 log = logging.getLogger("kontakt.webchat")
 router = APIRouter(tags=["webchat"])
@@ -260,6 +261,7 @@ def post_message(body: MessageIn, request: Request, backend: BackendDep, setting
         text = _check_text(body.text, settings.max_text_chars)
         cmid = _check_client_id(body.client_message_id)
         tenant = _tenant(body.tenant, tenants)
+        check_origin(request, tenant, tenants)  # only the sites the municipality lists
         sid = _session_or_none(body.session)
         info = backend.resume(sid) if sid else None
         if info is None:
@@ -299,14 +301,24 @@ def _read(backend: ChatBackend, session: str, after: int) -> dict[str, Any]:
     return {"session": sid, "messages": [message_json(m) for m in messages]}
 
 
+@api.get("/config", summary="The municipality's widget: name, colour, greeting and survey")
+def config(request: Request, tenants: TenantsDep, tenant: Annotated[str | None, Query(max_length=200)] = None) -> Any:
+    try:
+        tenant_id = _tenant(tenant, tenants)
+        check_origin(request, tenant_id, tenants)
+    except ChatInputError as e:
+        return _input_error(e)
+    return widget_config(tenants.get(tenant_id))
+
+
 @api.post("/end", summary="The citizen ended the conversation")
 def end(body: SessionIn, backend: BackendDep) -> Any:
     return _call(lambda sid: _messages(sid, backend.end(sid)), body.session)
 
 
 @api.post("/feedback", status_code=201, summary="After-chat survey (1-10 scale)")
-def feedback(body: FeedbackIn, backend: BackendDep) -> Any:
-    unknown = sorted(set(body.scores) - set(FEEDBACK_QUESTIONS))
+def feedback(body: FeedbackIn, backend: BackendDep, tenants: TenantsDep) -> Any:
+    unknown = sorted(set(body.scores) - survey_ids(tenants))
     low, high = FEEDBACK_SCALE
     if unknown or any(not low <= v <= high for v in body.scores.values()):
         return _input_error(ChatInputError("invalid_feedback"))

@@ -53,6 +53,7 @@ from connectors.webchat.session import (
     UnknownSession,
     new_session_id,
 )
+from connectors.webchat.tenant_config import check_origin
 
 log = logging.getLogger("kontakt.webchat")
 
@@ -123,6 +124,7 @@ async def chat_ws(
         counted = True
         try:
             tenant = _tenant(ws.query_params.get("tenant"), tenants)
+            check_origin(ws, tenant, tenants)  # the handshake's Origin: only the municipality's sites
             after = _after(ws.query_params.get("after"))
         except ChatInputError as e:
             await _refuse(ws, e.code, **e.values)

@@ -33,7 +33,7 @@ def _headers(rng: random.Random, subject: bytes) -> bytes:
     sender = rng.choice([b"Borger <borger@example.dk>", b"borger@example.dk", b"<>", b"\"\" <@>",
                          b"=?utf-8?q?=C3=86?= <a@b.dk>", _enc(rand_text(rng, 80)), b"MAILER-DAEMON@example.dk",
                          b"noreply@example.dk", b"a@" + b"b" * 5000 + b".dk"])
-    lines = [b"From: " + sender, b"To: kontakt@kk.dk", b"Subject: " + subject,
+    lines = [b"From: " + sender, b"To: kontakt@kobenhavn.example", b"Subject: " + subject,
              b"Message-ID: <" + _enc(rand_text(rng, 40)) + b">", b"MIME-Version: 1.0"]
     if rng.random() < 0.3:
         lines.append(b"In-Reply-To: <" + _enc(rand_text(rng, 60)) + b">")

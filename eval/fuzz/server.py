@@ -65,9 +65,8 @@ def prepare_database(settings: Any) -> None:
         db.migrate()
         contract = load_contract(settings.topics_file)
         engine = ConversationEngine(db, contract, clock=lambda: datetime.now(UTC))
-        queues = [q.id for q in contract.queues]
         for t in load_tenants(settings.tenants_file).tenants:
-            engine.ensure_tenant(t.id, t.name, priorities=dict(t.priorities), schedules=t.schedules(queues))
+            engine.set_up_tenant(t)
         pepper = token_pepper(settings)
         for a in AGENTS:
             try:

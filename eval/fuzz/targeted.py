@@ -48,7 +48,7 @@ def _mail(label: str, raw: bytes) -> Case:
 
 
 def _mail_text(text: str, charset: bytes = b"utf-8") -> bytes:
-    return (b"From: Borger <borger@example.dk>\r\nTo: kontakt@kk.dk\r\nSubject: Sp\xc3\xb8rgsm\xc3\xa5l\r\n"
+    return (b"From: Borger <borger@example.dk>\r\nTo: kontakt@kobenhavn.example\r\nSubject: Sp\xc3\xb8rgsm\xc3\xa5l\r\n"
             b"Message-ID: <fuzz-" + hashlib.sha1(text.encode() + charset).hexdigest()[:16].encode() + b"@example.dk>\r\nMIME-Version: 1.0\r\n"
             b"Content-Type: text/plain; charset=\"" + charset + b"\"\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
             + text.encode("utf-8"))  # fmt: skip

@@ -229,6 +229,15 @@
   var wrap = el("div", { className: "kontakt", lang: "da" }, [launcher, panel]);
   root.appendChild(wrap);
 
+  // The municipality's own name, colour and greeting (knowledge/tenants.yaml, GET /chat/api/config);
+  // until it arrives, or if it cannot, the widget's own.
+  api("GET", "/chat/api/config", null, TENANT ? { tenant: TENANT } : null).then(function (cfg) {
+    if (cfg.name) title.textContent = cfg.name;
+    if (cfg.colour && /^#[0-9a-fA-F]{6}$/.test(cfg.colour)) host.style.setProperty("--k-blue", cfg.colour);
+    var intro = panel.querySelector(".kontakt-intro");
+    if (intro && cfg.greeting && cfg.greeting.da) intro.textContent = cfg.greeting.da + " " + T.intro;
+  }).catch(function () { /* the widget's own look */ });
+
   function bubbleIcon() {
     var ns = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(ns, "svg");

@@ -155,7 +155,9 @@ def client(tmp_path: Path, understanding):
 
 
 def test_email_pipeline_http_inbound_needs_the_secret_and_a_sane_size(client: TestClient) -> None:
-    raw = citizen_mail("<http-1@example.dk>").as_bytes()
+    # The receiving mail system names the mailbox it delivered to: that picks the municipality.
+    delivered = b"Delivered-To: kontakt@kobenhavn.example\r\n"
+    raw = delivered + citizen_mail("<http-1@example.dk>").as_bytes()
     rfc822 = {"Content-Type": "message/rfc822"}
     assert client.post("/email/inbound", content=raw, headers=rfc822).status_code == 401
     assert client.post("/email/inbound", content=raw, headers={**rfc822, SECRET_HEADER: "nope"}).status_code == 403
@@ -165,10 +167,15 @@ def test_email_pipeline_http_inbound_needs_the_secret_and_a_sane_size(client: Te
     assert again.status_code == 202 and again.json()["duplicate"] is True
 
     form = client.post("/email/inbound", headers={SECRET_HEADER: "s3cret"},
-                       files={"message": ("mail.eml", citizen_mail("<http-2@example.dk>").as_bytes(), "message/rfc822")})  # fmt: skip
+                       files={"message": ("mail.eml", delivered + citizen_mail("<http-2@example.dk>").as_bytes(),
+                                           "message/rfc822")})  # fmt: skip
     assert form.status_code == 202 and form.json()["message_id"] == "<http-2@example.dk>"
 
     huge = b"Subject: stor\r\n\r\n" + b"x" * (3 * 1024 * 1024)
     assert client.post("/email/inbound", content=huge, headers={**rfc822, SECRET_HEADER: "s3cret"}).status_code == 413
     assert client.post("/email/inbound?tenant=nowhere", content=raw,
                        headers={**rfc822, SECRET_HEADER: "s3cret"}).status_code == 404  # fmt: skip
+    # Sent to no municipality's address: with two municipalities here, naming one is not enough.
+    stray = citizen_mail("<http-3@example.dk>").as_bytes()
+    refused = client.post("/email/inbound?tenant=kobenhavn", content=stray, headers={**rfc822, SECRET_HEADER: "s3cret"})
+    assert refused.status_code == 404 and refused.json()["error"] == "unknown_recipient"

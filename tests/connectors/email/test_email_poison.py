@@ -41,6 +41,7 @@ class CrashingUnderstanding:
 
     def __init__(self, real, exc: type[BaseException] = ProcessDied) -> None:
         self.real, self.contract, self.articles, self.exc = real, real.contract, real.articles, exc
+        self.articles_for = real.articles_for
         self.calls = 0
 
     def parse(self, text: str, **kwargs):

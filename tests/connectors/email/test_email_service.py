@@ -205,6 +205,7 @@ def test_email_service_huge_and_broken_mail_are_kept_and_handled(service: MailSe
 class BrokenUnderstanding:
     def __init__(self, real) -> None:
         self.real, self.contract, self.articles, self.fail = real, real.contract, real.articles, True
+        self.articles_for = real.articles_for
 
     def parse(self, text: str, **kwargs):
         if self.fail:

@@ -10,12 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from bot.config import ROOT
 from bot.errors import VoiceConfigError
 from bot.routing.calendar import ClosingReason, ClosingStatus
+from bot.tenants import load_tenants
 from bot.types import Action, TriageDecision
 from connectors.voice import flow
-from connectors.voice.prompts import MAX_MENU_OPTIONS, Lang, load_prompts, parse_prompts
+from connectors.voice.prompts import MAX_MENU_OPTIONS, Lang, parse_prompts
 from connectors.voice.twiml import Urls, Voice, build_hints
+from connectors.voice.wiring import tenant_prompts
 
 pytestmark = pytest.mark.unit
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -23,7 +26,8 @@ CPH = ZoneInfo("Europe/Copenhagen")
 
 @pytest.fixture(scope="module")
 def prompts():
-    return load_prompts()
+    # As the voice channel speaks them: with each municipality's menu from knowledge/tenants.yaml.
+    return tenant_prompts(load_tenants(ROOT / "knowledge" / "tenants.yaml"))
 
 
 def test_prompts_every_danish_text_has_an_english_variant(prompts):
