@@ -206,7 +206,9 @@ class SafetyConfig:
     # Scale of the time-and-context columns (`context_features`): one weight for "this is about the
     # past / an errand" learned across every kind of danger, rather than per word and kind.
     context_weight: float = 1.0
-    folds: int = 5
+    # Out-of-fold predictions only choose the alarm thresholds; 3 folds keep the held-out recall
+    # and need 40 % less fitting than 5.
+    folds: int = 3
     seed: int = 17
 
 

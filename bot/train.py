@@ -235,6 +235,7 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
                 ).export()
             steps.close()
             _store_fit(settings.cache_dir, "classifier", clf_key, clf)
+            timings["fit_topic_done"] = time.perf_counter() - t
         else:
             log("topic classifier: unchanged data, reusing the cached fit")
         if pending is not None:
@@ -242,6 +243,7 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
                 safety = pending.result()
                 bar.update(1)
             _store_fit(settings.cache_dir, "safety", safety_key, safety)
+            timings["fit_safety_done"] = time.perf_counter() - t
         elif safety is None:
             steps = tqdm(total=SafetyClassifier().config.folds + 1, desc="fitting safety model", unit="step")
             safety = SafetyClassifier().fit(
@@ -249,12 +251,15 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
             ).export()
             steps.close()
             _store_fit(settings.cache_dir, "safety", safety_key, safety)
+            timings["fit_safety_done"] = time.perf_counter() - t
         else:
             log("safety model: unchanged data, reusing the cached fit")
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     timings["fit"] = time.perf_counter() - t
+    timings["index"] = index_seconds
+    log("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     log(f"safety model: thresholds {safety.thresholds.to_dict()}, held-out folds {safety.report}")
 
     out = settings.model_dir
