@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
+import shutil
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
@@ -18,13 +21,14 @@ from tqdm import tqdm
 from bot.config import Settings
 from bot.errors import TrainingDataError
 from bot.nlu import training_data
-from bot.nlu.classifier import TopicClassifier
+from bot.nlu.classifier import TopicClassifier, TopicModel
 from bot.retrieval.articles import Article, load_articles
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
 from bot.safety_model import (
     SafetyClassifier,
     SafetyExample,
+    SafetyModel,
     examples_from_topics,
     load_corpus,
     merge_examples,
@@ -32,8 +36,10 @@ from bot.safety_model import (
 )
 from bot.topics import EMERGENCY, TopicContract, load_contract
 
-MODEL_FILE = "classifier.joblib"
-SAFETY_MODEL_FILE = "safety.joblib"
+# The served models are plain numpy arrays and JSON (scikit-learn is for training only); the
+# manifest records this format, and a model in another format is retrained, never unpickled.
+MODEL_FORMAT = "kontakt.numpy.v1"
+OLD_MODEL_FILES = ("classifier.joblib", "safety.joblib")  # format of models built before numpy.v1
 SAFETY_CORPUS_DIR = "safety"  # under nlu_data/
 MANIFEST_FILE = "model.manifest.json"
 MIN_EXAMPLES = 25
@@ -115,10 +121,9 @@ def fit_key(kind: str, embedder: str, texts: Sequence[str], labels: Sequence[str
     """What a fitted model depends on: its training texts and labels, the embedder, its config,
     the source of the modules that fit it, and the scikit-learn version."""
     import importlib
+    from importlib.metadata import version
 
-    import sklearn
-
-    h = hashlib.sha256(f"{kind}\n{embedder}\n{config!r}\n{sklearn.__version__}\n".encode())
+    h = hashlib.sha256(f"{kind}\n{embedder}\n{config!r}\n{version('scikit-learn')}\n".encode())
     for name in modules:
         h.update(Path(importlib.import_module(name).__file__).read_bytes())
     for label, text in zip(labels, texts, strict=True):
@@ -126,30 +131,37 @@ def fit_key(kind: str, embedder: str, texts: Sequence[str], labels: Sequence[str
     return h.hexdigest()[:20]
 
 
-def _cached_fit(cache_dir: Path, kind: str, key: str):
-    path = cache_dir / FIT_CACHE / f"{kind}.{key}.joblib"
-    if not path.exists():
+class _Saved(Protocol):
+    def save(self, directory: Path) -> list[str]: ...
+
+
+M = TypeVar("M")
+
+
+def _cached_fit(cache_dir: Path, kind: str, key: str, load: Callable[[Path], M]) -> M | None:
+    path = cache_dir / FIT_CACHE / f"{kind}.{key}"
+    if not path.is_dir():
         return None
     try:
-        return joblib.load(path)
+        return load(path)
     except Exception:  # noqa: BLE001 - a damaged cache entry is refitted, never trusted
         return None
 
 
-def _store_fit(cache_dir: Path, kind: str, key: str, model) -> None:
+def _store_fit(cache_dir: Path, kind: str, key: str, model: _Saved) -> None:
     d = cache_dir / FIT_CACHE
     d.mkdir(parents=True, exist_ok=True)
-    for old in d.glob(f"{kind}.*.joblib"):  # keep one entry per kind: the cache never grows
-        old.unlink(missing_ok=True)
-    tmp = d / f"{kind}.{key}.tmp"
-    joblib.dump(model, tmp)
-    tmp.replace(d / f"{kind}.{key}.joblib")
+    for old in d.glob(f"{kind}.*"):  # keep one entry per kind: the cache never grows
+        shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=d, prefix=f".{kind}.tmp"))
+    model.save(tmp)
+    os.replace(tmp, d / f"{kind}.{key}")
 
 
-def _fit_safety(examples: list[SafetyExample], embeddings: np.ndarray) -> SafetyClassifier:
+def _fit_safety(examples: list[SafetyExample], embeddings: np.ndarray) -> SafetyModel:
     """Runs in a worker process, next to the topic classifier's fit (one core each)."""
     with threadpool_limits(limits=1):
-        return SafetyClassifier().fit(examples, embeddings)
+        return SafetyClassifier().fit(examples, embeddings).export()
 
 
 def load_training_data(settings: Settings, contract: TopicContract, articles: list[Article]) -> training_data.TrainingData:
@@ -183,7 +195,8 @@ def is_fresh(settings: Settings) -> bool:
         corpus = load_safety_corpus(settings, contract)
     except (OSError, ValueError):
         return False
-    return manifest.get("data_hash") == data_hash(data, articles, settings.embedder, corpus)
+    return (manifest.get("format", {}).get("version") == MODEL_FORMAT
+            and manifest.get("data_hash") == data_hash(data, articles, settings.embedder, corpus))
 
 
 def load_safety_corpus(settings: Settings, contract: TopicContract) -> list[SafetyExample]:
@@ -224,12 +237,12 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
 
     t = time.perf_counter()
     clf_key = fit_key("classifier", embedder.name, texts, labels, TopicClassifier().config,
-                      ("bot.nlu.classifier", "bot.nlu.text"))
+                      ("bot.nlu.classifier", "bot.nlu.lexical", "bot.nlu.text"))
     safety_key = fit_key("safety", embedder.name, stexts,
                          [f"{e.label}|{e.source == 'topics'}|{e.weight}" for e in safety_examples],
-                         SafetyClassifier().config, ("bot.safety_model", "bot.nlu.text"))
-    clf = _cached_fit(settings.cache_dir, "classifier", clf_key)
-    safety = _cached_fit(settings.cache_dir, "safety", safety_key)
+                         SafetyClassifier().config, ("bot.safety_model", "bot.nlu.lexical", "bot.nlu.text"))
+    clf: TopicModel | None = _cached_fit(settings.cache_dir, "classifier", clf_key, TopicModel.load)
+    safety: SafetyModel | None = _cached_fit(settings.cache_dir, "safety", safety_key, SafetyModel.load)
     pool: ProcessPoolExecutor | None = None
     pending: Future | None = None
     try:
@@ -243,9 +256,10 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
                 clf = TopicClassifier().fit(
                     texts, labels, x, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1)),
                     n_jobs=2 if parallel else None,  # the out-of-fold splits side by side (same results)
-                )
+                ).export()
             steps.close()
             _store_fit(settings.cache_dir, "classifier", clf_key, clf)
+            timings["fit_topic_done"] = time.perf_counter() - t
         else:
             log("topic classifier: unchanged data, reusing the cached fit")
         if pending is not None:
@@ -253,27 +267,33 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
                 safety = pending.result()
                 bar.update(1)
             _store_fit(settings.cache_dir, "safety", safety_key, safety)
+            timings["fit_safety_done"] = time.perf_counter() - t
         elif safety is None:
             steps = tqdm(total=SafetyClassifier().config.folds + 1, desc="fitting safety model", unit="step")
             safety = SafetyClassifier().fit(
                 safety_examples, sx, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1))
-            )
+            ).export()
             steps.close()
             _store_fit(settings.cache_dir, "safety", safety_key, safety)
+            timings["fit_safety_done"] = time.perf_counter() - t
         else:
             log("safety model: unchanged data, reusing the cached fit")
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     timings["fit"] = time.perf_counter() - t
+    timings["index"] = index_seconds
+    log("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
     log(f"safety model: thresholds {safety.thresholds.to_dict()}, held-out folds {safety.report}")
 
     out = settings.model_dir
     out.mkdir(parents=True, exist_ok=True)
-    joblib.dump(clf, out / MODEL_FILE)
-    joblib.dump(safety, out / SAFETY_MODEL_FILE)
+    for old in OLD_MODEL_FILES:
+        (out / old).unlink(missing_ok=True)
+    files = [*clf.save(out), *safety.save(out)]
     index.save(out)
-    manifest = {
+    manifest: dict[str, Any] = {
+        "format": {"version": MODEL_FORMAT, "files": files},
         "embedder": embedder.name,
         "embedder_spec": settings.embedder,
         "data_hash": data_hash(data, articles, settings.embedder, corpus),

@@ -11,24 +11,23 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import joblib
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from bot.config import Settings
 from bot.errors import IndexMismatch, ModelNotBuilt
 from bot.knowledge.overlay import LocalContent, load_local, tenant_view
-from bot.nlu.classifier import TopicClassifier
+from bot.nlu.classifier import TopicModel
 from bot.nlu.entities import EntityExtractor
 from bot.nlu.text import bounded
 from bot.retrieval.articles import Article, load_articles
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
 from bot.safety import SafetyPolicy, assess, safety_chunks
-from bot.safety_model import SafetyClassifier, SafetyThresholds
+from bot.safety_model import SafetyModel, SafetyThresholds
 from bot.tenants import load_tenants
 from bot.topics import TopicContract, load_contract
-from bot.train import MANIFEST_FILE, MODEL_FILE, SAFETY_MODEL_FILE
+from bot.train import MANIFEST_FILE, MODEL_FORMAT
 from bot.triage import TriagePolicy, triage
 from bot.types import ArticleHit, ArticleRef, IntentScore, NLUResult, TriageDecision
 
@@ -69,11 +68,11 @@ class Understanding:
         self,
         contract: TopicContract,
         embedder: Embedder,
-        classifier: TopicClassifier,
+        classifier: TopicModel,
         extractor: EntityExtractor,
         index: ArticleIndex,
         settings: Settings,
-        safety_model: SafetyClassifier | None = None,
+        safety_model: SafetyModel | None = None,
         safety_thresholds: SafetyThresholds | None = None,
     ) -> None:
         self.contract = contract
@@ -152,9 +151,12 @@ class Understanding:
         started = time.perf_counter()
         try:
             manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
-            classifier: TopicClassifier = joblib.load(settings.model_dir / MODEL_FILE)
-            safety_model: SafetyClassifier = joblib.load(settings.model_dir / SAFETY_MODEL_FILE)
-        except (OSError, ValueError) as exc:
+            found = manifest.get("format", {}).get("version")
+            if found != MODEL_FORMAT:
+                raise ValueError(f"model format {found!r}, this version reads {MODEL_FORMAT!r}")
+            classifier = TopicModel.load(settings.model_dir)
+            safety_model = SafetyModel.load(settings.model_dir)
+        except (OSError, ValueError, KeyError) as exc:
             raise ModelNotBuilt(f"no trained model in {settings.model_dir}: run `python -m bot train` ({exc})") from None
         if manifest["embedder_spec"] != settings.embedder:
             raise IndexMismatch(

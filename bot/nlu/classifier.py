@@ -18,54 +18,63 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
+from bot.nlu.lexical import TfidfFeatures, export_linear, sigmoid, softmax, sparse_scores
+from bot.nlu.pipeline import CompactLemmas, _hash, danish_lemmas
 from bot.nlu.text import ascii_fold, lexical_form, words
 from bot.topics import OUT_OF_SCOPE
 
+# The served model: arrays in an .npz, vocabularies and settings in a JSON file next to it.
+MODEL_ARRAYS, MODEL_JSON = "classifier.npz", "classifier.json"
 
-class _Vocabulary:
+
+class KnownWords:
     """Word forms known to the Danish lemma table (shared with the entity pipeline, so it is
-    loaded once) plus the small English lookup tables: "is this language at all?". English counts,
-    since expats write in English."""
+    loaded once) plus its lemmas and the small English lookup tables: "is this language at all?".
+    English counts, since expats write in English. The lemmas and English words are kept as sorted
+    64-bit hashes (about 1.4 MB, built at training and saved with the model) rather than Python
+    sets of strings (about 17 MB per process)."""
 
-    def __init__(self) -> None:
-        from bot.nlu.pipeline import danish_lemmas
+    def __init__(self, hashes: np.ndarray, danish: CompactLemmas | None = None) -> None:
+        self.hashes = np.asarray(hashes, np.uint64)
+        self.danish = danish or danish_lemmas()
 
-        self._da = danish_lemmas()
-        self._lemmas = frozenset(self._da.lemmas)
-        extra: set[str] = set()
+    @classmethod
+    def build(cls) -> KnownWords:
+        da = danish_lemmas()
+        known: set[str] = set(da.lemmas)
         root = resources.files("spacy_lookups_data").joinpath("data")
         for name in ("da_lexeme_norm.json.gz", "en_lemma_lookup.json.gz", "en_lexeme_norm.json.gz"):
             data = json.loads(gzip.decompress(root.joinpath(name).read_bytes()))
-            extra.update(k.lower() for k in data)
-            extra.update(str(v).lower() for v in data.values())
-        self._extra = frozenset(extra)
+            known.update(k.lower() for k in data)
+            known.update(str(v).lower() for v in data.values())
+        hashes = np.unique(np.fromiter((_hash(w) for w in known), np.uint64, len(known)))
+        return cls(hashes, da)
 
     def __contains__(self, word: object) -> bool:
-        return isinstance(word, str) and (
-            word in self._lemmas or word in self._extra or self._da.get(word) is not None
-        )
+        if not isinstance(word, str):
+            return False
+        h = np.uint64(_hash(word))
+        i = int(np.searchsorted(self.hashes, h))
+        return (i < len(self.hashes) and self.hashes[i] == h) or self.danish.get(word) is not None
 
 
 @lru_cache(maxsize=1)
-def danish_vocabulary() -> _Vocabulary:
-    return _Vocabulary()
+def danish_vocabulary() -> KnownWords:
+    return KnownWords.build()
 
 
-def vocabulary_coverage(text: str, extra: frozenset[str] = frozenset()) -> float:
+def vocabulary_coverage(text: str, extra: frozenset[str] = frozenset(), vocab: KnownWords | None = None) -> float:
     ws = [w for w in words(text) if not w.isdigit()]
     if not ws:
         return 0.0
-    vocab = danish_vocabulary()
-    return sum(1 for w in ws if w in vocab or w in extra) / len(ws)
+    known = vocab if vocab is not None else danish_vocabulary()
+    return sum(1 for w in ws if w in extra or w in known) / len(ws)
 
 
 @dataclass
@@ -73,7 +82,9 @@ class ClassifierConfig:
     c_embedding: float = 8.0
     c_lexical: float = 8.0
     lexical_weight: float = 0.35  # weight of the lexical model's log-probabilities in the fusion
-    folds: int = 5
+    # Out-of-fold predictions only train the out-of-scope calibrator and the answer threshold; 3
+    # folds keep dev and blind figures of 5 and need 40 % less fitting than 5.
+    folds: int = 3
     seed: int = 13
 
 
@@ -94,24 +105,134 @@ def calibrated_threshold(
     return round(threshold, 2)
 
 
+def oos_features(
+    labels: Sequence[str], probs: np.ndarray, novelty_sim: np.ndarray, texts: Sequence[str],
+    train_words: frozenset[str], vocab: KnownWords,
+) -> np.ndarray:
+    """The out-of-scope calibrator's inputs: fused out-of-scope probability, best in-scope
+    probability and margin, novelty, share of known words, length."""
+    oos_idx = list(labels).index(OUT_OF_SCOPE)
+    inscope = np.delete(probs, oos_idx, axis=1)
+    srt = np.sort(inscope, axis=1)
+    cov = np.array([vocabulary_coverage(t, train_words, vocab) for t in texts])
+    n_words = np.array([min(len(words(t)), 30) / 30 for t in texts])
+    return np.column_stack([probs[:, oos_idx], srt[:, -1], srt[:, -1] - srt[:, -2], novelty_sim, cov, n_words])
+
+
+def nearest_inscope(emb: np.ndarray, train_emb: np.ndarray) -> np.ndarray:
+    # (examples x dim) @ (dim x texts) reads the examples row by row: for one or two texts a
+    # matrix-vector product, several times faster than `emb @ train_emb.T`.
+    sims = (train_emb @ emb.T).T
+    # Mean of the 3 nearest: one stray training example should not vouch for a message.
+    k = min(3, sims.shape[1])
+    if k < sims.shape[1]:
+        sims = np.partition(sims, -k, axis=1)
+    return np.sort(sims[:, -k:], axis=1).mean(axis=1)
+
+
+def fuse(p_emb: np.ndarray, p_lex: np.ndarray, lexical_weight: float) -> np.ndarray:
+    w = lexical_weight
+    logp = (1 - w) * np.log(p_emb + 1e-9) + w * np.log(p_lex + 1e-9)
+    logp -= logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def lexical_texts(texts: Sequence[str]) -> tuple[list[str], list[str]]:
+    """What the two lexical vectorisers read: the ASCII-folded text (character n-grams) and its
+    stems (word n-grams)."""
+    return [ascii_fold(t) for t in texts], [lexical_form(t) for t in texts]
+
+
+class TopicModel:
+    """The served topic classifier: the fitted models as plain numpy arrays (`TopicClassifier`
+    fits and exports it). predict() on texts and their embeddings."""
+
+    def __init__(self, *, labels: Sequence[str], answer_threshold: float, lexical_weight: float,
+                 arrays: dict[str, np.ndarray], char: TfidfFeatures, word: TfidfFeatures,
+                 train_words: frozenset[str], known: KnownWords | None = None) -> None:
+        self.labels = list(labels)
+        self.answer_threshold = answer_threshold
+        self.lexical_weight = lexical_weight
+        self.char, self.word = char, word
+        self.train_words = train_words
+        self.known = known or KnownWords(arrays["known_words"])
+        a = arrays
+        self._emb_coef, self._emb_b = a["emb_coef"], a["emb_intercept"]
+        self._lex_coef, self._lex_b = a["lex_coef"], a["lex_intercept"]
+        self._oos_coef, self._oos_b = a["oos_coef"], a["oos_intercept"]
+        self._train_emb = a["train_emb"]
+
+    def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        """Fused probabilities over self.labels, one row per text."""
+        folded, stemmed = lexical_texts(texts)
+        lex = sparse_scores([(self.char, folded), (self.word, stemmed)], self._lex_coef) + self._lex_b
+        emb = np.asarray(embeddings, np.float32) @ self._emb_coef + self._emb_b
+        return fuse(softmax(emb), softmax(lex), self.lexical_weight)
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (probabilities over self.labels, out-of-scope probability) per text."""
+        probs = self.probabilities(texts, embeddings)
+        sim = nearest_inscope(np.asarray(embeddings, np.float32), self._train_emb)
+        feats = oos_features(self.labels, probs, sim, texts, self.train_words, self.known)
+        oos = sigmoid(feats @ self._oos_coef + self._oos_b)[:, 0]
+        return probs, oos
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"emb_coef": self._emb_coef, "emb_intercept": self._emb_b, "lex_coef": self._lex_coef,
+                "lex_intercept": self._lex_b, "oos_coef": self._oos_coef, "oos_intercept": self._oos_b,
+                "train_emb": self._train_emb, "known_words": self.known.hashes,
+                "char_idf": self.char.idf, "word_idf": self.word.idf}
+
+    def save(self, directory: Path) -> list[str]:
+        """Writes classifier.npz and classifier.json; returns their names."""
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / MODEL_ARRAYS, **self.arrays())
+        meta = {"labels": self.labels, "answer_threshold": self.answer_threshold,
+                "lexical_weight": self.lexical_weight, "char": self.char.to_json(), "word": self.word.to_json(),
+                "train_words": sorted(self.train_words),
+                # The forms of the Danish lemma table are read at run time from the table the
+                # entity pipeline loads; the rest of the known words are hashed into the .npz.
+                "known_words": {"spacy_lookups_data": metadata.version("spacy-lookups-data"),
+                                "hashes": int(self.known.hashes.size)}}
+        (directory / MODEL_JSON).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
+        return [MODEL_ARRAYS, MODEL_JSON]
+
+    @classmethod
+    def load(cls, directory: Path, danish: CompactLemmas | None = None) -> TopicModel:
+        """The model saved in `directory`; `danish` is the Danish lemma table (default: the one
+        the entity pipeline shares)."""
+        meta = json.loads((directory / MODEL_JSON).read_text(encoding="utf-8"))
+        with np.load(directory / MODEL_ARRAYS, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        return cls(labels=meta["labels"], answer_threshold=float(meta["answer_threshold"]),
+                   lexical_weight=float(meta["lexical_weight"]), arrays=arrays,
+                   char=TfidfFeatures.from_json(meta["char"], arrays["char_idf"]),
+                   word=TfidfFeatures.from_json(meta["word"], arrays["word_idf"]),
+                   train_words=frozenset(meta["train_words"]), known=KnownWords(arrays["known_words"], danish))
+
+
 class TopicClassifier:
-    """fit() on (texts, labels, embeddings); predict() on one embedding + text."""
+    """fit() on (texts, labels, embeddings) with scikit-learn (imported only here, for training);
+    export() gives the served `TopicModel`."""
 
     def __init__(self, config: ClassifierConfig | None = None) -> None:
         self.config = config or ClassifierConfig()
         self.labels: list[str] = []
-        self._emb_lr: LogisticRegression | None = None
-        self._lex_lr: LogisticRegression | None = None
-        self._char: TfidfVectorizer | None = None
-        self._word: TfidfVectorizer | None = None
+        self._emb_lr: Any = None
+        self._lex_lr: Any = None
+        self._char: Any = None
+        self._word: Any = None
         self._train_emb: np.ndarray | None = None  # in-scope training embeddings, for novelty
-        self._train_labels: np.ndarray | None = None
-        self._oos_lr: LogisticRegression | None = None
+        self._oos_lr: Any = None
         self._vocab: frozenset[str] = frozenset()
         self.answer_threshold = 0.45
 
     # -- features -----------------------------------------------------------------------------
-    def _lex_fit(self, texts: Sequence[str]) -> sparse.csr_matrix:
+    def _lex_fit(self, texts: Sequence[str]) -> Any:
+        from scipy import sparse
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         # float32 features to match the float32 coefficients: mixed dtypes make scikit-learn
         # upcast a copy of the coefficient matrix on every prediction.
         self._char = TfidfVectorizer(
@@ -120,35 +241,17 @@ class TopicClassifier:
         self._word = TfidfVectorizer(
             analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+", dtype=np.float32
         )
-        folded = [ascii_fold(t) for t in texts]
-        stemmed = [lexical_form(t) for t in texts]
+        folded, stemmed = lexical_texts(texts)
         return sparse.hstack([self._char.fit_transform(folded), self._word.fit_transform(stemmed)]).tocsr()
 
-    def _lex(self, texts: Sequence[str]) -> sparse.csr_matrix:
-        folded = [ascii_fold(t) for t in texts]
-        stemmed = [lexical_form(t) for t in texts]
+    def _lex(self, texts: Sequence[str]) -> Any:
+        from scipy import sparse
+
+        folded, stemmed = lexical_texts(texts)
         return sparse.hstack([self._char.transform(folded), self._word.transform(stemmed)]).tocsr()
 
-    def _fused(self, emb: np.ndarray, lex: sparse.csr_matrix, emb_lr, lex_lr) -> np.ndarray:
-        w = self.config.lexical_weight
-        logp = (1 - w) * np.log(emb_lr.predict_proba(emb) + 1e-9) + w * np.log(lex_lr.predict_proba(lex) + 1e-9)
-        logp -= logp.max(axis=1, keepdims=True)
-        p = np.exp(logp)
-        return p / p.sum(axis=1, keepdims=True)
-
-    def _oos_features(self, probs: np.ndarray, novelty_sim: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        oos_idx = self.labels.index(OUT_OF_SCOPE)
-        inscope = np.delete(probs, oos_idx, axis=1)
-        srt = np.sort(inscope, axis=1)
-        cov = np.array([vocabulary_coverage(t, self._vocab) for t in texts])
-        n_words = np.array([min(len(words(t)), 30) / 30 for t in texts])
-        return np.column_stack([probs[:, oos_idx], srt[:, -1], srt[:, -1] - srt[:, -2], novelty_sim, cov, n_words])
-
-    def _nearest_inscope(self, emb: np.ndarray, train_emb: np.ndarray) -> np.ndarray:
-        sims = emb @ train_emb.T
-        # Mean of the 3 nearest: one stray training example should not vouch for a message.
-        k = min(3, sims.shape[1])
-        return np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+    def _fused(self, emb: np.ndarray, lex: Any, emb_lr: Any, lex_lr: Any) -> np.ndarray:
+        return fuse(emb_lr.predict_proba(emb), lex_lr.predict_proba(lex), self.config.lexical_weight)
 
     # -- training -----------------------------------------------------------------------------
     def fit(
@@ -158,62 +261,91 @@ class TopicClassifier:
         embeddings: np.ndarray,
         progress: Callable[[str], None] = lambda _: None,
         n_jobs: int | None = None,
+        known: KnownWords | None = None,
     ) -> TopicClassifier:
+        from joblib import Parallel, delayed
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
         cfg = self.config
         y = np.asarray(labels)
         self.labels = sorted(set(labels))
         if OUT_OF_SCOPE not in self.labels:
             raise ValueError(f"training data needs examples of {OUT_OF_SCOPE!r} for out-of-scope calibration")
         self._vocab = frozenset(w for t in texts for w in words(t))
+        self._known = known or danish_vocabulary()
         inscope_mask = y != OUT_OF_SCOPE
 
         # Out-of-fold predictions train the out-of-scope calibrator on messages it has not seen.
-        # The folds are independent fits: `n_jobs` processes run them side by side (same results).
+        # The final fit and the folds are independent: `n_jobs` processes run them side by side,
+        # the final (largest) one first (same results as one after the other).
         oof = np.zeros((len(texts), len(self.labels)))
         oof_sim = np.zeros(len(texts))
         skf = StratifiedKFold(n_splits=cfg.folds, shuffle=True, random_state=cfg.seed)
         splits = list(skf.split(embeddings, y))
-        folds = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_fold)(cfg, self.labels, list(texts), y, embeddings, inscope_mask, tr, te) for tr, te in splits
+        everything = np.arange(len(texts))
+        jobs = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_fold)(cfg, self.labels, list(texts), y, embeddings, inscope_mask, tr, te)
+            for tr, te in [(everything, everything[:0]), *splits]
         )
-        for i, (te, probs, sim) in enumerate(folds, 1):
+        final = next(jobs)
+        progress("final model")
+        for i, (te, probs, sim, _) in enumerate(jobs, 1):
             progress(f"fold {i}/{cfg.folds}")
             oof[te], oof_sim[te] = probs, sim
         self.answer_threshold = calibrated_threshold(oof, y, self.labels)
-        progress("final model")
-        lex_all = self._lex_fit(texts)
-        self._emb_lr = self._new_lr(cfg.c_embedding).fit(embeddings, y)
-        self._lex_lr = self._new_lr(cfg.c_lexical).fit(lex_all, y)
+        self._char, self._word, self._emb_lr, self._lex_lr = final[3]
         # float32 halves the largest array of the model (classes x n-gram features); the
         # probabilities change in the 7th decimal.
         self._lex_lr.coef_ = self._lex_lr.coef_.astype(np.float32)
         self._train_emb = embeddings[inscope_mask]
-        self._train_labels = y[inscope_mask]
-        feats = self._oos_features(oof, oof_sim, texts)
+        feats = oos_features(self.labels, oof, oof_sim, texts, self._vocab, self._known)
         self._oos_lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(feats, ~inscope_mask)
         return self
 
     @staticmethod
-    def _new_lr(c: float) -> LogisticRegression:
+    def _new_lr(c: float) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
         return LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
 
-    # -- inference ----------------------------------------------------------------------------
+    # -- export and reference inference ---------------------------------------------------------
+    def export(self) -> TopicModel:
+        """The fitted models as arrays for serving (same probabilities, no scikit-learn)."""
+        for lr in (self._emb_lr, self._lex_lr):
+            if list(lr.classes_) != self.labels:
+                raise ValueError("classifier classes are not in label order")
+        emb_coef, emb_b = export_linear(self._emb_lr)
+        lex_coef, lex_b = export_linear(self._lex_lr)
+        oos_coef, oos_b = export_linear(self._oos_lr)
+        assert self._train_emb is not None
+        arrays = {"emb_coef": emb_coef, "emb_intercept": emb_b, "lex_coef": lex_coef, "lex_intercept": lex_b,
+                  "oos_coef": oos_coef, "oos_intercept": oos_b, "train_emb": np.asarray(self._train_emb, np.float32)}
+        return TopicModel(labels=self.labels, answer_threshold=self.answer_threshold,
+                          lexical_weight=self.config.lexical_weight, arrays=arrays,
+                          char=TfidfFeatures.from_sklearn(self._char), word=TfidfFeatures.from_sklearn(self._word),
+                          train_words=self._vocab, known=self._known)
+
     def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (probabilities over self.labels, out-of-scope probability) per text."""
+        """scikit-learn's own predictions (the reference the exported model is checked against)."""
         probs = self._fused(embeddings, self._lex(texts), self._emb_lr, self._lex_lr)
-        sim = self._nearest_inscope(embeddings, self._train_emb)
-        oos = self._oos_lr.predict_proba(self._oos_features(probs, sim, texts))[:, 1]
+        assert self._train_emb is not None
+        sim = nearest_inscope(embeddings, self._train_emb)
+        feats = oos_features(self.labels, probs, sim, texts, self._vocab, self._known)
+        oos = self._oos_lr.predict_proba(feats)[:, 1]
         return probs, oos
 
 
 def _fold(cfg: ClassifierConfig, labels: list[str], texts: list[str], y: np.ndarray, embeddings: np.ndarray,
-          inscope_mask: np.ndarray, tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One out-of-fold split on its own classifier (its own vectorisers): the held-out rows, their
-    fused probabilities and their novelty similarity."""
+          inscope_mask: np.ndarray, tr: np.ndarray, te: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """One fit on the rows `tr` with its own vectorisers: the held-out rows `te`, their fused
+    probabilities and novelty similarity, and the fitted (vectorisers, models)."""
     clf = TopicClassifier(cfg)
     clf.labels = labels
     lex_tr = clf._lex_fit([texts[j] for j in tr])
     emb_lr = clf._new_lr(cfg.c_embedding).fit(embeddings[tr], y[tr])
     lex_lr = clf._new_lr(cfg.c_lexical).fit(lex_tr, y[tr])
+    if not len(te):  # the final model: send the fitted parts back (a fold's are not needed)
+        return te, np.zeros((0, len(labels))), np.zeros(0), (clf._char, clf._word, emb_lr, lex_lr)
     probs = clf._fused(embeddings[te], clf._lex([texts[j] for j in te]), emb_lr, lex_lr)
-    return te, probs, clf._nearest_inscope(embeddings[te], embeddings[tr[inscope_mask[tr]]])
+    return te, probs, nearest_inscope(embeddings[te], embeddings[tr[inscope_mask[tr]]]), None

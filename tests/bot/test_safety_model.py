@@ -157,3 +157,25 @@ def test_safety_model_fits_and_separates_a_small_corpus() -> None:
     assert set(scores) == set(LABELS) and scores[ACUTE] >= clf.thresholds.acute
     assert 0.05 <= clf.thresholds.acute <= 0.5 and 0.05 <= clf.thresholds.sensitive <= 0.5
     assert clf.report["acute"] == 2 * len(PLACES) and clf.report["oof_acute_recall"] >= 0.97 - 1e-9
+
+
+ODD_TEXTS = ["", " ", "ﷺ" * 8, "Ã¦Ã¸Ã¥", "İstanbul ǅ ß ﬁ", "hej\u00a0med\u2003dig", "😀 🚒 brand!!!",
+             "det brænder " * 300, "x" * 4000, "\x00\x01", "det braender i koekkenet", "der VAR en brand i går"]
+
+
+def test_safety_model_served_model_equals_scikit_learn(tmp_path) -> None:
+    from bot.safety_model import SafetyModel
+
+    corpus = _small_corpus()
+    clf = SafetyClassifier(SafetyConfig(folds=3)).fit(corpus, _fake_embeddings([e.text for e in corpus]))
+    texts = ODD_TEXTS + [e.text.replace("i ", "ved ") for e in corpus]
+    emb = _fake_embeddings(texts)
+    ref = clf.predict(texts, emb)
+    served = clf.export()
+    served.save(tmp_path)
+    loaded = SafetyModel.load(tmp_path)
+    for model in (served, loaded):
+        assert np.abs(model.predict(texts, emb) - ref).max() < 1e-5
+        assert model.thresholds == clf.thresholds and model.report == clf.report
+    one = loaded.scores(texts[7:8], emb[7:8])[0]
+    assert one == pytest.approx(dict(zip(LABELS, ref[7].tolist(), strict=True)), abs=1e-5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,21 @@ from bot.retrieval.embedder import LexicalEmbedder
 from bot.train import _cached_fit, _store_fit, embed_cached, fit_key
 
 pytestmark = pytest.mark.unit
+
+
+@dataclass(frozen=True)
+class SavedText:
+    """A model that saves itself as one file, as the served models do with theirs."""
+
+    text: str
+
+    def save(self, directory: Path) -> list[str]:
+        (directory / "model.txt").write_text(self.text, encoding="utf-8")
+        return ["model.txt"]
+
+    @classmethod
+    def load(cls, directory: Path) -> SavedText:
+        return cls((directory / "model.txt").read_text(encoding="utf-8"))
 
 
 class CountingEmbedder:
@@ -57,7 +73,15 @@ def test_train_fit_key_follows_texts_labels_and_config(tmp_path: Path) -> None:
     assert base != fit_key("k", "e", ["a", "b"], ["x", "x"], {"c": 1}, ("bot.nlu.text",))
     assert base != fit_key("k", "e", ["a", "b"], ["x", "y"], {"c": 2}, ("bot.nlu.text",))
     assert base != fit_key("k", "e2", ["a", "b"], ["x", "y"], {"c": 1}, ("bot.nlu.text",))
-    _store_fit(tmp_path, "k", base, {"model": 1})
-    assert _cached_fit(tmp_path, "k", base) == {"model": 1}
-    _store_fit(tmp_path, "k", "other", {"model": 2})
-    assert _cached_fit(tmp_path, "k", base) is None  # one entry per kind
+    _store_fit(tmp_path, "k", base, SavedText("model 1"))
+    assert _cached_fit(tmp_path, "k", base, SavedText.load) == SavedText("model 1")
+    _store_fit(tmp_path, "k", "other", SavedText("model 2"))
+    assert _cached_fit(tmp_path, "k", base, SavedText.load) is None  # one entry per kind
+    assert _cached_fit(tmp_path, "k", "other", SavedText.load) == SavedText("model 2")
+    assert [p.name for p in (tmp_path / "fits").iterdir()] == ["k.other"]
+
+
+def test_train_fit_cache_refits_a_damaged_entry(tmp_path: Path) -> None:
+    _store_fit(tmp_path, "k", "key", SavedText("model"))
+    (tmp_path / "fits" / "k.key" / "model.txt").unlink()
+    assert _cached_fit(tmp_path, "k", "key", SavedText.load) is None

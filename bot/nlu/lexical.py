@@ -1,0 +1,172 @@
+"""TF-IDF n-gram features and linear scores in plain numpy, for serving.
+
+The lexical models are fitted with scikit-learn (`TfidfVectorizer`, `LogisticRegression`) and
+exported to arrays and a vocabulary; serving computes exactly the same transform and scores here.
+A serving process then needs neither scikit-learn nor scipy (about 75 MB of memory per process),
+and one message costs a dict lookup per n-gram and a gather-sum over coefficient rows instead of
+scikit-learn's input checks and a sparse matrix product.
+
+The n-gram analysers follow scikit-learn's `char_wb` and `word` analysers line by line, lower-casing
+included; `tests/bot/nlu/test_lexical.py` checks the equality on odd and ordinary texts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_WHITE_SPACES = re.compile(r"\s\s+")
+ANALYZERS = ("char_wb", "word")
+
+
+def char_wb_ngrams(text: str, lo: int, hi: int) -> list[str]:
+    """Character n-grams inside word boundaries, each word padded with one space either side."""
+    text = _WHITE_SPACES.sub(" ", text.lower())
+    out: list[str] = []
+    add = out.append
+    for w in text.split():
+        w = " " + w + " "
+        w_len = len(w)
+        for n in range(lo, hi + 1):
+            offset = 0
+            add(w[offset : offset + n])
+            while offset + n < w_len:
+                offset += 1
+                add(w[offset : offset + n])
+            if offset == 0:  # a word shorter than n counts once, as scikit-learn does
+                break
+    return out
+
+
+def word_ngrams(text: str, lo: int, hi: int, pattern: re.Pattern[str]) -> list[str]:
+    """Word n-grams of the tokens `pattern` finds in the lower-cased text."""
+    tokens = pattern.findall(text.lower())
+    if hi == 1:
+        return tokens if lo == 1 else []
+    out = list(tokens) if lo == 1 else []
+    n_tokens = len(tokens)
+    for n in range(max(lo, 2), min(hi + 1, n_tokens + 1)):
+        for i in range(n_tokens - n + 1):
+            out.append(" ".join(tokens[i : i + n]))
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class TfidfFeatures:
+    """One fitted tf-idf vectoriser: n-gram -> column, idf per column. `row()` gives the
+    l2-normalised tf-idf values of one text as (columns, values)."""
+
+    analyzer: str
+    ngram_range: tuple[int, int]
+    vocabulary: dict[str, int]
+    idf: np.ndarray  # float32, one per column
+    sublinear_tf: bool
+    token_pattern: str = ""
+
+    def __post_init__(self) -> None:
+        if self.analyzer not in ANALYZERS:
+            raise ValueError(f"analyzer {self.analyzer!r} is not one of {ANALYZERS}")
+        object.__setattr__(self, "_pattern", re.compile(self.token_pattern) if self.analyzer == "word" else None)
+
+    @property
+    def size(self) -> int:
+        return len(self.idf)
+
+    def terms(self, text: str) -> list[str]:
+        lo, hi = self.ngram_range
+        if self.analyzer == "char_wb":
+            return char_wb_ngrams(text, lo, hi)
+        pattern: re.Pattern[str] = self._pattern  # type: ignore[attr-defined]
+        return word_ngrams(text, lo, hi, pattern)
+
+    def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        get = self.vocabulary.get
+        counts: Counter[int] = Counter()
+        for term, n in Counter(self.terms(text)).items():
+            j = get(term)
+            if j is not None:
+                counts[j] += n
+        if not counts:
+            return np.zeros(0, np.intp), np.zeros(0, np.float32)
+        cols = np.fromiter(counts.keys(), np.intp, len(counts))
+        tf = np.fromiter(counts.values(), np.float32, len(counts))
+        if self.sublinear_tf:
+            tf = np.log(tf) + np.float32(1.0)
+        vals = tf * self.idf[cols]
+        norm = np.sqrt(np.dot(vals.astype(np.float64), vals.astype(np.float64)))
+        if norm > 0:
+            vals = (vals / norm).astype(np.float32)
+        return cols, vals
+
+    # -- export ---------------------------------------------------------------------------------
+    @classmethod
+    def from_sklearn(cls, vec: Any) -> TfidfFeatures:
+        """The fitted `TfidfVectorizer` as plain data; refuses options this module does not compute."""
+        expected = {"lowercase": True, "strip_accents": None, "preprocessor": None, "tokenizer": None,
+                    "stop_words": None, "norm": "l2", "use_idf": True, "binary": False, "input": "content"}
+        odd = {k: getattr(vec, k) for k, v in expected.items() if getattr(vec, k) != v}
+        if odd or vec.analyzer not in ANALYZERS:
+            raise ValueError(f"cannot export a vectoriser with {odd or {'analyzer': vec.analyzer}}")
+        vocab = {str(k): int(v) for k, v in vec.vocabulary_.items()}
+        return cls(vec.analyzer, tuple(vec.ngram_range), vocab, np.asarray(vec.idf_, np.float32),
+                   bool(vec.sublinear_tf), vec.token_pattern if vec.analyzer == "word" else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """The vocabulary as a list in column order (the idf goes into the .npz next to it)."""
+        terms = [""] * len(self.vocabulary)
+        for term, j in self.vocabulary.items():
+            terms[j] = term
+        return {"analyzer": self.analyzer, "ngram_range": list(self.ngram_range), "sublinear_tf": self.sublinear_tf,
+                "token_pattern": self.token_pattern, "terms": terms}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], idf: np.ndarray) -> TfidfFeatures:
+        terms = raw["terms"]
+        if len(terms) != len(idf):
+            raise ValueError(f"vocabulary of {len(terms)} terms but {len(idf)} idf values")
+        lo, hi = raw["ngram_range"]
+        return cls(raw["analyzer"], (int(lo), int(hi)), {t: j for j, t in enumerate(terms)},
+                   np.asarray(idf, np.float32), bool(raw["sublinear_tf"]), raw.get("token_pattern", ""))
+
+
+def sparse_scores(
+    blocks: Sequence[tuple[TfidfFeatures, Sequence[str]]], weights: np.ndarray, offset: int = 0
+) -> np.ndarray:
+    """Linear scores of the concatenated tf-idf blocks, one row per text: for each text, the
+    coefficient rows of its columns (`weights` is columns x classes, the blocks' columns in order
+    from `offset`) weighted by its tf-idf values and summed."""
+    n = len(blocks[0][1])
+    out = np.zeros((n, weights.shape[1]), np.float64)
+    start = offset
+    for features, texts in blocks:
+        for i, text in enumerate(texts):
+            cols, vals = features.row(text)
+            if cols.size:
+                out[i] += vals.astype(np.float64) @ weights[cols + start].astype(np.float64)
+        start += features.size
+    return out
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    z = scores - scores.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sigmoid(scores: np.ndarray) -> np.ndarray:
+    """1 / (1 + exp(-x)) without overflow for large negative scores."""
+    return np.exp(-np.logaddexp(0.0, -scores))
+
+
+def export_linear(lr: Any) -> tuple[np.ndarray, np.ndarray]:
+    """A fitted `LogisticRegression` as (coefficients columns x classes, intercepts), in the dtype
+    it was fitted or cast to. A binary model has one column (use `sigmoid`), others one per class
+    (`softmax`, the multinomial model)."""
+    if getattr(lr, "multi_class", "deprecated") not in ("deprecated", "auto", "multinomial"):
+        raise ValueError(f"cannot export a one-vs-rest model ({lr.multi_class!r})")
+    return np.ascontiguousarray(np.asarray(lr.coef_).T), np.asarray(lr.intercept_, np.float64)
