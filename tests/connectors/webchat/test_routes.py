@@ -84,8 +84,18 @@ def test_history_of_unknown_session_is_empty(client):
         "session": None, "messages": []}
 
 
+def _clarifying(client):
+    """A reply that asks which kind of application is meant. Vague by meaning; which of these
+    wordings the model still finds too vague depends on the training data, so try a few."""
+    for text in ("ansøgning", "hjælp til ansøgning", "jeg vil søge om noget", "ansøge"):
+        body = post(client, text).json()
+        if body["messages"][-1]["action"] == "clarify":
+            return body
+    pytest.fail("none of the vague messages made the bot ask which kind is meant")
+
+
 def test_button_payload_is_shown_as_its_title(client):
-    clarify = post(client, "ansøgning").json()  # ambiguous by meaning: several kinds of application
+    clarify = _clarifying(client)
     sid = clarify["session"]
     buttons = clarify["messages"][-1]["buttons"]
     assert clarify["messages"][-1]["action"] == "clarify" and len(buttons) >= 2
