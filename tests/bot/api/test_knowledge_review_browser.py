@@ -52,7 +52,9 @@ def test_the_reports_page_lists_the_tenants_stale_articles(browser, serve, setti
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, rows))
     listed = {r.get_attribute("data-article"): r for r in browser.find_elements(By.CSS_SELECTOR, rows)}
     local_rows = sorted(k for k in listed if k.startswith("local:"))
-    assert local_rows == ["local:boern_pladsanvisning", "local:borgerservice_flytning", "local:borgerservice_pas"]
+    assert local_rows == ["local:boern_pladsanvisning", "local:boligstoette_indskudslaan", "local:borgerservice_flytning",
+                          "local:borgerservice_pas", "local:sundhed_hjaelpemidler", "local:sundhed_plejebolig",
+                          "local:sundhed_visitation_hjemmehjaelp"]  # fmt: skip
     pas = listed["local:borgerservice_pas"]
     cells = [c.text for c in pas.find_elements(By.TAG_NAME, "td")]
     assert cells[1:] == ["Kun vores kommune", "Rødovre Kommune – Borgerservice og Folkeregisteret", "6. dec. 2026",
