@@ -153,9 +153,13 @@ class SafetyThresholds:
     chunk_factor: float = 1.0
     chunk_not_now_factor: float = 3.0
     # The acute bar never goes below this, whatever the folds say: the out-of-fold fit alone
-    # (about 0.20) raised 6-7 % false alarms on harmless messages with alarm words in a blind
-    # read, 0.30 kept every emergency there at 2.4 % (0.35: 1.2 %; 0.45 lost one).
-    acute_floor: float = 0.30
+    # (about 0.20) raised 6-7 % false alarms on harmless messages with alarm words. Chosen on
+    # blind sets A-F together (all tuning material by then): every bar from 0.25 to 0.50 kept
+    # all 518 emergencies, 0.60 lost one in C and one in F; on the 463 harmless messages with
+    # alarm words 0.25 and 0.30 raised 6 false alarms, 0.35 raised 4 and higher bars no fewer
+    # (the rest come from the lexicon and the topic classifier). 0.35 is the lowest bar with the
+    # fewest, which leaves the most room for wording the sets do not have.
+    acute_floor: float = 0.35
 
     def in_force(self) -> SafetyThresholds:
         """The thresholds to act on: the fitted ones, with the acute bar at least `acute_floor`."""
