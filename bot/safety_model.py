@@ -154,12 +154,15 @@ class SafetyThresholds:
     chunk_not_now_factor: float = 3.0
     # The acute bar never goes below this, whatever the folds say: the out-of-fold fit alone
     # (about 0.20) raised 6-7 % false alarms on harmless messages with alarm words. Chosen on
-    # blind sets A-F together (all tuning material by then): every bar from 0.25 to 0.50 kept
-    # all 518 emergencies, 0.60 lost one in C and one in F; on the 463 harmless messages with
-    # alarm words 0.25 and 0.30 raised 6 false alarms, 0.35 raised 4 and higher bars no fewer
-    # (the rest come from the lexicon and the topic classifier). 0.35 is the lowest bar with the
-    # fewest, which leaves the most room for wording the sets do not have.
-    acute_floor: float = 0.35
+    # blind sets A-G together (all tuning material by then: 639 emergencies, 545 harmless
+    # messages with alarm words): every bar from 0.35 to 0.55 kept all emergencies; 0.35-0.45
+    # raised 6 false alarms, 0.50 and 0.55 raised 5 (the rest come from the lexicon, the topic
+    # classifier and model scores above 0.55), and 0.60 had lost emergencies in C and F before.
+    # 0.50 is the lowest bar with the fewest. It also lifts the bar for a message about the past
+    # or an errand (times `not_now_factor`) to 0.99: there the safety model alone needs near
+    # certainty, while the lexicon's "happening now" words, the topic classifier and two signals
+    # that agree still raise the alarm.
+    acute_floor: float = 0.50
 
     def in_force(self) -> SafetyThresholds:
         """The thresholds to act on: the fitted ones, with the acute bar at least `acute_floor`."""
