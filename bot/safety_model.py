@@ -158,11 +158,10 @@ class SafetyThresholds:
     # messages with alarm words): every bar from 0.35 to 0.55 kept all emergencies; 0.35-0.45
     # raised 6 false alarms, 0.50 and 0.55 raised 5 (the rest come from the lexicon, the topic
     # classifier and model scores above 0.55), and 0.60 had lost emergencies in C and F before.
-    # 0.50 is the lowest bar with the fewest. It also lifts the bar for a message about the past
-    # or an errand (times `not_now_factor`) to 0.99: there the safety model alone needs near
-    # certainty, while the lexicon's "happening now" words, the topic classifier and two signals
-    # that agree still raise the alarm.
-    acute_floor: float = 0.50
+    # 0.50 would save one false alarm in 545, but a miss costs far more than a polite handoff:
+    # the bar stays at 0.35, the lowest with every emergency kept, so wording none of the sets has
+    # keeps the most room (a message about the past or an errand needs 0.70 from the model alone).
+    acute_floor: float = 0.35
 
     def in_force(self) -> SafetyThresholds:
         """The thresholds to act on: the fitted ones, with the acute bar at least `acute_floor`."""
