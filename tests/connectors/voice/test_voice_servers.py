@@ -144,6 +144,9 @@ def _tenants_file(tmp_path: Path) -> Path:
     for tenant in data["tenants"]:
         tenant["schedule"] = {**always, "public_holidays": False}
         tenant.pop("queue_schedules", None)
+        # Offers here end by Twilio's callbacks, never by the clock: on a busy machine two servers
+        # can take longer than an offer's 30 s between the test's steps.
+        tenant.setdefault("routing", {})["offer_timeout_seconds"] = 600
     path = tmp_path / "tenants.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
