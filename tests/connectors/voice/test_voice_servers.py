@@ -206,6 +206,16 @@ def _dialled(update: Recorded, call_sid: str) -> str:
     return number.text or ""
 
 
+def _take_next(base_url: str, headers: dict[str, str]) -> httpx.Response:
+    """Ask for the next contact as the console does. The other server's router may hold the
+    waiting call at this very moment (a 204 then means "nothing for me yet"), so ask again."""
+    for _ in range(30):
+        taken = httpx.post(base_url + "/agent/api/next", headers=headers, timeout=30)
+        if taken.status_code != 204:
+            break
+    return taken
+
+
 def test_servers_call_is_queued_put_through_to_the_agent_and_closed(cluster):
     c, recorder = cluster
     a, b = c.a, c.b
@@ -221,7 +231,7 @@ def test_servers_call_is_queued_put_through_to_the_agent_and_closed(cluster):
     assert hold[-1].tag == "Redirect"
 
     # Anne takes it, but her phone is not answered: back to the front of the queue.
-    taken = httpx.post(b.base_url + "/agent/api/next", headers=anne, timeout=30)
+    taken = _take_next(b.base_url, anne)
     assert taken.status_code == 200, taken.text
     contact_id = taken.json()["contact"]["id"]
     assert taken.json()["contact"]["channel"] == "voice"
@@ -235,7 +245,7 @@ def test_servers_call_is_queued_put_through_to_the_agent_and_closed(cluster):
     assert _said(c.webhook(a, "/voice/wait", _call(CALL_1)))[0].startswith("Du er nummer 1 i køen.")
 
     # Bo takes it (Anne is paused) and answers.
-    taken = httpx.post(a.base_url + "/agent/api/next", headers=bo, timeout=30)
+    taken = _take_next(a.base_url, bo)
     assert taken.status_code == 200 and taken.json()["contact"]["id"] == contact_id
     assert httpx.post(b.base_url + "/agent/api/next", headers=anne, timeout=30).status_code == 204
     assert [_dialled(r, CALL_1) for r in recorder.requests] == [AGENT_PHONE, BO_PHONE]
