@@ -29,6 +29,7 @@ from bot.crisis_board import route_turn
 from bot.dialogue import decide, is_payload
 from bot.engine import ConversationEngine, QueueStatus
 from bot.engine.turns import FINAL_STATES
+from bot.engine.views import ContactLog
 from bot.errors import ConversationClosed, NeverOpen
 from bot.responses import BotMessage
 from bot.routing import calendar
@@ -69,6 +70,7 @@ class TurnResult:
     handoff: HandoffPacket | None = None
     queue: QueueStatus | None = None  # when the contact waits for a human
     closed: ClosedInfo | None = None  # the handoff went to a closed queue
+    log: ContactLog | None = None  # the contact, messages and events after the turn (None for a repeat)
 
     @property
     def handed_off(self) -> bool:
@@ -104,7 +106,7 @@ def handle_citizen_message(
     if start.duplicate:
         return _replay(engine, contact, inbound, start.before)
     if not start.bot_may_answer:
-        return TurnResult(contact, inbound, False, False, None, None, (), (), queue=start.queue)
+        return TurnResult(contact, inbound, False, False, None, None, (), (), queue=start.queue, log=start.log)
 
     history = [m.text for m in start.before if m.author is Author.CITIZEN and not is_payload(m.text)]
     flagged = flagged_decision(start.events, understanding)
@@ -122,7 +124,7 @@ def handle_citizen_message(
     end = engine.finish_bot_turn(tenant_id, contact.id, [m.text for m in turn.messages], decision, reason, nlu=nlu,
                                  now=now)  # fmt: skip
     return TurnResult(end.contact, inbound, False, True, decision, turn.parsed, end.replies, tuple(turn.messages),
-                      handoff=end.handoff, queue=end.queue, closed=closed)  # fmt: skip
+                      handoff=end.handoff, queue=end.queue, closed=closed, log=end.log)  # fmt: skip
 
 
 # --- small pure helpers -------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """A citizen's turn with the bot in two transactions: the first stores the message and reads what
-the decision needs, the second stores the bot's replies, events and any handoff together.
+the decision needs, the second stores the bot's replies, events and any handoff together. Each
+ends by reading the contact's log as the channel shows it, so rendering the turn needs no third
+transaction.
 
 The message is committed before the bot decides (understanding takes tens of milliseconds of
 CPU and may fail), so nothing the citizen wrote is lost; no transaction is held open while the
@@ -13,13 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from bot.engine.handoff import HandoffMixin
 from bot.engine.lifecycle import LifecycleMixin
 from bot.engine.routing import QueueStatus, RoutingMixin
+from bot.engine.views import ContactLog
 from bot.routing.handoff import HandoffPacket, PacketReason
 from bot.storage import repository as repo
-from bot.storage.models import Channel, ContactState
+from bot.storage.models import Channel, Contact, ContactState
 from bot.storage.repository import ContactView, EventView, MessageView
 from bot.types import NLUResult, TriageDecision
 
@@ -38,6 +42,7 @@ class TurnStart:
     before: tuple[MessageView, ...]  # the contact's messages before this one (all of them for a repeat)
     events: tuple[EventView, ...]  # the contact's events, read when the bot may answer
     queue: QueueStatus | None  # when the contact waits for a human
+    log: ContactLog | None = None  # the contact after the message, when a human owns it (the bot stays silent)
 
     @property
     def bot_may_answer(self) -> bool:
@@ -52,6 +57,7 @@ class TurnEnd:
     replies: tuple[MessageView, ...]
     handoff: HandoffPacket | None
     queue: QueueStatus | None
+    log: ContactLog  # the contact, its messages and events after the turn, read in the same transaction
 
 
 class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
@@ -96,7 +102,8 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
                         events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
                         return TurnStart(ContactView.of(c), inbound, False, before, events, None)
                     queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
-                    return TurnStart(ContactView.of(c), inbound, False, before, (), queue)
+                    log = _log(s, c, (*before, inbound))
+                    return TurnStart(ContactView.of(c), inbound, False, before, (), queue, log)
             except sa_exc.IntegrityError:
                 # Two requests opened the same contact, or stored the same client_message_id, at
                 # once (PostgreSQL): the second try finds what the first one wrote.
@@ -124,4 +131,11 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
             replies = tuple(MessageView.of(self._bot_reply(s, c, t, decision, at)) for t in texts)
             packet = self._handoff(s, c, decision, handoff, at, nlu=nlu) if handoff is not None else None
             queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
-            return TurnEnd(ContactView.of(c), replies, packet, queue)
+            rows = repo.messages(s, tenant_id=tenant_id, contact_id=contact_id)
+            log = _log(s, c, tuple(MessageView.of(m) for m in rows))
+            return TurnEnd(ContactView.of(c), replies, packet, queue, log)
+
+
+def _log(s: Session, c: Contact, messages: tuple[MessageView, ...]) -> ContactLog:
+    events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=c.tenant_id, contact_id=c.id))
+    return ContactLog(ContactView.of(c), messages, events)
