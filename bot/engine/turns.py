@@ -123,8 +123,8 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
         """One write transaction for a turn `look` found the bot may answer: the citizen's
         message (as `begin_citizen_turn` stores it), then the replies and any
         handoff (as `finish_bot_turn`). Writes nothing and returns None when the contact is no
-        longer the bot's or the client_message_id was stored meanwhile: the caller then takes
-        `begin_citizen_turn`."""
+        longer the bot's or the client_message_id was stored meanwhile (the unique constraint
+        refuses it): the caller then takes `begin_citizen_turn`."""
         if look.contact is None or not look.bot_may_answer:
             raise ValueError("answer_citizen_turn needs a look at a contact the bot may answer")
         at = self._now(now)
@@ -135,10 +135,6 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
                 c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
                 if c.state is not ContactState.BOT:
                     return None
-                if client_message_id is not None and repo.find_message(
-                    s, tenant_id=tenant_id, contact_id=contact_id, client_message_id=client_message_id
-                ):
-                    return None
                 c.citizen_name = c.citizen_name or name
                 c.citizen_phone = c.citizen_phone or phone
                 c.citizen_email = c.citizen_email or email
@@ -146,8 +142,9 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
                 end = self._finish(s, c, texts, decision, handoff, at, nlu)
                 return TurnAnswer(inbound, end)
         except sa_exc.IntegrityError:
-            # The same client_message_id stored by another request at once (PostgreSQL): the
-            # careful path finds it and answers as for a repeat.
+            # The same client_message_id was stored since the look (a retry racing the first
+            # request; messages are unique per contact and client_message_id): nothing of this
+            # turn is kept, and the careful path finds the message and answers as for a repeat.
             return None
 
     def begin_citizen_turn(

@@ -284,3 +284,35 @@ def test_conversation_follow_up_is_kept_when_the_bot_fails(engine, understanding
     transcript = engine.transcript(TENANT, first.contact.id)
     assert transcript[-1].text == "Og storskrald?" and transcript[-1].client_message_id == "c10"
     assert engine.contact(TENANT, first.contact.id).state is ContactState.BOT
+
+
+class _RetriedWhileDeciding:
+    """The real understanding; the same message (same client_message_id) arrives again and is
+    stored while it decides, as a retry racing the first request does."""
+
+    def __init__(self, understanding, engine, ref: str, text: str, cmid: str, tenant) -> None:  # type: ignore[no-untyped-def]
+        self._inner, self._engine, self._args, self._tenant = understanding, engine, (ref, text, cmid), tenant
+        self.contract = understanding.contract
+        self.retried = None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
+
+    def parse(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.retried is None:
+            ref, text, cmid = self._args
+            self.retried = handle_citizen_message(self._engine, self._inner, TENANT, Channel.CHAT, ref, text, cmid,
+                                                  tenant=self._tenant)  # fmt: skip
+        return self._inner.parse(*args, **kwargs)
+
+
+def test_conversation_retry_stored_while_the_bot_decides_is_answered_once(engine, understanding, tenant, say):
+    first = say(QUESTION, ref="web-11")
+    racing = _RetriedWhileDeciding(understanding, engine, "web-11", "Og storskrald?", "c11", tenant)
+    turn = handle_citizen_message(engine, racing, TENANT, Channel.CHAT, "web-11", "Og storskrald?", "c11",
+                                  tenant=tenant)  # fmt: skip
+    assert racing.retried is not None and racing.retried.bot_answered
+    assert turn.duplicate and turn.inbound.id == racing.retried.inbound.id
+    assert [r.id for r in turn.replies] == [r.id for r in racing.retried.replies]
+    texts = [m.text for m in engine.transcript(TENANT, first.contact.id)]
+    assert texts.count("Og storskrald?") == 1
