@@ -2,19 +2,23 @@
 keeps its own copy of conversation state or business rules; once a human takes over, the bot is
 silent).
 
-`handle_citizen_message` does, in this order, in two database transactions:
+`handle_citizen_message` does, for a contact the bot owns, one read and one write transaction:
 
-1. (first transaction, `engine.begin_citizen_turn`) opens (or finds) the contact for (tenant,
-   channel, external_ref), stores the citizen's message, committed before anything else can
-   fail, and reads what the decision needs; when a human owns the contact the bot says nothing
-   and the message waits for the agent (the result carries the queue status);
-2. otherwise runs one bot turn (`bot.dialogue.decide`, no transaction open) with the state the
-   first transaction read: the citizen's recent messages as safety history, the contact's last
-   topic and any earlier safety decision (from the BOT_REPLIED events);
-3. (second transaction, `engine.finish_bot_turn`) stores the bot's reply with its decision and,
-   when the decision needs a human, the handoff with the reason, or `out_of_hours` when the
-   queue is closed (the result then says when it opens, from the tenant's schedule, so the
-   channel can offer a message or a callback).
+1. (read, `engine.look_before_turn`) finds the contact for (tenant, channel, external_ref) and
+   reads what the decision needs: the citizen's recent messages as safety history, the contact's
+   last topic and any earlier safety decision (from the BOT_REPLIED events);
+2. runs one bot turn (`bot.dialogue.decide`, no transaction open); if that fails, the message is
+   stored on its own before the error goes on, so nothing the citizen wrote is lost;
+3. (write, `engine.answer_citizen_turn`) stores the citizen's message, the bot's reply with its
+   decision and, when the decision needs a human, the handoff with the reason, or `out_of_hours`
+   when the queue is closed (the result then says when it opens, from the tenant's schedule, so
+   the channel can offer a message or a callback).
+
+A new contact, one a human owns (the bot says nothing and the message waits for the agent, the
+result carries the queue status), a repeated client_message_id, or a contact that changed while
+the bot decided (the write in 3 then stores nothing) take the careful path in two writes:
+`engine.begin_citizen_turn` stores the message first, committed before anything else can fail,
+and reads what the decision needs; `engine.finish_bot_turn` stores the reply and any handoff.
 
 Nothing here knows a channel's wire format; channels turn `TurnResult` into JSON, TwiML or mail.
 """
@@ -26,9 +30,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.crisis_board import route_turn
-from bot.dialogue import decide, is_payload
+from bot.dialogue import Turn, decide, is_payload
 from bot.engine import ConversationEngine, QueueStatus
-from bot.engine.turns import FINAL_STATES
+from bot.engine.turns import FINAL_STATES, TurnEnd
+from bot.engine.views import ContactLog
 from bot.errors import ConversationClosed, NeverOpen
 from bot.responses import BotMessage
 from bot.routing import calendar
@@ -36,7 +41,7 @@ from bot.routing.handoff import HandoffPacket, PacketReason
 from bot.storage.models import Author, Channel, ContactState, Direction, EventKind
 from bot.storage.repository import ContactView, EventView, MessageView
 from bot.tenants import Tenant
-from bot.types import Action, HandoffReason, TriageDecision
+from bot.types import Action, HandoffReason, NLUResult, TriageDecision
 from bot.understanding import Parsed, Understanding
 
 __all__ = [
@@ -69,6 +74,7 @@ class TurnResult:
     handoff: HandoffPacket | None = None
     queue: QueueStatus | None = None  # when the contact waits for a human
     closed: ClosedInfo | None = None  # the handoff went to a closed queue
+    log: ContactLog | None = None  # the contact, messages and events after the turn (None for a repeat)
 
     @property
     def handed_off(self) -> bool:
@@ -93,6 +99,23 @@ def handle_citizen_message(
     """One citizen message through the engine (see the module docstring). `tenant` (from
     bot.tenants) supplies the opening hours; without it the engine's queue schedule is used.
     Raises `ConversationClosed` for a contact that was closed or abandoned."""
+    look = engine.look_before_turn(tenant_id, channel, external_ref, client_message_id)
+    if look.bot_may_answer and look.contact is not None:
+        try:
+            plan = _plan(engine, understanding, tenant_id, text, look.contact, look.before, look.events, tenant, now)
+        except Exception:
+            # Deciding failed: the citizen's message is kept all the same, then the error goes on.
+            engine.begin_citizen_turn(tenant_id, channel, external_ref, text, client_message_id, name=name,
+                                      phone=phone, email=email, now=now)  # fmt: skip
+            raise
+        answer = engine.answer_citizen_turn(
+            look, text, client_message_id, [m.text for m in plan.turn.messages], plan.turn.decision, plan.reason,
+            nlu=plan.nlu, name=name, phone=phone, email=email, now=now,
+        )  # fmt: skip
+        if answer is not None:
+            return _answered(plan, answer.inbound, answer.end)
+    # The careful path: a new contact, one a human owns, a repeat, or a contact that changed
+    # while the bot decided. The message is stored first, then the bot decides on what is true.
     start = engine.begin_citizen_turn(tenant_id, channel, external_ref, text, client_message_id, name=name,
                                       phone=phone, email=email, now=now)  # fmt: skip
     contact, inbound = start.contact, start.inbound
@@ -104,10 +127,39 @@ def handle_citizen_message(
     if start.duplicate:
         return _replay(engine, contact, inbound, start.before)
     if not start.bot_may_answer:
-        return TurnResult(contact, inbound, False, False, None, None, (), (), queue=start.queue)
+        return TurnResult(contact, inbound, False, False, None, None, (), (), queue=start.queue, log=start.log)
+    plan = _plan(engine, understanding, tenant_id, text, contact, start.before, start.events, tenant, now)
+    end = engine.finish_bot_turn(tenant_id, contact.id, [m.text for m in plan.turn.messages], plan.turn.decision,
+                                 plan.reason, nlu=plan.nlu, now=now)  # fmt: skip
+    return _answered(plan, inbound, end)
 
-    history = [m.text for m in start.before if m.author is Author.CITIZEN and not is_payload(m.text)]
-    flagged = flagged_decision(start.events, understanding)
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The bot's decision for one message, before anything of it is stored."""
+
+    turn: Turn
+    reason: PacketReason | None  # why it goes to a human, when it does
+    closed: ClosedInfo | None  # the handoff's queue is closed
+    nlu: NLUResult | None
+
+
+def _plan(
+    engine: ConversationEngine,
+    understanding: Understanding,
+    tenant_id: str,
+    text: str,
+    contact: ContactView,
+    before: Sequence[MessageView],
+    events: Sequence[EventView],
+    tenant: Tenant | None,
+    now: datetime | None,
+) -> _Plan:
+    """One bot turn (`bot.dialogue.decide`, no transaction open) on what the engine read: the
+    citizen's recent messages as safety history, the contact's last topic and any earlier safety
+    decision; crisis routing; and for a handoff its reason and whether the queue is closed."""
+    history = [m.text for m in before if m.author is Author.CITIZEN and not is_payload(m.text)]
+    flagged = flagged_decision(events, understanding)
     turn = decide(understanding, text, history[-HISTORY_MESSAGES:], contact.topic, flagged, tenant_id)
     turn = route_turn(engine, understanding, tenant_id, text, turn)  # crisis mode: to the crisis queue
     decision = turn.decision
@@ -119,10 +171,13 @@ def handle_citizen_message(
         if closed is not None and reason not in (PacketReason.SENSITIVE, PacketReason.EMERGENCY):
             reason = PacketReason.OUT_OF_HOURS
     nlu = turn.parsed.nlu if turn.parsed is not None else None
-    end = engine.finish_bot_turn(tenant_id, contact.id, [m.text for m in turn.messages], decision, reason, nlu=nlu,
-                                 now=now)  # fmt: skip
-    return TurnResult(end.contact, inbound, False, True, decision, turn.parsed, end.replies, tuple(turn.messages),
-                      handoff=end.handoff, queue=end.queue, closed=closed)  # fmt: skip
+    return _Plan(turn, reason, closed, nlu)
+
+
+def _answered(plan: _Plan, inbound: MessageView, end: TurnEnd) -> TurnResult:
+    turn = plan.turn
+    return TurnResult(end.contact, inbound, False, True, turn.decision, turn.parsed, end.replies, tuple(turn.messages),
+                      handoff=end.handoff, queue=end.queue, closed=plan.closed, log=end.log)  # fmt: skip
 
 
 # --- small pure helpers -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from bot.engine.states import TRANSITIONS, ContactEvent, transition
 from bot.engine.tasks import TasksMixin
 from bot.engine.tenants import TenantsMixin
 from bot.engine.texts import TaskTexts
-from bot.engine.turns import TurnEnd, TurnsMixin, TurnStart
+from bot.engine.turns import TurnAnswer, TurnEnd, TurnLook, TurnsMixin, TurnStart
 from bot.engine.views import ViewsMixin
 from bot.storage.models import ContactState
 
@@ -43,7 +43,9 @@ __all__ = [
     "ConversationEngine",
     "QueueStatus",
     "TaskTexts",
+    "TurnAnswer",
     "TurnEnd",
+    "TurnLook",
     "TurnStart",
     "transition",
 ]  # fmt: skip

@@ -271,23 +271,39 @@ class RoutingMixin(EngineCore):
             return self._queue_status(s, repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id), at)
 
     def _queue_status(self, s: Session, c: Contact, at: datetime) -> QueueStatus:
+        # Every turn of a waiting citizen asks this: read only the contact's own queue (its
+        # position, length and callback rule look at nothing else) and the staffing, as plain
+        # rows, not every waiting contact of the tenant as ORM objects.
         tenant_id = c.tenant_id
-        snap, _, _, queue_rows = self._snapshot(s, tenant_id, lock=False)
-        queue = queue_rows.get(c.queue_id) if c.queue_id else None
+        queue = routing_reads.queue_row(s, tenant_id=tenant_id, queue_id=c.queue_id) if c.queue_id else None
         schedule = self._schedule(queue)
         open_now = calendar.is_open(at, schedule)
         opens_at = None if open_now else calendar.next_open(at, schedule).astimezone(UTC)
-        all_agents = self._logged_in_snapshot(s, tenant_id)
-        snap = skills.RouterSnapshot(contacts=snap.contacts, agents=all_agents)
         if c.state is not ContactState.QUEUED or queue is None:
             return QueueStatus(c.id, c.queue_id, None, 0, None, False, open_now, opens_at)
-        position = skills.queue_position(c.id, snap, self._policy(tenant_id))
-        waiting = len(skills.waiting_in_queue(queue.id, snap, self._policy(tenant_id)))
+        rows = routing_reads.waiting_in(s, tenant_id=tenant_id, queue_id=queue.id,
+                                        unqueued_too=queue.id == self.default_queue)  # fmt: skip
+        contacts = tuple(
+            skills.QueuedContact(
+                contact_id=r.id, queue_id=r.queue_id or self.default_queue, channel=r.channel,
+                enqueued_at=r.enqueued_at or r.updated_at, returned_at=r.returned_at,
+                offer_attempts=r.offer_attempts, priority=queue.priority if r.queue_id == queue.id else 0,
+            )
+            for r in rows
+        )  # fmt: skip
+        agents = tuple(
+            skills.AgentSnapshot(agent_id=agent_id, state=state, skills=levels)
+            for agent_id, state, levels in routing_reads.staffing(s, tenant_id=tenant_id)
+        )
+        snap = skills.RouterSnapshot(contacts=contacts, agents=agents)
+        policy = self._policy(tenant_id)
+        position = skills.queue_position(c.id, snap, policy)
+        waiting = len(skills.waiting_in_queue(queue.id, snap, policy))
         try:
             wait = skills.expected_wait(queue.id, snap, queue.avg_handle_seconds, position=position)
         except NoStaffedAgents:
             wait = None
-        offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, self._policy(tenant_id))
+        offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, policy)
         return QueueStatus(c.id, queue.id, position, waiting, wait, offer, open_now, opens_at)
 
     def waiting(self, tenant_id: str) -> int:
@@ -295,17 +311,6 @@ class RoutingMixin(EngineCore):
         with self.db.read() as s:
             repo.get_tenant(s, tenant_id=tenant_id)
             return len(repo.waiting_contacts(s, tenant_id=tenant_id, limit=1_000_000))
-
-    def _logged_in_snapshot(self, s: Session, tenant_id: str) -> tuple[skills.AgentSnapshot, ...]:
-        rows = repo.agent_states(s, tenant_id=tenant_id)
-        ids = [r.agent_id for r in rows]
-        skill_map = repo.skills_of(s, tenant_id=tenant_id, agent_ids=ids)
-        active = repo.active_counts(s, tenant_id=tenant_id, agent_ids=ids)
-        return tuple(
-            skills.AgentSnapshot(agent_id=r.agent_id, state=r.state, skills=skill_map[r.agent_id],
-                                 active=active[r.agent_id], acw_until=r.acw_until, idle_since=r.idle_since)
-            for r in rows
-        )  # fmt: skip
 
 
 def _acw_over(row: AgentStateRow, at: datetime) -> bool:

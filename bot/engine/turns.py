@@ -1,10 +1,16 @@
-"""A citizen's turn with the bot in two transactions: the first stores the message and reads what
-the decision needs, the second stores the bot's replies, events and any handoff together.
+"""A citizen's turn with the bot: usually one read and one write transaction, otherwise two writes.
 
-The message is committed before the bot decides (understanding takes tens of milliseconds of
-CPU and may fail), so nothing the citizen wrote is lost; no transaction is held open while the
-bot thinks, so other conversations write meanwhile. `bot.conversation.handle_citizen_message`
-puts the two halves around `bot.dialogue.decide`."""
+The usual case, a contact the bot owns: `look_before_turn` reads what the decision needs (the
+messages, the events) without writing; the bot decides with no transaction open, so other
+conversations write meanwhile; `answer_citizen_turn` then stores the message, the bot's replies,
+events and any handoff together, if the contact is still the bot's. When it is not (an agent took
+it, the idle closer ended it, the same client_message_id arrived twice), it writes nothing and the
+caller takes the careful path: `begin_citizen_turn` stores the message first and reads what the
+decision needs, and `finish_bot_turn` stores the replies, events and handoff. A new contact, one
+a human owns and a repeated message take that path from the start. Either write ends by reading
+the contact's log as the channel shows it, so rendering the turn needs no further transaction.
+`bot.conversation.handle_citizen_message` puts these around `bot.dialogue.decide`, and stores the
+message on its own when deciding fails, so nothing the citizen wrote is lost."""
 
 from __future__ import annotations
 
@@ -13,13 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from bot.engine.handoff import HandoffMixin
 from bot.engine.lifecycle import LifecycleMixin
 from bot.engine.routing import QueueStatus, RoutingMixin
+from bot.engine.views import ContactLog
 from bot.routing.handoff import HandoffPacket, PacketReason
 from bot.storage import repository as repo
-from bot.storage.models import Channel, ContactState
+from bot.storage.models import Channel, Contact, ContactState
 from bot.storage.repository import ContactView, EventView, MessageView
 from bot.types import NLUResult, TriageDecision
 
@@ -38,6 +46,7 @@ class TurnStart:
     before: tuple[MessageView, ...]  # the contact's messages before this one (all of them for a repeat)
     events: tuple[EventView, ...]  # the contact's events, read when the bot may answer
     queue: QueueStatus | None  # when the contact waits for a human
+    log: ContactLog | None = None  # the contact after the message, when a human owns it (the bot stays silent)
 
     @property
     def bot_may_answer(self) -> bool:
@@ -52,10 +61,91 @@ class TurnEnd:
     replies: tuple[MessageView, ...]
     handoff: HandoffPacket | None
     queue: QueueStatus | None
+    log: ContactLog  # the contact, its messages and events after the turn, read in the same transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TurnLook:
+    """What `look_before_turn` read: the contact and what the decision needs, nothing written."""
+
+    contact: ContactView | None  # None: no contact for the key yet
+    before: tuple[MessageView, ...]  # the contact's messages so far (read only when the bot may answer)
+    events: tuple[EventView, ...]  # the contact's events (read only when the bot may answer)
+    bot_may_answer: bool  # the bot owns the contact and the message is not a repeat
+
+
+@dataclass(frozen=True, slots=True)
+class TurnAnswer:
+    """What `answer_citizen_turn` stored in its one transaction."""
+
+    inbound: MessageView
+    end: TurnEnd
 
 
 class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
-    """Citizen turns: `begin_citizen_turn`, then the bot decides, then `finish_bot_turn`."""
+    """Citizen turns: `look_before_turn`, the bot decides, `answer_citizen_turn`; or, when that
+    finds the contact changed, `begin_citizen_turn`, the bot decides, `finish_bot_turn`."""
+
+    def look_before_turn(
+        self,
+        tenant_id: str,
+        channel: Channel | str,
+        external_ref: str,
+        client_message_id: str | None = None,
+    ) -> TurnLook:
+        """One read transaction, nothing written: the contact for (tenant, channel, external_ref)
+        and, when the bot owns it and `client_message_id` is new, its messages and events."""
+        with self.db.read() as s:
+            c = repo.find_contact(s, tenant_id=tenant_id, channel=Channel(channel), external_ref=external_ref)
+            if c is None or c.state is not ContactState.BOT:
+                return TurnLook(None if c is None else ContactView.of(c), (), (), False)
+            before = tuple(MessageView.of(m) for m in repo.messages(s, tenant_id=tenant_id, contact_id=c.id))
+            if client_message_id is not None and any(m.client_message_id == client_message_id for m in before):
+                return TurnLook(ContactView.of(c), before, (), False)
+            events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
+            return TurnLook(ContactView.of(c), before, events, True)
+
+    def answer_citizen_turn(
+        self,
+        look: TurnLook,
+        text: str,
+        client_message_id: str | None,
+        texts: Sequence[str],
+        decision: TriageDecision,
+        handoff: PacketReason | None = None,
+        *,
+        nlu: NLUResult | None = None,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        now: datetime | None = None,
+    ) -> TurnAnswer | None:
+        """One write transaction for a turn `look` found the bot may answer: the citizen's
+        message (as `begin_citizen_turn` stores it), then the replies and any
+        handoff (as `finish_bot_turn`). Writes nothing and returns None when the contact is no
+        longer the bot's or the client_message_id was stored meanwhile (the unique constraint
+        refuses it): the caller then takes `begin_citizen_turn`."""
+        if look.contact is None or not look.bot_may_answer:
+            raise ValueError("answer_citizen_turn needs a look at a contact the bot may answer")
+        at = self._now(now)
+        tenant_id, contact_id = look.contact.tenant_id, look.contact.id
+        try:
+            with self.db.write() as s:
+                # Locked as begin_citizen_turn locks it: an agent taking the contact waits.
+                c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
+                if c.state is not ContactState.BOT:
+                    return None
+                c.citizen_name = c.citizen_name or name
+                c.citizen_phone = c.citizen_phone or phone
+                c.citizen_email = c.citizen_email or email
+                inbound = MessageView.of(self._inbound(s, c, text, client_message_id, at))
+                end = self._finish(s, c, texts, decision, handoff, at, nlu)
+                return TurnAnswer(inbound, end)
+        except sa_exc.IntegrityError:
+            # The same client_message_id was stored since the look (a retry racing the first
+            # request; messages are unique per contact and client_message_id): nothing of this
+            # turn is kept, and the careful path finds the message and answers as for a repeat.
+            return None
 
     def begin_citizen_turn(
         self,
@@ -96,7 +186,8 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
                         events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
                         return TurnStart(ContactView.of(c), inbound, False, before, events, None)
                     queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
-                    return TurnStart(ContactView.of(c), inbound, False, before, (), queue)
+                    log = _log(s, c, (*before, inbound))
+                    return TurnStart(ContactView.of(c), inbound, False, before, (), queue, log)
             except sa_exc.IntegrityError:
                 # Two requests opened the same contact, or stored the same client_message_id, at
                 # once (PostgreSQL): the second try finds what the first one wrote.
@@ -121,7 +212,26 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
         at = self._now(now)
         with self.db.write() as s:
             c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            replies = tuple(MessageView.of(self._bot_reply(s, c, t, decision, at)) for t in texts)
-            packet = self._handoff(s, c, decision, handoff, at, nlu=nlu) if handoff is not None else None
-            queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
-            return TurnEnd(ContactView.of(c), replies, packet, queue)
+            return self._finish(s, c, texts, decision, handoff, at, nlu)
+
+    def _finish(
+        self,
+        s: Session,
+        c: Contact,
+        texts: Sequence[str],
+        decision: TriageDecision,
+        handoff: PacketReason | None,
+        at: datetime,
+        nlu: NLUResult | None,
+    ) -> TurnEnd:
+        replies = tuple(MessageView.of(self._bot_reply(s, c, t, decision, at)) for t in texts)
+        packet = self._handoff(s, c, decision, handoff, at, nlu=nlu) if handoff is not None else None
+        queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
+        rows = repo.messages(s, tenant_id=c.tenant_id, contact_id=c.id)
+        log = _log(s, c, tuple(MessageView.of(m) for m in rows))
+        return TurnEnd(ContactView.of(c), replies, packet, queue, log)
+
+
+def _log(s: Session, c: Contact, messages: tuple[MessageView, ...]) -> ContactLog:
+    events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=c.tenant_id, contact_id=c.id))
+    return ContactLog(ContactView.of(c), messages, events)

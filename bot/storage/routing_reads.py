@@ -12,13 +12,26 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from bot.storage.models import AgentState, AgentStateRow, Contact, ContactState, Offer, OfferStatus
+from bot.storage.models import (
+    AgentSkill,
+    AgentState,
+    AgentStateRow,
+    Contact,
+    ContactState,
+    Offer,
+    OfferStatus,
+    QueueRow,
+)
 
-__all__ = ["PendingOfferKey", "acw_ends", "offer_expiries", "pending_offer_keys", "queued_since", "waiting_counts"]
+__all__ = [
+    "PendingOfferKey", "acw_ends", "offer_expiries", "pending_offer_keys", "queue_row", "queued_since", "staffing",
+    "waiting_counts", "waiting_in",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -80,3 +93,42 @@ def waiting_counts(session: Session) -> dict[str, int]:
         .group_by(Contact.tenant_id)
     )
     return {tenant_id: int(n) for tenant_id, n in session.execute(stmt)}
+
+
+def queue_row(session: Session, *, tenant_id: str, queue_id: str) -> QueueRow | None:
+    """One queue of the tenant, or None (from the session's identity map when already loaded)."""
+    return session.get(QueueRow, (tenant_id, queue_id))
+
+
+def waiting_in(session: Session, *, tenant_id: str, queue_id: str, unqueued_too: bool, limit: int = 1000) -> list[Any]:
+    """QUEUED contacts of one queue, oldest first, as plain rows (id, queue_id, channel,
+    enqueued_at, updated_at, returned_at, offer_attempts): what a waiting citizen's position needs,
+    without loading every waiting contact of the tenant as an ORM object. `unqueued_too` adds
+    contacts without a queue (they wait in the default queue)."""
+    where = Contact.queue_id == queue_id
+    if unqueued_too:
+        where = or_(where, Contact.queue_id.is_(None))
+    stmt = (
+        select(Contact.id, Contact.queue_id, Contact.channel, Contact.enqueued_at, Contact.updated_at,
+               Contact.returned_at, Contact.offer_attempts)
+        .where(Contact.tenant_id == tenant_id, Contact.state == ContactState.QUEUED, where)
+        .order_by(Contact.enqueued_at, Contact.id)
+        .limit(limit)
+    )  # fmt: skip
+    return list(session.execute(stmt))
+
+
+def staffing(session: Session, *, tenant_id: str) -> list[tuple[str, AgentState, dict[str, int]]]:
+    """Every agent of the tenant with a state row: (agent id, state, skill levels by queue), by
+    agent id. Two queries, plain rows: what an expected wait counts."""
+    skills: dict[str, dict[str, int]] = defaultdict(dict)
+    for agent_id, queue_id, level in session.execute(
+        select(AgentSkill.agent_id, AgentSkill.queue_id, AgentSkill.level).where(AgentSkill.tenant_id == tenant_id)
+    ):
+        skills[agent_id][queue_id] = level
+    stmt = (
+        select(AgentStateRow.agent_id, AgentStateRow.state)
+        .where(AgentStateRow.tenant_id == tenant_id)
+        .order_by(AgentStateRow.agent_id)
+    )
+    return [(agent_id, state, skills.get(agent_id, {})) for agent_id, state in session.execute(stmt)]

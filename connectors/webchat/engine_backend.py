@@ -31,7 +31,8 @@ from fastapi import FastAPI
 from bot.channels import Channels
 from bot.conversation import FINAL_STATES, decision_from_event, handle_citizen_message
 from bot.crisis_board import greet_chat
-from bot.engine import ConversationEngine
+from bot.engine import ConversationEngine, QueueStatus
+from bot.engine.views import ContactLog
 from bot.errors import (
     ChatMissingValue,
     ChatNotNow,
@@ -212,6 +213,8 @@ class EngineChatBackend:
 
     def send(self, session_id: str, text: str, client_message_id: str | None = None) -> list[OutMessage]:
         ref = self._locate(session_id)
+        # Seen before the turn: a change another writer makes meanwhile makes the next poll re-read.
+        version = self.feed.version(ref.contact_id) if self.feed is not None else -1
         try:
             turn = handle_citizen_message(
                 self.engine, self.understanding, ref.tenant_id, Channel.CHAT, session_id, text, client_message_id,
@@ -230,9 +233,14 @@ class EngineChatBackend:
         if not turn.duplicate:
             self._changed(session_id)
             notify(self.engine.db, ref.contact_id)
+        if turn.log is not None:  # the turn read the contact as it left it: no second read
+            rendered = self._render_log(turn.log, turn.queue)
+            self._remember(self._rendered, session_id, _Rendered(version, self._monotonic(), rendered))
+        else:
+            rendered = self._render(session_id, ref)
         first = turn.inbound.id * SLOTS
         out: list[OutMessage] = []
-        for m in self._render(session_id, ref):
+        for m in rendered:
             if m.id < first:
                 continue
             if out and m.kind is MessageKind.USER:
@@ -307,8 +315,12 @@ class EngineChatBackend:
         return messages
 
     def _render_from_db(self, ref: _Ref) -> list[OutMessage]:
-        log = self.engine.contact_log(ref.tenant_id, ref.contact_id)  # one read for the whole picture
+        return self._render_log(self.engine.contact_log(ref.tenant_id, ref.contact_id))  # one read for the whole picture
+
+    def _render_log(self, log: ContactLog, queue: QueueStatus | None = None) -> list[OutMessage]:
+        """The widget's picture of a contact; `queue` is its status when the caller already has it."""
         contact, transcript, events = log.contact, log.messages, log.events
+        position = _Position(self.engine, contact, queue)
         decisions = {e.data.get("message_id"): e.data.get("decision") for e in events
                      if e.kind is EventKind.BOT_REPLIED}  # fmt: skip
         notices: dict[int, list[OutMessage]] = {}
@@ -321,7 +333,7 @@ class EngineChatBackend:
             slot = notices.setdefault(last, [])
             if len(slot) >= SLOTS - 1:
                 continue
-            notice = self._notice(e, contact, last * SLOTS + len(slot) + 1)
+            notice = self._notice(e, contact, last * SLOTS + len(slot) + 1, position)
             if notice is not None:
                 slot.append(notice)
         out = list(notices.get(0, []))
@@ -378,15 +390,13 @@ class EngineChatBackend:
             self._agent_names[key] = name
         return name
 
-    def _notice(self, e: EventView, contact: ContactView, oid: int) -> OutMessage | None:
+    def _notice(self, e: EventView, contact: ContactView, oid: int, position: _Position) -> OutMessage | None:
         if e.kind is EventKind.HANDOFF_REQUESTED:
             if e.data.get("reason") == "out_of_hours":
                 return OutMessage(oid, MessageKind.CLOSED, "", e.at, opens_at_text=self._opens(contact, e))
-            position = None
-            if contact.state is ContactState.QUEUED:
-                position = self.engine.queue_status(contact.tenant_id, contact.id).position
-            return OutMessage(oid, MessageKind.SYSTEM, "" if position else TEXTS_DA["queued"], e.at,
-                              queue_position=position)  # fmt: skip
+            at = position.get()
+            return OutMessage(oid, MessageKind.SYSTEM, "" if at else TEXTS_DA["queued"], e.at,
+                              queue_position=at)  # fmt: skip
         if e.kind in (EventKind.MESSAGE_LEFT, EventKind.CALLBACK_REQUESTED) and e.data.get("task_id"):
             with self.engine.db.read() as s:
                 task = repo.get_task(s, tenant_id=contact.tenant_id, task_id=int(e.data["task_id"]))
@@ -403,6 +413,24 @@ class EngineChatBackend:
             return calendar.format_deadline_da(calendar.next_open(e.at, schedule), schedule.tz)
         except KontaktError:  # NeverOpen, or a tenant no longer served: the notice says only that it is closed
             return None
+
+
+class _Position:
+    """A queued contact's place in its queue, asked for at most once per rendering (every
+    handoff notice shows the live position): from the turn's own status when it has one."""
+
+    def __init__(self, engine: ConversationEngine, contact: ContactView, queue: QueueStatus | None) -> None:
+        self._engine, self._contact = engine, contact
+        self._known = queue is not None and queue.contact_id == contact.id
+        self._value = queue.position if queue is not None and self._known else None
+
+    def get(self) -> int | None:
+        if self._contact.state is not ContactState.QUEUED:
+            return None
+        if not self._known:
+            self._value = self._engine.queue_status(self._contact.tenant_id, self._contact.id).position
+            self._known = True
+        return self._value
 
 
 @asynccontextmanager

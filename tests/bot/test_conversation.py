@@ -205,13 +205,55 @@ def _transactions(engine):
     return seen
 
 
-def test_conversation_turn_is_two_transactions(engine, say):
+def test_conversation_turn_is_one_write_transaction(engine, say):
     say(QUESTION)  # the contact exists; this turn measures a follow-up message
     seen = _transactions(engine)
     turn = say("Tal med en medarbejder")
     assert turn.handed_off and turn.queue is not None
-    # the message first (committed before the bot thinks), then replies, handoff and queue together
-    assert len(seen) == 2 and all(seen)
+    # a read for the decision, then the message, replies, handoff and queue together
+    assert seen[0] is False and seen.count(True) == 1
+    texts = [m.text for m in engine.transcript(TENANT, turn.contact.id)]
+    assert texts[-len(turn.replies) - 1] == "Tal med en medarbejder"
+    assert turn.log is not None and [m.id for m in turn.log.messages][-1] == turn.replies[-1].id
+
+
+def test_conversation_new_contact_stores_the_message_first(engine, say):
+    seen = _transactions(engine)
+    turn = say(QUESTION, ref="web-new")
+    assert turn.bot_answered
+    assert seen.count(True) == 2  # nothing to read yet: the message first, then the reply
+
+
+class _TakenWhileDeciding:
+    """The real understanding; an agent takes the contact while it decides."""
+
+    def __init__(self, understanding, engine, contact_id: str) -> None:  # type: ignore[no-untyped-def]
+        self._inner, self._engine, self._contact_id = understanding, engine, contact_id
+        self.contract = understanding.contract
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
+
+    def parse(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed = self._inner.parse(*args, **kwargs)
+        if self._engine.contact(TENANT, self._contact_id).state is ContactState.BOT:
+            self._engine.request_handoff(TENANT, self._contact_id, None, "asked_for_human")
+            _take_over(self._engine, self._contact_id)
+        return parsed
+
+
+def test_conversation_contact_taken_while_the_bot_decides_keeps_the_message_and_the_bot_silent(
+    engine, understanding, tenant, say
+):
+    first = say(QUESTION, ref="web-7")
+    taken = _TakenWhileDeciding(understanding, engine, first.contact.id)
+    turn = handle_citizen_message(engine, taken, TENANT, Channel.CHAT, "web-7", "Hvad koster det?", "c7",
+                                  tenant=tenant)  # fmt: skip
+    assert not turn.bot_answered and turn.replies == ()
+    assert turn.contact.state is ContactState.AGENT_ACTIVE or turn.contact.state is ContactState.ASSIGNED
+    transcript = engine.transcript(TENANT, first.contact.id)
+    assert [m.text for m in transcript].count("Hvad koster det?") == 1
+    assert transcript[-1].text == "Hvad koster det?"  # no bot reply after it
 
 
 class _FailingUnderstanding:
@@ -232,3 +274,45 @@ def test_conversation_message_is_kept_when_the_bot_fails(engine, understanding, 
     (stored,) = engine.transcript(TENANT, contact.id)
     assert stored.text == QUESTION and stored.client_message_id == "c9"
     assert contact.state is ContactState.BOT  # the next message is answered as usual
+
+
+def test_conversation_follow_up_is_kept_when_the_bot_fails(engine, understanding, tenant, say):
+    first = say(QUESTION, ref="web-10")
+    failing = _FailingUnderstanding(understanding)
+    with pytest.raises(RuntimeError):
+        handle_citizen_message(engine, failing, TENANT, Channel.CHAT, "web-10", "Og storskrald?", "c10", tenant=tenant)
+    transcript = engine.transcript(TENANT, first.contact.id)
+    assert transcript[-1].text == "Og storskrald?" and transcript[-1].client_message_id == "c10"
+    assert engine.contact(TENANT, first.contact.id).state is ContactState.BOT
+
+
+class _RetriedWhileDeciding:
+    """The real understanding; the same message (same client_message_id) arrives again and is
+    stored while it decides, as a retry racing the first request does."""
+
+    def __init__(self, understanding, engine, ref: str, text: str, cmid: str, tenant) -> None:  # type: ignore[no-untyped-def]
+        self._inner, self._engine, self._args, self._tenant = understanding, engine, (ref, text, cmid), tenant
+        self.contract = understanding.contract
+        self.retried = None
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
+
+    def parse(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.retried is None:
+            ref, text, cmid = self._args
+            self.retried = handle_citizen_message(self._engine, self._inner, TENANT, Channel.CHAT, ref, text, cmid,
+                                                  tenant=self._tenant)  # fmt: skip
+        return self._inner.parse(*args, **kwargs)
+
+
+def test_conversation_retry_stored_while_the_bot_decides_is_answered_once(engine, understanding, tenant, say):
+    first = say(QUESTION, ref="web-11")
+    racing = _RetriedWhileDeciding(understanding, engine, "web-11", "Og storskrald?", "c11", tenant)
+    turn = handle_citizen_message(engine, racing, TENANT, Channel.CHAT, "web-11", "Og storskrald?", "c11",
+                                  tenant=tenant)  # fmt: skip
+    assert racing.retried is not None and racing.retried.bot_answered
+    assert turn.duplicate and turn.inbound.id == racing.retried.inbound.id
+    assert [r.id for r in turn.replies] == [r.id for r in racing.retried.replies]
+    texts = [m.text for m in engine.transcript(TENANT, first.contact.id)]
+    assert texts.count("Og storskrald?") == 1
