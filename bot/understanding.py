@@ -56,6 +56,25 @@ def _by_topic(articles: Mapping[str, Article]) -> dict[str, list[str]]:
     return out
 
 
+# The models read the recent conversation from its end: the embedder understands a query from its
+# beginning and cuts it after MAX_QUERY_TOKENS, so a long history must never push the newest
+# message out of the window's vector. (The lexicon reads the whole window.)
+WINDOW_MODEL_CHARS = 600
+
+
+def model_window(history: Sequence[str], text: str) -> str | None:
+    """The recent citizen messages and this one, joined, cut to the last WINDOW_MODEL_CHARS at a
+    word boundary; None without history."""
+    if not history:
+        return None
+    window = " \n ".join([*history, text])
+    if len(window) <= WINDOW_MODEL_CHARS:
+        return window
+    tail = window[-WINDOW_MODEL_CHARS:]
+    cut = tail.find(" ")
+    return tail[cut + 1 :] if 0 <= cut < len(tail) - 1 else tail
+
+
 @dataclass(frozen=True)
 class Parsed:
     nlu: NLUResult
@@ -199,7 +218,7 @@ class Understanding:
         limit = self.settings.max_text_chars
         text = bounded(text, limit)
         history = [bounded(h, limit) for h in history[-(self.safety_policy.window - 1) :]]
-        window = " \n ".join([*history, text]) if history else None
+        window = model_window(history, text)
         texts = [text] if window is None else [text, window]
         # A long message is also read sentence by sentence for danger; its windows are embedded in
         # the same call, and only the safety model reads them.

@@ -464,3 +464,15 @@ def test_safety_danger_in_the_present_tense_counts_inside_an_errand(text: str) -
 )
 def test_safety_past_danger_in_an_errand_stays_discounted(text: str) -> None:
     assert assess(text, {}, SENSITIVE).emergency < POLICY.emergency_threshold
+
+
+def test_the_model_window_keeps_the_newest_message_of_a_long_conversation():
+    from bot.understanding import WINDOW_MODEL_CHARS, model_window
+
+    assert model_window([], "hjælp") is None
+    assert model_window(["min mor er faldet"], "hun svarer ikke") == "min mor er faldet \n hun svarer ikke"
+    history = ["Jeg har et langt spørgsmål om min boligstøtte og min husleje. " * 8] * 2
+    window = model_window(history, "Nu ligger min mor på gulvet og trækker ikke vejret")
+    assert window is not None and len(window) <= WINDOW_MODEL_CHARS
+    assert window.endswith("Nu ligger min mor på gulvet og trækker ikke vejret")
+    assert not window.startswith(" ") and window.split()[0] in history[0].split()  # a whole word
