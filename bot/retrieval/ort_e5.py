@@ -402,7 +402,7 @@ def graph_path(cache_dir: Path, variant: str, source: Path) -> Path:
 
 
 _digests: dict[Path, str] = {}
-_build_lock = threading.Lock()
+_build_lock = threading.RLock()  # the int8 build builds the fp32 graph first
 
 
 def _file_digest(path: Path) -> str:
@@ -430,7 +430,8 @@ def ensure_graph(f: E5File, cache_dir: Path, variant: str) -> Path:
 
             fp32 = ensure_graph(f, cache_dir, "fp32")
             quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"])
+                             op_types_to_quantize=["MatMul"],
+                             extra_options={"DefaultTensorType": 1})  # float: contrib ops lack shapes
         else:
             tmp.write_bytes(build_graph(f, variant).SerializeToString())
         os.replace(tmp, path)
@@ -471,26 +472,40 @@ class OrtE5:
     def token_count(self, text: str, is_query: bool) -> int:
         return self.tokenizer.token_count(text, is_query)
 
-    def _windows(self, texts: Sequence[str], is_query: bool) -> list[tuple[int, list[int]]]:
+    def _windows(
+        self, texts: Sequence[str], is_query: bool, max_tokens: int | None
+    ) -> list[tuple[int, list[int]]]:
         out = []
         tok = self.tokenizer
         for i, t in enumerate(texts):
             ids = tok.content_ids(_prefix(is_query) + t)
+            if max_tokens is not None:
+                ids = ids[: max_tokens - 2]
             for a in range(0, max(len(ids), 1), self._window):
                 out.append((i, [tok.bos, *ids[a : a + self._window], tok.eos]))
         return out
 
-    def encode(self, texts: Sequence[str], is_query: bool, batch_tokens: int = 4096) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], is_query: bool, max_tokens: int | None = None, batch_tokens: int = 4096
+    ) -> np.ndarray:
+        """L2-normalised (n, dim) float32. `max_tokens` (with both special tokens) keeps only the
+        beginning of a longer text, in one window; without it, long texts are read window by window."""
         n = len(texts)
         acc = np.zeros((n, self.dim), np.float64)
         weight = np.zeros(n, np.float64)
-        wins = self._windows(texts, is_query)
+        wins = self._windows(texts, is_query, max_tokens)
         order = sorted(range(len(wins)), key=lambda k: len(wins[k][1]))
         start = 0
         while start < len(order):
-            # Batches of similar length, so padding costs little.
-            end = start + 1
-            while end < len(order) and len(wins[order[end]][1]) * (end - start + 1) <= batch_tokens:
+            # Batches of similar length: padding is computed like real tokens, so a batch grows
+            # only while its padded size stays within a tenth of its real tokens.
+            end, real = start + 1, len(wins[order[start]][1])
+            while end < len(order):
+                longest = len(wins[order[end]][1])
+                padded = longest * (end - start + 1)
+                if padded > batch_tokens or padded > 1.1 * (real + longest):
+                    break
+                real += longest
                 end += 1
             chunk = [wins[k] for k in order[start:end]]
             means = self._run([ids for _, ids in chunk])
