@@ -516,7 +516,8 @@ class OrtE5:
             start = end
         acc /= np.maximum(weight, 1e-12)[:, None]
         norms = np.linalg.norm(acc, axis=1, keepdims=True)
-        return (acc / np.maximum(norms, 1e-6)).astype(np.float32)
+        out: np.ndarray = (acc / np.maximum(norms, 1e-6)).astype(np.float32)
+        return out
 
     def _run(self, batch: list[list[int]]) -> np.ndarray:
         b, t = len(batch), max(len(ids) for ids in batch)
