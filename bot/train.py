@@ -214,7 +214,7 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
     data = load_training_data(settings, contract, articles)
     check_training_data(data, contract)
     corpus = load_safety_corpus(settings, contract)
-    embedder = make_embedder(settings.embedder)
+    embedder = make_embedder(settings.embedder, cache_dir=settings.cache_dir)
     log(f"training on {len(data.examples)} examples in {len(data.intents)} topics, {len(articles)} articles")
     timings: dict[str, float] = {}
 

@@ -183,7 +183,7 @@ class Understanding:
                 f"settings ask for {settings.embedder!r}: run `python -m bot train`"
             )
         contract = load_contract(settings.topics_file)
-        embedder = make_embedder(settings.embedder, threads=settings.embedder_threads)
+        embedder = make_embedder(settings.embedder, threads=settings.embedder_threads, cache_dir=settings.cache_dir)
         articles = load_articles(settings.articles_dir, contract)
         index = ArticleIndex.load(settings.model_dir, articles, embedder)
         extractor = EntityExtractor(manifest["synonyms"], manifest["lookups"])

