@@ -114,6 +114,8 @@ def test_a_down_smtp_server_loses_nothing(settings, contract, tmp_path, closed_p
     app = create_app(local, background=[email_services, review_background], understanding=ContractOnly(contract),
                      clock=FixedClock())  # fmt: skip
     with TestClient(app):
-        _until(lambda: any(i.attempts >= 1 for i in _reminders(app)), "a failed attempt on the closed port")
+        # An attempt counts from its claim (the item is SENDING meanwhile); wait for its outcome.
+        _until(lambda: any(i.attempts >= 1 and i.status is OutboxStatus.PENDING and i.last_error for i in _reminders(app)),
+               "a failed attempt on the closed port, recorded")
         [item] = _reminders(app)
         assert item.status is OutboxStatus.PENDING and item.last_error  # kept for the next attempt
