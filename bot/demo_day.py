@@ -232,6 +232,9 @@ def run_demo_day_command(args: argparse.Namespace, settings: Any) -> int:
     except ValueError:
         print(f"--date {args.date!r} is not a date; use YYYY-MM-DD, e.g. 2026-12-07", file=sys.stderr)
         return 2
+    if day > now.astimezone(CPH).date():
+        print(f"--date {day} lies in the future; a demo day is played up to now at most", file=sys.stderr)
+        return 2
     if not 1 <= args.agents <= len(AGENTS) or not 0 < args.scale <= 10:
         print(f"--agents must be 1..{len(AGENTS)} and --scale above 0 up to 10", file=sys.stderr)
         return 2

@@ -3,10 +3,11 @@ figures a wallboard and reports can show, the same for the same date, and is nev
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+import bot.demo_day
 from bot.__main__ import main
 from bot.demo_day import CPH, play_day
 from bot.stats.config import TenantKpi
@@ -40,10 +41,15 @@ def test_a_played_day_has_every_kind_of_contact(engine, db):
 def test_the_command_plays_a_day_once(tmp_path, monkeypatch, capsys):
     url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     monkeypatch.setenv("KONTAKT_DATABASE_URL", url)
+    # The command's "now" is pinned: two days after the played day, at noon in Copenhagen.
+    noon = datetime.combine(DAY + timedelta(days=2), time(12), CPH).astimezone(UTC)
+    monkeypatch.setattr(bot.demo_day, "utcnow", lambda: noon)
     assert main(["demo-day", "--date", DAY.isoformat(), "--scale", "0.1", "--agents", "2"]) == 0
     assert "Playing 2026-12-07 for Københavns Kommune" in capsys.readouterr().out
     assert main(["demo-day", "--date", DAY.isoformat(), "--scale", "0.1"]) == 2
     assert "has already been played" in capsys.readouterr().err
     assert main(["demo-day", "--date", "7/12"]) == 2
+    assert main(["demo-day", "--date", (DAY + timedelta(days=3)).isoformat()]) == 2
+    assert "lies in the future" in capsys.readouterr().err
     assert main(["demo-day", "--tenant", "atlantis"]) == 2
     assert "atlantis" in capsys.readouterr().err
