@@ -28,6 +28,7 @@ import yaml
 from bot.errors import TrainingDataError
 from bot.nlu.lexical import TfidfFeatures, export_linear, softmax, sparse_scores
 from bot.nlu.text import ascii_fold, fold, lexical_form
+from bot.yaml_safe import safe_load
 
 ACUTE, SENSITIVE, NONE = "acute", "sensitive", "none"
 LABELS = (ACUTE, SENSITIVE, NONE)
@@ -67,7 +68,7 @@ def loads_corpus(content: str, source: str, sensitive_topics: Iterable[str]) -> 
     """Parse one corpus file; every problem raises TrainingDataError naming the file and group."""
     allowed = set(sensitive_topics)
     try:
-        doc = yaml.safe_load(content)
+        doc = safe_load(content)
     except yaml.YAMLError as exc:
         raise TrainingDataError(source, f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or set(doc) != {"groups"} or not isinstance(doc["groups"], list) or not doc["groups"]:
