@@ -26,8 +26,8 @@ from bot.api.quarantine import router as quarantine_router
 from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
-from bot.heap import serve_heap
 from bot.engine.idle import idle_background
+from bot.heap import serve_heap
 from bot.knowledge.live import knowledge_background
 from connectors.email.background import email_services
 from connectors.email.routes import router as email_router

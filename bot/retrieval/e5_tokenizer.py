@@ -76,7 +76,7 @@ class Tokenizer:
         self._pair_keys = keys[starts]
         self._pair_longest = np.maximum.reduceat(lens, starts)
         self._max_bytes = max_bytes
-        self._unk_score = _f32(float(np.frombuffer(self._scores, np.float32).min()) - 10.0)
+        self._unk_score = _f32(float(np.asarray(self._scores, np.float32).min()) - 10.0)
 
     def _chunk(
         self, chunk: np.ndarray, offsets: np.ndarray, chars: np.ndarray | None, key: Callable[[str], int]
