@@ -26,8 +26,10 @@ import numpy as np
 import yaml
 
 from bot.errors import TrainingDataError
+from bot.nlu.arrays import load_arrays, save_arrays
 from bot.nlu.lexical import TfidfFeatures, export_linear, softmax, sparse_scores
 from bot.nlu.text import ascii_fold, fold, lexical_form
+from bot.yaml_safe import safe_load
 
 ACUTE, SENSITIVE, NONE = "acute", "sensitive", "none"
 LABELS = (ACUTE, SENSITIVE, NONE)
@@ -67,7 +69,7 @@ def loads_corpus(content: str, source: str, sensitive_topics: Iterable[str]) -> 
     """Parse one corpus file; every problem raises TrainingDataError naming the file and group."""
     allowed = set(sensitive_topics)
     try:
-        doc = yaml.safe_load(content)
+        doc = safe_load(content)
     except yaml.YAMLError as exc:
         raise TrainingDataError(source, f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or set(doc) != {"groups"} or not isinstance(doc["groups"], list) or not doc["groups"]:
@@ -252,8 +254,8 @@ class SafetyModel:
     def save(self, directory: Path) -> list[str]:
         """Writes safety.npz and safety.json; returns their names."""
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / MODEL_ARRAYS, coef=self._coef, intercept=self._b, char_idf=self.char.idf,
-                 word_idf=self.word.idf)
+        save_arrays(directory / MODEL_ARRAYS, {"coef": self._coef, "intercept": self._b, "char_idf": self.char.idf,
+                                               "word_idf": self.word.idf})
         meta = {"embedding_weight": self.embedding_weight, "context_weight": self.context_weight,
                 "thresholds": self.thresholds.to_dict(), "report": self.report,
                 "char": self.char.to_json(), "word": self.word.to_json()}
@@ -263,8 +265,7 @@ class SafetyModel:
     @classmethod
     def load(cls, directory: Path) -> SafetyModel:
         meta = json.loads((directory / MODEL_JSON).read_text(encoding="utf-8"))
-        with np.load(directory / MODEL_ARRAYS, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = load_arrays(directory / MODEL_ARRAYS)  # mapped read-only (bot/nlu/arrays.py)
         return cls(arrays=arrays, char=TfidfFeatures.from_json(meta["char"], arrays["char_idf"]),
                    word=TfidfFeatures.from_json(meta["word"], arrays["word_idf"]),
                    embedding_weight=float(meta["embedding_weight"]), context_weight=float(meta["context_weight"]),

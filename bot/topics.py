@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import TopicContractError
+from bot.yaml_safe import safe_load
 
 OUT_OF_SCOPE = "dialog_uden_for_omraade"
 EMERGENCY = "dialog_noedsituation"
@@ -102,7 +103,7 @@ class TopicContract(BaseModel):
 
 def load_contract(path: Path) -> TopicContract:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
         contract = TopicContract.model_validate(raw)
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise TopicContractError(f"cannot load topic contract {path}: {exc}") from exc

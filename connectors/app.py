@@ -27,6 +27,7 @@ from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
 from bot.engine.idle import idle_background
+from bot.heap import serve_heap
 from bot.knowledge.live import knowledge_background
 from connectors.email.background import email_services
 from connectors.email.routes import router as email_router
@@ -74,6 +75,7 @@ PARTS = [
 def build_app(settings: Settings | None = None, **kwargs) -> FastAPI:
     """The whole product. `kwargs` go to `create_app` (e.g. `understanding=`, `clock=`,
     `rate_limits=` in tests and tools)."""
+    serve_heap()  # each worker process, before its threads start (bot/heap.py)
     app = create_app(settings or get_settings(), routers=ROUTERS, background=PARTS, **kwargs)
     return app
 

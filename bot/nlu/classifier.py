@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.nlu.arrays import load_arrays, save_arrays
 from bot.nlu.lexical import TfidfFeatures, export_linear, sigmoid, softmax, sparse_scores
 from bot.nlu.pipeline import CompactLemmas, _hash, danish_lemmas
 from bot.nlu.text import ascii_fold, lexical_form, words
@@ -191,7 +192,7 @@ class TopicModel:
     def save(self, directory: Path) -> list[str]:
         """Writes classifier.npz and classifier.json; returns their names."""
         directory.mkdir(parents=True, exist_ok=True)
-        np.savez(directory / MODEL_ARRAYS, **self.arrays())
+        save_arrays(directory / MODEL_ARRAYS, self.arrays())
         meta = {"labels": self.labels, "answer_threshold": self.answer_threshold,
                 "lexical_weight": self.lexical_weight, "char": self.char.to_json(), "word": self.word.to_json(),
                 "train_words": sorted(self.train_words),
@@ -207,8 +208,7 @@ class TopicModel:
         """The model saved in `directory`; `danish` is the Danish lemma table (default: the one
         the entity pipeline shares)."""
         meta = json.loads((directory / MODEL_JSON).read_text(encoding="utf-8"))
-        with np.load(directory / MODEL_ARRAYS, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        arrays = load_arrays(directory / MODEL_ARRAYS)  # mapped read-only (bot/nlu/arrays.py)
         return cls(labels=meta["labels"], answer_threshold=float(meta["answer_threshold"]),
                    lexical_weight=float(meta["lexical_weight"]), arrays=arrays,
                    char=TfidfFeatures.from_json(meta["char"], arrays["char_idf"]),

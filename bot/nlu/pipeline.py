@@ -11,8 +11,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -22,6 +20,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from bot.nlu.arrays import load_arrays, save_arrays
+
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache"
 
 
@@ -30,19 +30,35 @@ def _hash(word: str) -> int:
 
 
 class CompactLemmas:
-    """Inflected form -> lemma (lower case), looked up by a stable 64-bit hash of the form."""
+    """Inflected form -> lemma (lower case), looked up by a stable 64-bit hash of the form. The
+    hashes and lemma numbers are mapped from the cache file (bot/nlu/arrays.py: a lookup reads a
+    few pages of them) and the lemmas are one UTF-8 buffer, decoded one at a time."""
 
-    def __init__(self, hashes: np.ndarray, index: np.ndarray, lemmas: list[str]) -> None:
-        self._hashes, self._index, self.lemmas = hashes, index, lemmas
+    def __init__(self, hashes: np.ndarray, index: np.ndarray, lemmas: list[str] | tuple[np.ndarray, np.ndarray]) -> None:
+        self._hashes, self._index = hashes, index
+        if isinstance(lemmas, tuple):
+            self._blob, self._offsets = lemmas
+        else:
+            encoded = [lemma.encode("utf-8") for lemma in lemmas]
+            self._blob = np.frombuffer(b"".join(encoded), np.uint8)
+            self._offsets = np.concatenate([[0], np.cumsum([len(e) for e in encoded], dtype=np.int64)])
 
     def __len__(self) -> int:
         return len(self._hashes)
+
+    @property
+    def lemmas(self) -> list[str]:
+        """Every lemma, sorted (for building vocabularies at training time)."""
+        return [self._lemma(i) for i in range(len(self._offsets) - 1)]
+
+    def _lemma(self, i: int) -> str:
+        return self._blob[int(self._offsets[i]) : int(self._offsets[i + 1])].tobytes().decode("utf-8")
 
     def get(self, word: str) -> str | None:
         h = np.uint64(_hash(word))
         i = int(np.searchsorted(self._hashes, h))
         if i < len(self._hashes) and self._hashes[i] == h:
-            return self.lemmas[int(self._index[i])]
+            return self._lemma(int(self._index[i]))
         return None
 
     @classmethod
@@ -55,17 +71,15 @@ class CompactLemmas:
         return cls(hashes[order], index[order], lemmas)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write to a temp file and rename: two workers building at once never see half a file.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, hashes=self._hashes, index=self._index, lemmas=np.array("\n".join(self.lemmas)))
-        os.replace(tmp, path)
+        # Written aside and renamed (bot/nlu/arrays.py): two workers building at once never see
+        # half a file, and a process mapping the old one keeps it.
+        save_arrays(path, {"hashes": self._hashes, "index": self._index, "lemma_blob": self._blob,
+                           "lemma_offsets": self._offsets})
 
     @classmethod
     def load(cls, path: Path) -> CompactLemmas:
-        with np.load(path, allow_pickle=False) as z:
-            return cls(z["hashes"], z["index"], str(z["lemmas"]).split("\n"))
+        a = load_arrays(path)
+        return cls(a["hashes"], a["index"], (a["lemma_blob"], a["lemma_offsets"]))
 
 
 def _source_table() -> dict[str, str]:
@@ -75,7 +89,7 @@ def _source_table() -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def danish_lemmas() -> CompactLemmas:
-    path = CACHE_DIR / f"da_lemmas.{metadata.version('spacy-lookups-data')}.npz"
+    path = CACHE_DIR / f"da_lemmas.v2.{metadata.version('spacy-lookups-data')}.npz"
     try:
         return CompactLemmas.load(path)
     except (OSError, ValueError, KeyError):

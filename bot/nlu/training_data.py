@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from bot.errors import TrainingDataError
+from bot.yaml_safe import safe_load
 
 VERSION = "3.1"
 KEY_NLU = "nlu"
@@ -164,7 +165,7 @@ def _example_lines(block: dict, where: str) -> list[str]:
 
 def loads(content: str, source: str = "<string>") -> TrainingData:
     try:
-        doc = yaml.safe_load(content)
+        doc = safe_load(content)
     except yaml.YAMLError as exc:
         raise TrainingDataError(source, f"not valid YAML: {exc}") from None
     if not isinstance(doc, dict):

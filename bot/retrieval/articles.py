@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.errors import ArticleError
 from bot.topics import TopicContract
 from bot.types import ArticleRef
+from bot.yaml_safe import safe_load
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
@@ -80,7 +81,7 @@ def parse_article(text: str, where: str = "<string>") -> Article:
         raise ArticleError(where, "must start with a '---' line, YAML front matter and another '---' line")
     front, body = m.group(1), text[m.end() :]
     try:
-        meta = yaml.safe_load(front)
+        meta = safe_load(front)
     except yaml.YAMLError as exc:
         raise ArticleError(where, f"bad front matter: {exc}") from None
     if not isinstance(meta, dict):

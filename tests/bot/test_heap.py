@@ -1,0 +1,51 @@
+"""bot.heap: a serving process keeps to two malloc arenas however many threads allocate, unless
+the operator chose otherwise in the environment. Counted by glibc itself (`malloc_stats`), in a
+fresh interpreter so the arenas of this test process do not count."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bot.config import ROOT
+
+pytestmark = pytest.mark.integration
+
+PROGRAM = """
+import ctypes, sys, threading
+from bot.heap import serve_heap
+if sys.argv[1] == "serve":
+    serve_heap()
+start = threading.Barrier(8)
+def work():
+    start.wait()  # all at once, so the threads contend for the heap
+    for _ in range(200):
+        blocks = [bytearray(4096) for _ in range(64)]  # larger than Python's small-object allocator
+        del blocks
+threads = [threading.Thread(target=work) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def _arenas(mode: str, **env: str) -> int:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", PROGRAM, mode], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={**clean, **env})
+    assert out.returncode == 0, out.stderr[-2000:]
+    return sum(1 for line in out.stderr.splitlines() if line.startswith("Arena "))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_stats")
+def test_heap_serving_process_keeps_two_arenas() -> None:
+    assert _arenas("plain") > 2  # without the policy, contending threads get arenas of their own
+    assert _arenas("serve") <= 2
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_stats")
+def test_heap_leaves_the_operators_arena_setting() -> None:
+    assert _arenas("serve", MALLOC_ARENA_MAX="4") > 2
