@@ -15,7 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UnknownAgent, UnknownContact, UnknownOffer, UnknownQueue, UnknownTask, UnknownTenant
@@ -217,6 +217,22 @@ def get_contact(session: Session, *, tenant_id: str, contact_id: str, lock: bool
         get_tenant(session, tenant_id=tenant_id)
         raise UnknownContact(f"tenant {tenant_id!r} has no contact {contact_id!r}")
     return contact
+
+
+_STANDING = select(
+    Contact.state,
+    exists().where(Event.tenant_id == Contact.tenant_id, Event.contact_id == Contact.id, Event.kind == bindparam("kind")),
+).where(Contact.tenant_id == bindparam("tenant_id"), Contact.id == bindparam("contact_id"))
+
+
+def contact_standing(session: Session, *, tenant_id: str, contact_id: str, kind: EventKind) -> tuple[ContactState, bool]:
+    """The contact's state and whether it has an event of `kind`, in one statement (a chat
+    session asks this before every message); `UnknownContact` as `get_contact`."""
+    row = session.execute(_STANDING, {"tenant_id": tenant_id, "contact_id": contact_id, "kind": kind}).one_or_none()
+    if row is None:
+        get_contact(session, tenant_id=tenant_id, contact_id=contact_id)  # raises what get_contact raises
+        raise AssertionError("unreachable")
+    return row[0], bool(row[1])
 
 
 def find_contact(
