@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -47,35 +47,80 @@ _CONTEXT_NOW = "context_now"
 _FIGURATIVE = "figurative"
 
 
+def _any_of(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One pattern that matches somewhere exactly when one of `patterns` does (their alternation):
+    a text it misses needs no pattern-by-pattern pass. None when there is nothing to join."""
+    if not patterns:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+    except re.error:  # a pattern that cannot be joined (a backreference): read one by one
+        return None
+
+
+@lru_cache(maxsize=64)
+def _fold_short(text: str) -> str:
+    return fold(text)
+
+
+def _folded(text: str) -> str:
+    """`fold(text)`, remembered for short texts: one assessment folds the same message and
+    window several times (lexicon hits, past-or-now, figures of speech)."""
+    return _fold_short(text) if len(text) <= 2000 else fold(text)
+
+
 @dataclass(frozen=True)
 class Lexicon:
     patterns: Mapping[str, tuple[re.Pattern[str], ...]]  # category -> compiled patterns
     not_now: tuple[re.Pattern[str], ...] = ()  # past events, errands, hypothetical worries
     now: tuple[re.Pattern[str], ...] = ()  # "it is happening now": overrides not_now
     figurative: tuple[re.Pattern[str], ...] = ()  # idioms blanked out before emergency patterns
+    _gates: Mapping[str, re.Pattern[str] | None] = field(init=False, repr=False, compare=False, default_factory=dict)
+    _not_now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _figurative_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        # Each list joined into one pattern that is tried first: most messages match none of a
+        # category, and one search then replaces dozens. What is matched stays the same.
+        gates = {category: _any_of(pats) for category, pats in self.patterns.items()}
+        object.__setattr__(self, "_gates", gates)
+        object.__setattr__(self, "_not_now_any", _any_of(self.not_now))
+        object.__setattr__(self, "_now_any", _any_of(self.now))
+        object.__setattr__(self, "_figurative_any", _any_of(self.figurative))
+
+    @staticmethod
+    def _found(gate: re.Pattern[str] | None, pats: Sequence[re.Pattern[str]], t: str) -> bool:
+        if gate is not None:
+            return gate.search(t) is not None
+        return any(p.search(t) for p in pats)
 
     def is_now(self, text: str) -> bool:
-        t = fold(text)
-        return any(p.search(t) for p in self.now)
+        return self._found(self._now_any, self.now, _folded(text))
 
     def is_not_now(self, text: str) -> bool:
         """The text speaks of the past, an errand or a worry, and nothing says it happens now."""
-        t = fold(text)
-        return any(p.search(t) for p in self.not_now) and not any(p.search(t) for p in self.now)
+        t = _folded(text)
+        return self._found(self._not_now_any, self.not_now, t) and not self._found(self._now_any, self.now, t)
 
     def literal(self, text: str) -> str:
         """The folded text with figures of speech ("drukner i arbejde") blanked out."""
-        t = fold(text)
+        t = _folded(text)
+        if self._figurative_any is not None and self._figurative_any.search(t) is None:
+            return t  # no figure of speech: every substitution below would leave it as it is
         for p in self.figurative:
             t = p.sub(" ", t)
         return t
 
     def matches(self, text: str) -> dict[str, list[str]]:
-        t = fold(text)
+        t = _folded(text)
         plain = self.literal(text) if self.figurative else t
         hits: dict[str, list[str]] = {}
         for category, pats in self.patterns.items():
             source = plain if category == "emergency" else t
+            gate = self._gates.get(category)
+            if gate is not None and gate.search(source) is None:
+                continue
             for p in pats:
                 m = p.search(source)
                 if m:

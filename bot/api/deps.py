@@ -4,6 +4,8 @@
     def overview(engine: EngineDep, tenants: TenantsDep) -> ...
 
 Parameters are typed `HTTPConnection`, so the same dependency serves HTTP routes and WebSockets.
+The readers are `async def` although they do not wait: FastAPI runs a plain `def` dependency in
+the thread pool, a hand-off per dependency per request, where reading an attribute is all they do.
 A channel's own services (the chat backend, the mail service) have their dependency next to the
 channel's routes in `connectors/`, set by that channel's start-up part."""
 
@@ -32,48 +34,48 @@ __all__ = [
 ]  # fmt: skip
 
 
-def get_settings(conn: HTTPConnection) -> Settings:
+async def get_settings(conn: HTTPConnection) -> Settings:
     settings: Settings = conn.app.state.settings
     return settings
 
 
-def get_understanding(conn: HTTPConnection) -> Understanding:
+async def get_understanding(conn: HTTPConnection) -> Understanding:
     understanding: Understanding = conn.app.state.understanding
     return understanding
 
 
-def get_tenants(conn: HTTPConnection) -> Tenants:
+async def get_tenants(conn: HTTPConnection) -> Tenants:
     tenants: Tenants = conn.app.state.tenants
     return tenants
 
 
-def get_database(conn: HTTPConnection) -> Database:
+async def get_database(conn: HTTPConnection) -> Database:
     db: Database = conn.app.state.db
     return db
 
 
-def get_engine(conn: HTTPConnection) -> ConversationEngine:
+async def get_engine(conn: HTTPConnection) -> ConversationEngine:
     engine: ConversationEngine = conn.app.state.engine
     return engine
 
 
-def get_channels(conn: HTTPConnection) -> Channels:
+async def get_channels(conn: HTTPConnection) -> Channels:
     channels: Channels = conn.app.state.channels
     return channels
 
 
-def get_knowledge(conn: HTTPConnection) -> LiveKnowledge:
+async def get_knowledge(conn: HTTPConnection) -> LiveKnowledge:
     """The articles in force and the editors' actions (set by `knowledge_background`)."""
     knowledge: LiveKnowledge = conn.app.state.knowledge
     return knowledge
 
 
-def get_rate_limits(conn: HTTPConnection) -> RateLimits:
+async def get_rate_limits(conn: HTTPConnection) -> RateLimits:
     limits: RateLimits = conn.app.state.rate_limits
     return limits
 
 
-def get_review_catalogue(conn: HTTPConnection) -> ReviewCatalogueFile:
+async def get_review_catalogue(conn: HTTPConnection) -> ReviewCatalogueFile:
     """Articles with owners and review intervals (set by the knowledge-review start-up part)."""
     catalogue: ReviewCatalogueFile = conn.app.state.review_catalogue
     return catalogue

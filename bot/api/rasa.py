@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot import __version__
 from bot.api import Text
-from bot.api.deps import UnderstandingDep, get_tenants
+from bot.api.deps import TenantsDep, UnderstandingDep
 from bot.errors import UnknownTenant
+from bot.tenants import Tenants
 from bot.types import Action, NLUResult, TriageDecision
 
 router = APIRouter()
@@ -28,12 +29,12 @@ class ParseRequest(BaseModel):
     tenant: Text | None = Field(None, max_length=200, description="kontakt extension: the municipality (tenant id).")
 
 
-def served_tenant(request: Request, tenant: str | None) -> str | None:
+def served_tenant(tenants: Tenants, tenant: str | None) -> str | None:
     """`tenant` if this installation serves it (None stays None: every tenant's articles);
     `UnknownTenant` (404, naming no other tenant) otherwise."""
     if tenant is None:
         return None
-    if tenant not in get_tenants(request).by_id:
+    if tenant not in tenants.by_id:
         raise UnknownTenant(f"unknown tenant {tenant[:40]!r}")
     return tenant
 
@@ -99,8 +100,8 @@ def health(u: UnderstandingDep, request: Request) -> dict[str, Any]:
 
 
 @router.post("/model/parse", summary="Understand a message (Rasa shape + triage)")
-def model_parse(body: ParseRequest, u: UnderstandingDep, request: Request) -> dict[str, Any]:
-    served_tenant(request, body.tenant)
+def model_parse(body: ParseRequest, u: UnderstandingDep, tenants: TenantsDep) -> dict[str, Any]:
+    served_tenant(tenants, body.tenant)
     if not body.text.strip():
         empty = {"text": body.text, "intent": {"name": None, "confidence": 0.0}, "entities": [],
                  "text_tokens": [], "intent_ranking": [], "triage": None}

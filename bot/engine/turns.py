@@ -99,10 +99,11 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
             c = repo.find_contact(s, tenant_id=tenant_id, channel=Channel(channel), external_ref=external_ref)
             if c is None or c.state is not ContactState.BOT:
                 return TurnLook(None if c is None else ContactView.of(c), (), (), False)
-            before = tuple(MessageView.of(m) for m in repo.messages(s, tenant_id=tenant_id, contact_id=c.id))
+            # Read-only: the rows go straight into views, without ORM objects.
+            before = repo.message_views(s, tenant_id=tenant_id, contact_id=c.id)
             if client_message_id is not None and any(m.client_message_id == client_message_id for m in before):
                 return TurnLook(ContactView.of(c), before, (), False)
-            events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
+            events = repo.event_views(s, tenant_id=tenant_id, contact_id=c.id)
             return TurnLook(ContactView.of(c), before, events, True)
 
     def answer_citizen_turn(

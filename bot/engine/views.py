@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.engine.core import EngineCore, _offer_view
 from bot.storage import repository as repo
+from bot.storage.models import ContactState, EventKind
 from bot.storage.repository import ContactView, EventView, MessageView, OfferView
 
 
@@ -24,6 +25,11 @@ class ViewsMixin(EngineCore):
     def contact(self, tenant_id: str, contact_id: str) -> ContactView:
         with self.db.read() as s:
             return ContactView.of(repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id))
+
+    def standing(self, tenant_id: str, contact_id: str, kind: EventKind) -> tuple[ContactState, bool]:
+        """The contact's state and whether it has an event of `kind` (one small read)."""
+        with self.db.read() as s:
+            return repo.contact_standing(s, tenant_id=tenant_id, contact_id=contact_id, kind=kind)
 
     def contact_log(self, tenant_id: str, contact_id: str, *, messages: bool = True) -> ContactLog:
         """The contact, its messages (unless `messages=False`) and its events in one read, as a

@@ -15,7 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UnknownAgent, UnknownContact, UnknownOffer, UnknownQueue, UnknownTask, UnknownTenant
@@ -188,22 +188,86 @@ def get_queue(session: Session, *, tenant_id: str, queue_id: str) -> QueueRow:
     return queue
 
 
+# The statements every chat turn runs, built once with bound parameters: building a select is a
+# good part of its cost in SQLAlchemy, and the SQL sent is the same as building it per call.
+_CONTACT = select(Contact).where(Contact.tenant_id == bindparam("tenant_id"), Contact.id == bindparam("contact_id"))
+_CONTACT_LOCKED = _locked(_CONTACT, True)
+_CONTACT_BY_REF = select(Contact).where(
+    Contact.tenant_id == bindparam("tenant_id"), Contact.channel == bindparam("channel"),
+    Contact.external_ref == bindparam("external_ref"),
+)  # fmt: skip
+_CONTACT_BY_REF_LOCKED = _locked(_CONTACT_BY_REF, True)
+_MESSAGES = (
+    select(Message)
+    .where(Message.tenant_id == bindparam("tenant_id"), Message.contact_id == bindparam("contact_id"),
+           Message.id > bindparam("after_id"))
+    .order_by(Message.id)
+)  # fmt: skip
+_CONTACT_EVENTS = (
+    select(Event)
+    .where(Event.tenant_id == bindparam("tenant_id"), Event.contact_id == bindparam("contact_id"))
+    .order_by(Event.id)
+)
+
+
+# The same rows as columns: a read that only looks builds its views without ORM objects.
+_MESSAGE_VIEWS = select(
+    Message.id, Message.contact_id, Message.direction, Message.author, Message.agent_id, Message.text,
+    Message.text_redacted, Message.client_message_id, Message.created_at,
+).where(Message.tenant_id == bindparam("tenant_id"), Message.contact_id == bindparam("contact_id")).order_by(Message.id)  # fmt: skip
+_EVENT_VIEWS = select(
+    Event.id, Event.tenant_id, Event.kind, Event.at, Event.contact_id, Event.agent_id, Event.data
+).where(Event.tenant_id == bindparam("tenant_id"), Event.contact_id == bindparam("contact_id")).order_by(Event.id)
+
+
+def message_views(session: Session, *, tenant_id: str, contact_id: str) -> tuple[MessageView, ...]:
+    """The contact's messages, oldest first, as `messages` reads them, straight into views (for a
+    session that has written none of them: rows it holds unflushed or changed are not seen)."""
+    params = {"tenant_id": tenant_id, "contact_id": contact_id}
+    return tuple(MessageView(*row) for row in session.execute(_MESSAGE_VIEWS, params))
+
+
+def event_views(session: Session, *, tenant_id: str, contact_id: str) -> tuple[EventView, ...]:
+    """The contact's events, oldest first, as `events` reads them, straight into views (same
+    condition as `message_views`)."""
+    params = {"tenant_id": tenant_id, "contact_id": contact_id}
+    return tuple(
+        EventView(i, t, kind, at, c, agent, MappingProxyType(dict(data)))
+        for i, t, kind, at, c, agent, data in session.execute(_EVENT_VIEWS, params)
+    )
+
+
 def get_contact(session: Session, *, tenant_id: str, contact_id: str, lock: bool = False) -> Contact:
-    stmt = select(Contact).where(Contact.tenant_id == tenant_id, Contact.id == contact_id)
-    contact = session.scalars(_locked(stmt, lock)).one_or_none()
+    stmt = _CONTACT_LOCKED if lock else _CONTACT
+    contact = session.scalars(stmt, {"tenant_id": tenant_id, "contact_id": contact_id}).one_or_none()
     if contact is None:
         get_tenant(session, tenant_id=tenant_id)
         raise UnknownContact(f"tenant {tenant_id!r} has no contact {contact_id!r}")
     return contact
 
 
+_STANDING = select(
+    Contact.state,
+    exists().where(Event.tenant_id == Contact.tenant_id, Event.contact_id == Contact.id, Event.kind == bindparam("kind")),
+).where(Contact.tenant_id == bindparam("tenant_id"), Contact.id == bindparam("contact_id"))
+
+
+def contact_standing(session: Session, *, tenant_id: str, contact_id: str, kind: EventKind) -> tuple[ContactState, bool]:
+    """The contact's state and whether it has an event of `kind`, in one statement (a chat
+    session asks this before every message); `UnknownContact` as `get_contact`."""
+    row = session.execute(_STANDING, {"tenant_id": tenant_id, "contact_id": contact_id, "kind": kind}).one_or_none()
+    if row is None:
+        get_contact(session, tenant_id=tenant_id, contact_id=contact_id)  # raises what get_contact raises
+        raise AssertionError("unreachable")
+    return row[0], bool(row[1])
+
+
 def find_contact(
     session: Session, *, tenant_id: str, channel: Channel, external_ref: str, lock: bool = False
 ) -> Contact | None:
-    stmt = select(Contact).where(
-        Contact.tenant_id == tenant_id, Contact.channel == channel, Contact.external_ref == external_ref
-    )
-    return session.scalars(_locked(stmt, lock)).one_or_none()
+    stmt = _CONTACT_BY_REF_LOCKED if lock else _CONTACT_BY_REF
+    params = {"tenant_id": tenant_id, "channel": channel, "external_ref": external_ref}
+    return session.scalars(stmt, params).one_or_none()
 
 
 def get_agent(session: Session, *, tenant_id: str, agent_id: str) -> Agent:
@@ -305,15 +369,15 @@ def messages(
     after_id: int = 0,
     direction: Direction | None = None,
 ) -> list[Message]:
-    stmt = select(Message).where(
-        Message.tenant_id == tenant_id, Message.contact_id == contact_id, Message.id > after_id
-    )
-    if direction is not None:
-        stmt = stmt.where(Message.direction == direction)
-    return list(session.scalars(stmt.order_by(Message.id)))
+    params = {"tenant_id": tenant_id, "contact_id": contact_id, "after_id": after_id}
+    if direction is None:
+        return list(session.scalars(_MESSAGES, params))
+    return list(session.scalars(_MESSAGES.where(Message.direction == direction), params))
 
 
 def events(session: Session, *, tenant_id: str, contact_id: str | None = None) -> list[Event]:
+    if contact_id is not None:
+        return list(session.scalars(_CONTACT_EVENTS, {"tenant_id": tenant_id, "contact_id": contact_id}))
     stmt = select(Event).where(Event.tenant_id == tenant_id)
     if contact_id is not None:
         stmt = stmt.where(Event.contact_id == contact_id)

@@ -185,10 +185,10 @@ class EngineChatBackend:
             ref = self._locate(session_id)
         except UnknownSession:
             return None
-        log = self.engine.contact_log(ref.tenant_id, ref.contact_id, messages=False)
-        if log.contact.state in FINAL_STATES:
+        state, ended = self.engine.standing(ref.tenant_id, ref.contact_id, EventKind.CHAT_ENDED)
+        if state in FINAL_STATES:
             return None
-        if any(e.kind is EventKind.CHAT_ENDED for e in log.events):
+        if ended:
             return None  # ended by the citizen while a person had it (possibly through another worker)
         return SessionInfo(session_id, ref.tenant_id, created=False)
 

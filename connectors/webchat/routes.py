@@ -64,7 +64,7 @@ PHONE = re.compile(r"^(\+45)?\d{8}$")
 
 
 # -- dependencies --------------------------------------------------------------------------------
-def get_backend(conn: HTTPConnection) -> ChatBackend:
+async def get_backend(conn: HTTPConnection) -> ChatBackend:
     """The chat backend the app's start-up built (`chat_services` in engine_backend.py)."""
     backend: ChatBackend = conn.app.state.chat_backend
     return backend
@@ -73,7 +73,7 @@ def get_backend(conn: HTTPConnection) -> ChatBackend:
 BackendDep = Annotated[ChatBackend, Depends(get_backend)]
 
 
-def _cors(response: Response) -> None:
+async def _cors(response: Response) -> None:  # async: no thread-pool hand-off to set a header
     # The widget runs on the municipality's own site and calls this host. Sessions travel in the
     # body or query, never in cookies, so any origin may call without credentials.
     response.headers["Access-Control-Allow-Origin"] = "*"

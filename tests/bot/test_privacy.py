@@ -321,3 +321,36 @@ def test_privacy_filter_with_caplog(caplog: pytest.LogCaptureFixture) -> None:
         caplog.handler.removeFilter(redacting)
     assert caplog.messages == [f"opkald fra {CPR_MASK}"]
     assert "010190" not in caplog.text
+
+
+# --- the skipped passes change nothing --------------------------------------------------------------
+
+
+def _redact_every_pass(text: str) -> str:
+    """`redact` as four passes over every text: what its shortcuts must equal."""
+    from bot.privacy import _SPOKEN_DIGITS, CPR_PATTERN, EMAIL_PATTERN, PHONE_PATTERN, SPOKEN_MASK, _mask_cpr
+
+    text = EMAIL_PATTERN.sub(EMAIL_MASK, text)
+    text = CPR_PATTERN.sub(_mask_cpr, text)
+    text = PHONE_PATTERN.sub(PHONE_MASK, text)
+    return _SPOKEN_DIGITS.sub(SPOKEN_MASK, text)
+
+
+_PIECES = st.sampled_from([
+    "0101901234", "010190-1234", "22 33 44 55", "+45 22334455", "a@b.dk", "jens@kommune.dk", "nul", "et", "to",
+    "otteogtyve", "og", " ", "-", ",", ".", "\n", "\t", "@", "٣", "１", "x", "Hej", "æøå", "_", "2026-11-23",
+])  # fmt: skip
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_PIECES | st.text(max_size=6), max_size=14).map("".join))
+def test_redact_shortcuts_equal_every_pass(text: str) -> None:
+    assert redact(text) == _redact_every_pass(text)
+
+
+@pytest.mark.parametrize("text", [
+    "nul et nul et ni nul", "nul,et,nul,et", "to-tre-fire-fem", "ring på 22 33 44 55", "cpr ٠١٠١٩٠١٢٣٤",
+    "mail a.b@c.dk nu", "answer", "affald_toemning", "", "otte\tni\nti\u2003elleve",
+])  # fmt: skip
+def test_redact_shortcuts_equal_every_pass_on_known_cases(text: str) -> None:
+    assert redact(text) == _redact_every_pass(text)

@@ -476,3 +476,33 @@ def test_the_model_window_keeps_the_newest_message_of_a_long_conversation():
     assert window is not None and len(window) <= WINDOW_MODEL_CHARS
     assert window.endswith("Nu ligger min mor på gulvet og trækker ikke vejret")
     assert not window.startswith(" ") and window.split()[0] in history[0].split()  # a whole word
+
+
+def test_lexicon_joined_patterns_find_what_each_pattern_finds() -> None:
+    """The joined patterns tried first only skip work: on every dev-set message, hits, past-or-now
+    and figures of speech are what the patterns read one by one give."""
+    from bot.nlu.text import fold
+    from bot.safety import default_lexicon
+    from eval.dataset import load_dev_set
+
+    lex = default_lexicon()
+
+    def one_by_one(text: str) -> tuple[dict[str, list[str]], bool, bool]:
+        t = fold(text)
+        plain = t
+        for p in lex.figurative:
+            plain = p.sub(" ", plain)
+        hits: dict[str, list[str]] = {}
+        for category, pats in lex.patterns.items():
+            for p in pats:
+                m = p.search(plain if category == "emergency" else t)
+                if m:
+                    hits.setdefault(category, []).append(m.group(0))
+        now = any(p.search(t) for p in lex.now)
+        return hits, now, any(p.search(t) for p in lex.not_now) and not now
+
+    texts = [c.text for c in load_dev_set().cases]
+    texts += ["Min mor er faldet og kan ikke rejse sig", "jeg drukner i papirer", "han slog mig i går"]
+    for text in texts:
+        assert (lex.matches(text), lex.is_now(text), lex.is_not_now(text)) == one_by_one(text), text
+    assert any(lex.matches(t).get("emergency") for t in texts)  # the comparison saw alarms too

@@ -26,6 +26,7 @@ from bot.storage.models import (
     QueueRow,
     Tenant,
 )
+from bot.storage.repository import EventView, MessageView
 
 pytestmark = pytest.mark.integration
 
@@ -189,3 +190,29 @@ def test_read_transaction_rolls_back_on_error(db: Database) -> None:
             raise RuntimeError("boom")
     with db.read() as s:
         assert s.scalars(select(Contact.topic).where(Contact.id == "kobenhavn-c1")).one() is None
+
+
+def test_message_and_event_views_read_what_the_orm_reads(db: Database) -> None:
+    cid = seed(db)
+    other = seed(db, "aarhus")
+    with db.write() as s:
+        for k, author in enumerate((Author.CITIZEN, Author.BOT, Author.CITIZEN)):
+            repo.add_message(s, tenant_id="kobenhavn", contact_id=cid, direction=Direction.IN if k != 1 else Direction.OUT,
+                             author=author, text=f"besked {k} 12 34 56 78", at=T0 + timedelta(seconds=k),
+                             client_message_id=f"m{k}" if k else None)  # fmt: skip
+            repo.add_event(s, tenant_id="kobenhavn", kind=EventKind.MESSAGE_RECEIVED, at=T0 + timedelta(seconds=k),
+                           contact_id=cid, data={"message_id": k, "decision": {"action": "answer", "candidates": ["a"]}})  # fmt: skip
+        repo.add_message(s, tenant_id="aarhus", contact_id=other, direction=Direction.IN, author=Author.CITIZEN,
+                         text="en anden kommune", at=T0)  # fmt: skip
+    with db.read() as s:
+        orm_messages = tuple(MessageView.of(m) for m in repo.messages(s, tenant_id="kobenhavn", contact_id=cid))
+        orm_events = tuple(EventView.of(e) for e in repo.events(s, tenant_id="kobenhavn", contact_id=cid))
+    with db.read() as s:
+        messages = repo.message_views(s, tenant_id="kobenhavn", contact_id=cid)
+        events = repo.event_views(s, tenant_id="kobenhavn", contact_id=cid)
+    assert len(messages) == 3 and messages == orm_messages
+    assert messages[0].created_at.tzinfo is not None and messages[0].text_redacted == "besked 0 [TELEFON]"
+    assert [(e.id, e.kind, e.at, e.contact_id, e.agent_id, dict(e.data)) for e in events] == [
+        (e.id, e.kind, e.at, e.contact_id, e.agent_id, dict(e.data)) for e in orm_events
+    ]
+    assert len(events) == 3 and events[2].data["decision"] == {"action": "answer", "candidates": ["a"]}
