@@ -260,3 +260,34 @@ def export_linear(lr: Any) -> tuple[np.ndarray, np.ndarray]:
     if getattr(lr, "multi_class", "deprecated") not in ("deprecated", "auto", "multinomial"):
         raise ValueError(f"cannot export a one-vs-rest model ({lr.multi_class!r})")
     return np.ascontiguousarray(np.asarray(lr.coef_).T), np.asarray(lr.intercept_, np.float64)
+
+
+class CountedTexts:
+    """The n-gram counts of every training text, read once (training only). `tfidf(fit_rows,
+    other_rows)` gives the tf-idf rows a copy of `vectoriser` fitted on `fit_rows` would give for
+    those rows and for `other_rows`: the vocabulary (n-grams in at least `min_df` of the fitting
+    rows, in the same sorted order) and the idf come from the fitting rows' counts alone, so
+    out-of-fold fits need not analyse the texts again for every fold."""
+
+    def __init__(self, vectoriser: Any, texts: Sequence[str]) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        params = vectoriser.get_params()
+        counting = {k: params[k] for k in CountVectorizer().get_params()}
+        if counting["max_df"] != 1.0 or counting["max_features"] is not None or counting["vocabulary"] is not None:
+            raise ValueError("only min_df is recomputed per fold: max_df, max_features and vocabulary must be unset")
+        if not isinstance(counting["min_df"], int):
+            raise ValueError(f"min_df must be a count of rows, got {counting['min_df']!r}")
+        self.min_df = counting["min_df"]
+        self._tfidf = {k: params[k] for k in ("norm", "use_idf", "smooth_idf", "sublinear_tf")}
+        self.counts = CountVectorizer(**{**counting, "min_df": 1}).fit_transform(texts).tocsr()
+
+    def tfidf(self, fit_rows: np.ndarray, other_rows: np.ndarray) -> tuple[Any, Any]:
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        fit_counts = self.counts[fit_rows]
+        df = np.bincount(fit_counts.indices, minlength=fit_counts.shape[1])
+        keep = np.flatnonzero(df >= max(self.min_df, 1))
+        fit_counts, other = fit_counts[:, keep], self.counts[other_rows][:, keep]
+        transformer = TfidfTransformer(**self._tfidf).fit(fit_counts)
+        return transformer.transform(fit_counts, copy=False), transformer.transform(other, copy=False)

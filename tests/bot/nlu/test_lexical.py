@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.nlu.lexical import TfidfFeatures, Vocabulary, sigmoid, softmax, sparse_scores
+from bot.nlu.lexical import CountedTexts, TfidfFeatures, Vocabulary, sigmoid, softmax, sparse_scores
 
 pytestmark = pytest.mark.unit
 
@@ -109,3 +109,27 @@ def test_lexical_vocabulary_lets_the_text_decide_between_equal_hashes() -> None:
     vocab = Vocabulary(["b", "a", "c"], key=lambda _: 7)
     assert vocab.columns(["a", "c", "b", "d", "a"]).tolist() == [1, 2, 0, -1, 1]
     assert vocab.get("d") is None and vocab["c"] == 2
+
+
+@pytest.mark.parametrize("name", sorted(VECTORISERS))
+def test_lexical_counted_texts_equal_a_vectoriser_fitted_on_the_rows(name: str) -> None:
+    texts = TRAIN + ODD
+    counted = CountedTexts(TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **VECTORISERS[name]), texts)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        rows = rng.permutation(len(texts))
+        fit_rows, other_rows = np.sort(rows[:20]), rows[20:]
+        vec = TfidfVectorizer(sublinear_tf=True, dtype=np.float32, **VECTORISERS[name])
+        expected_fit = vec.fit_transform([texts[i] for i in fit_rows])
+        expected_other = vec.transform([texts[i] for i in other_rows])
+        got_fit, got_other = counted.tfidf(fit_rows, other_rows)
+        assert got_fit.shape == expected_fit.shape and got_other.shape == expected_other.shape
+        assert got_fit.dtype == np.float32
+        assert abs(got_fit - expected_fit).max() == 0 and abs(got_other - expected_other).max() == 0
+
+
+def test_lexical_counted_texts_refuse_limits_they_do_not_recompute() -> None:
+    with pytest.raises(ValueError, match="max_features"):
+        CountedTexts(TfidfVectorizer(max_features=10), TRAIN)
+    with pytest.raises(ValueError, match="min_df"):
+        CountedTexts(TfidfVectorizer(min_df=0.1), TRAIN)
