@@ -32,6 +32,7 @@ class TriagePolicy:
     emergency_threshold: float = 0.25  # the same as bot.safety.SafetyPolicy.emergency_threshold
     sensitive_threshold: float = 0.30
     human_threshold: float = 0.40
+    human_runner_up: float = 0.15  # a request for a person this likely, top or second, is handed off
     max_candidates: int = 3
 
 
@@ -172,6 +173,14 @@ def triage(
         # Never offer a sensitive situation as a menu button: a person takes it, at once.
         return _decision(Action.HANDOFF, sensitive[0], contract, top.confidence, reason=HandoffReason.SENSITIVE,
                          explanation=f"sensitive candidate {sensitive[0]} while unsure")
+    if any(s.name == HUMAN and s.confidence >= policy.human_runner_up for s in nlu.ranking[:2]):
+        # Unsure what it is about, but a person may well be what the citizen asked for: asking
+        # "which of these?" first would answer a request for a person with a menu.
+        topic = previous_topic if previous_topic in contract.by_id else top.name
+        return _decision(
+            Action.HANDOFF, topic if contract.by_id[topic].domain != "dialog" else HUMAN, contract,
+            top.confidence, reason=HandoffReason.ASKED_FOR_HUMAN, explanation="unsure, a person among the top two",
+        )
     if len(candidates) >= 2 and all(contract.by_id[c].handling == Handling.HANDOFF for c in candidates[:2]):
         # Whichever of them it is, a person takes it: asking the citizen first gains nothing. One
         # weak guess alone is no such evidence: then the citizen is asked, with "a person" offered.

@@ -156,6 +156,16 @@ def test_triage_human_request_without_known_previous_topic(previous: str | None)
     assert d.queue == CONTRACT.topic(HUMAN).queue
 
 
+@pytest.mark.parametrize("previous", [None, "boligstoette_boligstoette"])
+def test_triage_unsure_with_a_person_second_hands_off_instead_of_asking(previous: str | None) -> None:
+    result = nlu(("generelt_besked", 0.33), (HUMAN, 0.22), ("generelt_navngiven_medarbejder", 0.08))
+    d = decide(result, previous_topic=previous)
+    assert (d.action, d.reason) == (Action.HANDOFF, HandoffReason.ASKED_FOR_HUMAN)
+    assert d.topic == (previous or "generelt_besked")
+    # Without the person among the top two, the same uncertainty asks the citizen.
+    assert decide(nlu(("generelt_besked", 0.33), ("generelt_klage", 0.22), (HUMAN, 0.2))).action == Action.CLARIFY
+
+
 # --- out of scope ------------------------------------------------------------------------------
 
 
