@@ -150,7 +150,7 @@ class OrtE5Embedder:
     def __init__(
         self, variant: str, cache_dir: Path, threads: int | None = None, cache_size: int = 4096
     ) -> None:
-        self.name = f"ort.e5-small-{variant}.v1"
+        self.name = f"ort.e5-small-{variant}.v2"  # v2: every window embedded on its own
         self.dim = 384
         self._variant = variant
         self._cache_dir = cache_dir

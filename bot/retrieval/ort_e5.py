@@ -446,35 +446,22 @@ class OrtE5:
                 out.append((i, [tok.bos, *ids[a : a + self._window], tok.eos]))
         return out
 
-    def encode(
-        self, texts: Sequence[str], is_query: bool, max_tokens: int | None = None, batch_tokens: int = 4096
-    ) -> np.ndarray:
+    def encode(self, texts: Sequence[str], is_query: bool, max_tokens: int | None = None) -> np.ndarray:
         """L2-normalised (n, dim) float32. `max_tokens` (with both special tokens) keeps only the
-        beginning of a longer text, in one window; without it, long texts are read window by window."""
+        beginning of a longer text, in one window; without it, long texts are read window by window.
+
+        Every window runs on its own: the int8 graph quantises activations with one scale per
+        run, so a text batched with others would get a slightly different vector (cosine down to
+        0.99) than the same text alone, as a served message is. Alone, training, the index and
+        serving see the same vector for the same text, on any machine and from any cache; on
+        one core it costs no more than batches of similar length did."""
         n = len(texts)
         acc = np.zeros((n, self.dim), np.float64)
         weight = np.zeros(n, np.float64)
-        wins = self._windows(texts, is_query, max_tokens)
-        order = sorted(range(len(wins)), key=lambda k: len(wins[k][1]))
-        start = 0
-        while start < len(order):
-            # Batches of similar length: padding is computed like real tokens, so a batch grows
-            # only while its padded size stays within a tenth of its real tokens.
-            end, real = start + 1, len(wins[order[start]][1])
-            while end < len(order):
-                longest = len(wins[order[end]][1])
-                padded = longest * (end - start + 1)
-                if padded > batch_tokens or padded > 1.1 * (real + longest):
-                    break
-                real += longest
-                end += 1
-            chunk = [wins[k] for k in order[start:end]]
-            means = self._run([ids for _, ids in chunk])
-            for (i, ids), m in zip(chunk, means, strict=True):
-                w = max(len(ids) - 2, 1)
-                acc[i] += w * m
-                weight[i] += w
-            start = end
+        for i, ids in self._windows(texts, is_query, max_tokens):
+            w = max(len(ids) - 2, 1)
+            acc[i] += w * self._run([ids])[0]
+            weight[i] += w
         acc /= np.maximum(weight, 1e-12)[:, None]
         norms = np.linalg.norm(acc, axis=1, keepdims=True)
         out: np.ndarray = (acc / np.maximum(norms, 1e-6)).astype(np.float32)
