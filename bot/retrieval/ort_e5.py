@@ -351,7 +351,7 @@ def build_graph(f: E5File, variant: str) -> Any:
 
 def graph_path(cache_dir: Path, variant: str, source: Path) -> Path:
     """Where a variant's graph lives: named by the graph version and the weights file's hash."""
-    digest = _file_digest(source)[:12]
+    digest = _file_digest(source, cache_dir)[:12]
     return cache_dir / f"e5-small.{variant}.g{GRAPH_VERSION}.{digest}.onnx"
 
 
@@ -359,14 +359,39 @@ _digests: dict[Path, str] = {}
 _build_lock = threading.Lock()
 
 
-def _file_digest(path: Path) -> str:
-    if path not in _digests:
+def _file_digest(path: Path, cache_dir: Path | None = None) -> str:
+    """The SHA-256 of `path`. Hashing the 68 MB weights file costs every server start 0.05-0.07 s
+    of CPU, so the digest is also kept in `cache_dir`, beside the graphs, with the file's size,
+    modification time and inode: while those are unchanged, the file is (pip replaces, never
+    rewrites, an installed file)."""
+    if path in _digests:
+        return _digests[path]
+    st = os.stat(path)
+    stamp = f"{path.resolve()} {st.st_size} {st.st_mtime_ns} {st.st_ino}"
+    memo = cache_dir / f"{path.name}.sha256" if cache_dir is not None else None
+    digest = None
+    if memo is not None:
+        try:
+            known_stamp, known = memo.read_text(encoding="utf-8").splitlines()
+            digest = known if known_stamp == stamp and len(known) == 64 else None
+        except (OSError, ValueError):
+            digest = None
+    if digest is None:
         h = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
-        _digests[path] = h.hexdigest()
-    return _digests[path]
+        digest = h.hexdigest()
+        if memo is not None:
+            tmp = memo.with_name(f".{memo.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+            try:
+                memo.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(f"{stamp}\n{digest}\n", encoding="utf-8")
+                os.replace(tmp, memo)
+            except OSError:  # a read-only cache: hash again next time
+                tmp.unlink(missing_ok=True)
+    _digests[path] = digest
+    return digest
 
 
 def ensure_graph(f: E5File, cache_dir: Path, variant: str) -> Path:
