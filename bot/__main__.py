@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,14 +48,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("knowledge", "export"):
         return run_knowledge_command(args, settings)
 
-    from bot.train import is_fresh, train
-
     if args.command == "train":
+        from bot.train import train
+
         train(settings)
         return 0
-    if not is_fresh(settings):
-        print("model missing or out of date: training first", file=sys.stderr)
-        train(settings)
+    if args.command == "serve" and args.workers > 1:
+        # uvicorn's supervisor only starts and watches the workers, each a fresh interpreter:
+        # checking the model here would keep bot.train and what it imports (spaCy, FAISS, the
+        # model code: 60 MB, measured) resident in a process that never answers a message.
+        import multiprocessing
+        from importlib import import_module
+
+        # By its importable name: run as `python -m bot`, this module is `__main__`, which a
+        # spawned process cannot look the function up in.
+        target = import_module("bot.__main__")._train_if_stale
+        check = multiprocessing.get_context("spawn").Process(target=target, args=(settings,))
+        check.start()
+        check.join()
+        if check.exitcode != 0:
+            return check.exitcode or 1
+    else:
+        _train_if_stale(settings)
     if args.command == "parse":
         import json
 
@@ -69,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
 
     uvicorn.run(app_factory(), factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
     return 0
+
+
+def _train_if_stale(settings: Settings) -> None:
+    from bot.train import is_fresh, train
+
+    if not is_fresh(settings):
+        print("model missing or out of date: training first", file=sys.stderr)
+        train(settings)
 
 
 def app_factory() -> str:

@@ -27,7 +27,7 @@ from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
 from bot.engine.idle import idle_background
-from bot.heap import serve_heap
+from bot.heap import serve_heap, serving_memory
 from bot.knowledge.live import knowledge_background
 from connectors.email.background import email_services
 from connectors.email.routes import router as email_router
@@ -61,6 +61,7 @@ ROUTERS = [
 
 # Start-up parts, run in order after the core has loaded and stopped in reverse before it.
 PARTS = [
+    serving_memory,  # at most 16 request threads; freed heap handed back every 10 s (bot/heap.py)
     knowledge_background,  # published article versions in force before serving, then polled each second
     chat_services,  # the web chat on the engine, its change feed and cross-worker notifications
     voice_channel,  # the call store on the engine, the bridge on accept, agents' replies as callbacks

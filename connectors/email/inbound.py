@@ -28,8 +28,6 @@ from email import policy
 from email.message import EmailMessage, Message
 from email.utils import parsedate_to_datetime
 
-from bs4 import BeautifulSoup
-
 from connectors.email.addresses import Mailbox, mailboxes
 from connectors.email.charsets import decode_text
 from connectors.email.loopguard import automatic_reason, machine_reason
@@ -253,6 +251,8 @@ _BLOCK_SEP = "\n"
 def html_to_text(html: str) -> str:
     """Readable text from HTML: scripts, styles and head dropped; <blockquote> content turned
     into "> " lines so the quote stripper recognises it; blank lines collapsed."""
+    from bs4 import BeautifulSoup  # here, not at start-up: most mail has a plain-text part
+
     with warnings.catch_warnings():  # bs4 warns on markup that looks like a URL or file name
         warnings.simplefilter("ignore")
         soup = BeautifulSoup(html, "html.parser")

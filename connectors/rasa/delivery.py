@@ -19,8 +19,8 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import httpx
 from fastapi import FastAPI
 
 from bot.config import CallbackSettings
@@ -34,6 +34,9 @@ from connectors.rasa.service import CHANNEL, RasaChannel
 __all__ = ["callback_sender", "rasa_background", "run_callback_worker"]
 
 log = logging.getLogger("kontakt.rasa")
+
+if TYPE_CHECKING:
+    import httpx  # imported where a callback URL is set: its import costs a server 0.1 s of start-up
 
 
 def callback_sender(db: Database, url: str, client: httpx.Client) -> Sender:
@@ -112,6 +115,8 @@ async def rasa_background(app: FastAPI) -> AsyncIterator[None]:
     if settings.url is None:
         yield
         return
+    import httpx
+
     client = httpx.Client(timeout=settings.timeout_seconds)
     policy = ob.RetryPolicy(base=timedelta(seconds=settings.retry_seconds), poison_after=ob.DEFAULT_POISON_ATTEMPTS)
     task = asyncio.create_task(run_callback_worker(

@@ -4,6 +4,7 @@ fresh interpreter so the arenas of this test process do not count."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -49,3 +50,20 @@ def test_heap_serving_process_keeps_two_arenas() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_stats")
 def test_heap_leaves_the_operators_arena_setting() -> None:
     assert _arenas("serve", MALLOC_ARENA_MAX="4") > 2
+
+
+def test_serving_memory_bounds_request_threads_and_stops_with_the_app() -> None:
+    import anyio.to_thread
+
+    from bot.heap import REQUEST_THREADS, serving_memory
+
+    async def serve() -> tuple[float, float]:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        before = limiter.total_tokens
+        async with serving_memory(None):
+            inside = limiter.total_tokens
+            await anyio.to_thread.run_sync(sum, [1, 2])  # requests still run in threads
+        return before, inside
+
+    before, inside = asyncio.run(serve())  # returns only if the trimming task stopped with the app
+    assert before == 40 and inside == REQUEST_THREADS < before

