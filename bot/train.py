@@ -291,6 +291,19 @@ def _fit_safety(examples: list[SafetyExample], embeddings: np.ndarray, base: str
         return clf.export(), Folds(base, keys, clf.oof, np.zeros(len(examples)), borrowed), {"safety": clf.iterations}
 
 
+def _context_patterns() -> str:
+    """What shapes the safety model's time-and-context columns besides the text: the lexicon's
+    context and figure-of-speech patterns (a change of its danger words shapes no model)."""
+    from importlib import resources
+
+    from bot.safety import _CONTEXT_NOT_NOW, _CONTEXT_NOW, _FIGURATIVE
+    from bot.yaml_safe import safe_load
+
+    raw = safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
+    picked = {k: raw.get(k) for k in (_CONTEXT_NOT_NOW, _CONTEXT_NOW, _FIGURATIVE)}
+    return hashlib.sha256(json.dumps(picked, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def _labels_of(previous: Path) -> list[str]:
     """The topics of a cached topic classifier, read without loading its arrays."""
     try:
@@ -379,10 +392,12 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
 
     t = time.perf_counter()
     clf_modules = ("bot.nlu.classifier", "bot.nlu.lexical", "bot.nlu.text")
-    safety_modules = ("bot.safety_model", "bot.nlu.lexical", "bot.nlu.text")
+    # bot.safety: the context columns read its patterns through its functions.
+    safety_modules = ("bot.safety_model", "bot.safety", "bot.nlu.lexical", "bot.nlu.text")
     slabels = _safety_labels(safety_examples)
     clf_key = fit_key("classifier", embedder.name, texts, labels, TopicClassifier().config, clf_modules)
-    safety_key = fit_key("safety", embedder.name, stexts, slabels, SafetyClassifier().config, safety_modules)
+    safety_config = (SafetyClassifier().config, _context_patterns())
+    safety_key = fit_key("safety", embedder.name, stexts, slabels, safety_config, safety_modules)
     clf: TopicModel | None = None
     safety: SafetyModel | None = None
     # `full`: no cached fit at all; a cached fit may itself be incremental.
@@ -390,7 +405,7 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
         clf = _cached_fit(settings.cache_dir, "classifier", clf_key, TopicModel.load)
         safety = _cached_fit(settings.cache_dir, "safety", safety_key, SafetyModel.load)
     clf_base = fit_key("classifier", embedder.name, [], [], TopicClassifier().config, clf_modules)
-    safety_base = fit_key("safety", embedder.name, [], [], SafetyClassifier().config, safety_modules)
+    safety_base = fit_key("safety", embedder.name, [], [], safety_config, safety_modules)
     modes = {"classifier": "cached" if clf else "full", "safety": "cached" if safety else "full"}
     clf_reuse = safety_reuse = None
     for kind, name, done, base, keys in (
