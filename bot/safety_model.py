@@ -416,9 +416,12 @@ class SafetyClassifier:
         start[:, dim : width - n_ctx] = mapped_coefficients(coef, blocks, width - dim - n_ctx)
         if n_ctx:
             start[:, width - n_ctx :] = coef[len(coef) - n_ctx :].T
-        # L-BFGS as in a full fit (the thresholds were tuned on its optimum), ten times stricter:
-        # at the full fit's tolerance the old optimum passes at once and new examples go unlearned.
-        self._lr.set_params(warm_start=True, tol=WARM_TOL)
+        # Newton-CG from the old optimum, ten times stricter than a full fit (at the same
+        # tolerance the old optimum passes at once and new examples go unlearned): two steps, 5 CPU
+        # seconds against 14 for L-BFGS from the same start (which forgets its curvature between
+        # fits), and as close to a full L-BFGS refit (mean largest difference in probability 0.003
+        # on blind sets A, H and M, the same as between two full fits before and after the edit).
+        self._lr.set_params(warm_start=True, tol=WARM_TOL, solver="newton-cg")
         self._lr.coef_, self._lr.intercept_ = start, np.asarray(old["intercept"], np.float64)
 
     def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
