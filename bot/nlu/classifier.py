@@ -375,7 +375,7 @@ def _fold(cfg: ClassifierConfig, labels: list[str], texts: list[str], y: np.ndar
     """One fit on the rows `tr` with its own vectorisers: the held-out rows `te`, their fused
     probabilities and novelty similarity, and the fitted (vectorisers, models). `counted`: the
     n-gram counts of every text, from which a fold's features are made without its vectorisers.
-    `warm`: a model of the same topics whose coefficients start both regressions."""
+    `warm`: a model of the same topics whose coefficients start the n-gram regression."""
     from scipy import sparse
 
     clf = TopicClassifier(cfg)
