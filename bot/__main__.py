@@ -12,7 +12,10 @@ from bot.config import Settings, load_settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="kontakt: Danish municipal contact front")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("train", help="validate data, train the NLU model and build the knowledge index")
+    train_cmd = sub.add_parser("train", help="validate data, train the NLU model and build the knowledge index")
+    train_cmd.add_argument("--full", action="store_true",
+                           help="refit every model from scratch, folds included (default: after a small edit, "
+                                "reuse the previous fit's out-of-fold predictions and refit only the final models)")
     serve = sub.add_parser("serve", help="serve the HTTP API (trains first if nothing is built)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=5005)
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from bot.train import train
 
-        train(settings)
+        train(settings, full=args.full)
         return 0
     if args.command == "serve" and args.workers > 1:
         # uvicorn's supervisor only starts and watches the workers, each a fresh interpreter:

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -21,7 +22,8 @@ from tqdm import tqdm
 from bot.config import Settings
 from bot.errors import TrainingDataError
 from bot.nlu import training_data
-from bot.nlu.classifier import TopicClassifier, TopicModel
+from bot.nlu.classifier import MODEL_JSON as CLASSIFIER_JSON
+from bot.nlu.classifier import TopicClassifier, TopicModel, out_of_sample_rows
 from bot.retrieval.articles import Article, load_articles
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
@@ -148,20 +150,171 @@ def _cached_fit(cache_dir: Path, kind: str, key: str, load: Callable[[Path], M])
         return None
 
 
-def _store_fit(cache_dir: Path, kind: str, key: str, model: _Saved) -> None:
+def _store_fit(cache_dir: Path, kind: str, key: str, model: _Saved, folds: Folds | None = None) -> None:
     d = cache_dir / FIT_CACHE
     d.mkdir(parents=True, exist_ok=True)
     for old in d.glob(f"{kind}.*"):  # keep one entry per kind: the cache never grows
         shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=d, prefix=f".{kind}.tmp"))
     model.save(tmp)
+    if folds is not None:
+        folds.save(tmp)
     os.replace(tmp, d / f"{kind}.{key}")
 
 
-def _fit_safety(examples: list[SafetyExample], embeddings: np.ndarray) -> SafetyModel:
-    """Runs in a worker process, next to the topic classifier's fit (one core each)."""
-    with threadpool_limits(limits=1):
-        return SafetyClassifier().fit(examples, embeddings).export()
+# A fit may reuse the out-of-fold rows of the previous one when at most this share of its examples
+# were added, removed or relabelled, and at most this share of its rows did not come from folds.
+INCREMENTAL_SHARE = 0.02
+FOLDS_FILE = "folds.npz"  # beside a cached fit, never served
+
+
+def example_keys(labels: Sequence[str], texts: Sequence[str]) -> list[str]:
+    """One key per example: its text and everything that labels it."""
+    return [hashlib.sha1(f"{label}\t{text}".encode()).hexdigest() for label, text in zip(labels, texts, strict=True)]
+
+
+@dataclass(frozen=True)
+class Folds:
+    """The out-of-fold rows of a fit, per example key. `base`: the fit key of everything but the
+    examples (config, code, embedder, scikit-learn), which must match for the rows to be reused.
+    `borrowed`: rows that came from an earlier final model rather than a fold."""
+
+    base: str
+    keys: list[str]
+    rows: np.ndarray
+    sim: np.ndarray
+    borrowed: np.ndarray
+
+    def save(self, directory: Path) -> None:
+        np.savez(directory / FOLDS_FILE, base=np.array(self.base), keys=np.array(self.keys), rows=self.rows,
+                 sim=self.sim, borrowed=self.borrowed)
+
+    @classmethod
+    def load(cls, directory: Path) -> Folds:
+        with np.load(directory / FOLDS_FILE, allow_pickle=False) as z:
+            return cls(str(z["base"]), z["keys"].tolist(), z["rows"], z["sim"], z["borrowed"].astype(bool))
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """How to fit after a small edit: `previous` (the cached fit), for each current example the
+    row of its kept out-of-fold prediction (-1: new, to be predicted by the previous model)."""
+
+    previous: Path
+    folds: Folds
+    rows: np.ndarray
+    changed: int
+
+    def compose(self, new_rows: np.ndarray, new_sim: np.ndarray | None = None) -> Folds:
+        """Every example's out-of-fold row: kept ones from the previous fit, new ones given."""
+        new = self.rows < 0
+        rows = np.zeros((len(self.rows), self.folds.rows.shape[1]))
+        rows[~new] = self.folds.rows[self.rows[~new]]
+        rows[new] = new_rows
+        sim = np.zeros(len(self.rows))
+        sim[~new] = self.folds.sim[self.rows[~new]]
+        if new_sim is not None:
+            sim[new] = new_sim
+        borrowed = new.copy()
+        borrowed[~new] = self.folds.borrowed[self.rows[~new]]
+        return Folds(self.folds.base, [], rows, sim, borrowed)
+
+
+def plan_reuse(cache_dir: Path, kind: str, base: str, keys: Sequence[str], full: bool = False,
+               topics: Sequence[str] | None = None, share: float = INCREMENTAL_SHARE) -> tuple[Reuse | None, str]:
+    """The reuse of the previous fit of `kind`, or None and why a full fit is needed. `full`:
+    never reuse; `topics`: the labels a topic classifier's previous fit must have had."""
+    if full:
+        return None, "--full"
+    entries = [p for p in (cache_dir / FIT_CACHE).glob(f"{kind}.*") if p.is_dir()]
+    if not entries:
+        return None, "no previous fit"
+    try:
+        folds = Folds.load(entries[0])
+    except (OSError, ValueError, KeyError):
+        return None, "the previous fit kept no out-of-fold rows"
+    if folds.base != base:
+        return None, "the configuration or code changed"
+    where = {k: i for i, k in enumerate(folds.keys)}
+    rows = np.array([where.get(k, -1) for k in keys], np.int64)
+    current = set(keys)
+    changed = int((rows < 0).sum()) + sum(1 for k in where if k not in current)
+    borrowed = int((rows < 0).sum()) + int(folds.borrowed[rows[rows >= 0]].sum())
+    limit = share * len(keys)
+    if changed > limit:
+        return None, f"{changed} changed examples, more than {share:.0%}"
+    if borrowed > limit:
+        return None, f"{borrowed} examples since the last full fit, more than {share:.0%}"
+    if topics is not None and _labels_of(entries[0]) != list(topics):
+        return None, "the topics changed"
+    return Reuse(entries[0], folds, rows, changed), ""
+
+
+def _fit_topic(texts: list[str], labels: list[str], embeddings: np.ndarray, base: str, reuse: Reuse | None,
+               n_jobs: int | None) -> tuple[TopicModel, Folds, dict[str, int]]:
+    """The topic classifier, with its out-of-fold rows for the next fit. With `reuse`, only the
+    final model is fitted, warm-started from the previous one, and the examples new since then
+    get their out-of-fold rows from the previous model, which never saw them."""
+    keys = example_keys(labels, texts)
+    warm, oof, borrowed = None, None, np.zeros(len(texts), bool)
+    if reuse is not None:
+        warm = TopicModel.load(reuse.previous)
+        new = np.flatnonzero(reuse.rows < 0)
+        probs, sim = (out_of_sample_rows(warm, [texts[i] for i in new], embeddings[new]) if len(new)
+                      else (np.zeros((0, len(warm.labels))), np.zeros(0)))
+        composed = reuse.compose(probs, sim)
+        oof, borrowed = (composed.rows, composed.sim), composed.borrowed
+    steps = tqdm(total=1 if reuse else TopicClassifier().config.folds + 1, desc="fitting classifier", unit="step")
+    clf = TopicClassifier().fit(texts, labels, embeddings, n_jobs=n_jobs, oof=oof, warm=warm,
+                                progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1)))
+    steps.close()
+    assert clf.oof is not None
+    return clf.export(), Folds(base, keys, clf.oof[0], clf.oof[1], borrowed), clf.iterations
+
+
+def _fit_safety(examples: list[SafetyExample], embeddings: np.ndarray, base: str, reuse: Reuse | None,
+                threads: int | None = 1) -> tuple[SafetyModel, Folds, dict[str, int]]:
+    """The safety model, as `_fit_topic` does the topic classifier (`threads` 1: in a worker
+    process, next to the topic classifier's fit, one core each)."""
+    keys = example_keys(_safety_labels(examples), [e.text for e in examples])
+    with threadpool_limits(limits=threads):
+        warm, oof, borrowed = None, None, np.zeros(len(examples), bool)
+        if reuse is not None:
+            warm = SafetyModel.load(reuse.previous)
+            new = np.flatnonzero(reuse.rows < 0)
+            probs = (warm.predict([examples[i].text for i in new], embeddings[new]) if len(new)
+                     else np.zeros((0, len(SafetyModel.labels))))
+            composed = reuse.compose(probs)
+            oof, borrowed = composed.rows, composed.borrowed
+        clf = SafetyClassifier().fit(examples, embeddings, oof=oof, warm=warm)
+        assert clf.oof is not None
+        return clf.export(), Folds(base, keys, clf.oof, np.zeros(len(examples)), borrowed), {"safety": clf.iterations}
+
+
+def _context_patterns() -> str:
+    """What shapes the safety model's time-and-context columns besides the text: the lexicon's
+    context and figure-of-speech patterns (a change of its danger words shapes no model)."""
+    from importlib import resources
+
+    from bot.safety import _CONTEXT_NOT_NOW, _CONTEXT_NOW, _FIGURATIVE
+    from bot.yaml_safe import safe_load
+
+    raw = safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
+    picked = {k: raw.get(k) for k in (_CONTEXT_NOT_NOW, _CONTEXT_NOW, _FIGURATIVE)}
+    return hashlib.sha256(json.dumps(picked, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _labels_of(previous: Path) -> list[str]:
+    """The topics of a cached topic classifier, read without loading its arrays."""
+    try:
+        return list(json.loads((previous / CLASSIFIER_JSON).read_text(encoding="utf-8"))["labels"])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _safety_labels(examples: Sequence[SafetyExample]) -> list[str]:
+    """What labels a safety example for its fit: the label, whether it came from topic data, its weight."""
+    return [f"{e.label}|{e.source == 'topics'}|{e.weight}" for e in examples]
 
 
 def load_training_data(settings: Settings, contract: TopicContract, articles: list[Article]) -> training_data.TrainingData:
@@ -203,11 +356,13 @@ def load_safety_corpus(settings: Settings, contract: TopicContract) -> list[Safe
     return load_corpus(settings.nlu_data_dir / SAFETY_CORPUS_DIR, sensitive_handoff_topics(contract))
 
 
-def train(settings: Settings, log=print, parallel: bool = True) -> dict:
+def train(settings: Settings, log=print, parallel: bool = True, full: bool = False) -> dict:
     """Fit everything into settings.model_dir. Embeddings and fitted models are cached by content
     in settings.cache_dir, so a rerun after editing one file redoes only what that file shapes
     (an article: the index; a safety file: the safety model; an nlu_data file: both models).
-    `parallel`: fit the safety model in a second process while the topic classifier fits here."""
+    `parallel`: fit the safety model in a second process while the topic classifier fits here.
+    After a small edit (`plan_reuse`) a model keeps the out-of-fold rows of its previous fit and
+    fits only its final model, warm-started; `full` refits everything, folds included."""
     started = time.perf_counter()
     contract = load_contract(settings.topics_file)
     articles = load_articles(settings.articles_dir, contract)
@@ -236,51 +391,71 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
     index_seconds = time.perf_counter() - t_index
 
     t = time.perf_counter()
-    clf_key = fit_key("classifier", embedder.name, texts, labels, TopicClassifier().config,
-                      ("bot.nlu.classifier", "bot.nlu.lexical", "bot.nlu.text"))
-    safety_key = fit_key("safety", embedder.name, stexts,
-                         [f"{e.label}|{e.source == 'topics'}|{e.weight}" for e in safety_examples],
-                         SafetyClassifier().config, ("bot.safety_model", "bot.nlu.lexical", "bot.nlu.text"))
-    clf: TopicModel | None = _cached_fit(settings.cache_dir, "classifier", clf_key, TopicModel.load)
-    safety: SafetyModel | None = _cached_fit(settings.cache_dir, "safety", safety_key, SafetyModel.load)
+    clf_modules = ("bot.nlu.classifier", "bot.nlu.lexical", "bot.nlu.text")
+    # bot.safety: the context columns read its patterns through its functions.
+    safety_modules = ("bot.safety_model", "bot.safety", "bot.nlu.lexical", "bot.nlu.text")
+    slabels = _safety_labels(safety_examples)
+    clf_key = fit_key("classifier", embedder.name, texts, labels, TopicClassifier().config, clf_modules)
+    safety_config = (SafetyClassifier().config, _context_patterns())
+    safety_key = fit_key("safety", embedder.name, stexts, slabels, safety_config, safety_modules)
+    clf: TopicModel | None = None
+    safety: SafetyModel | None = None
+    # `full`: no cached fit at all; a cached fit may itself be incremental.
+    if not full:
+        clf = _cached_fit(settings.cache_dir, "classifier", clf_key, TopicModel.load)
+        safety = _cached_fit(settings.cache_dir, "safety", safety_key, SafetyModel.load)
+    clf_base = fit_key("classifier", embedder.name, [], [], TopicClassifier().config, clf_modules)
+    safety_base = fit_key("safety", embedder.name, [], [], safety_config, safety_modules)
+    modes = {"classifier": "cached" if clf else "full", "safety": "cached" if safety else "full"}
+    clf_reuse = safety_reuse = None
+    for kind, name, done, base, keys in (
+        ("classifier", "topic classifier", clf, clf_base, example_keys(labels, texts)),
+        ("safety", "safety model", safety, safety_base, example_keys(slabels, stexts)),
+    ):
+        if done is not None:
+            log(f"{name}: unchanged data, reusing the cached fit")
+            continue
+        reuse, why = plan_reuse(settings.cache_dir, kind, base, keys, full=full,
+                                topics=sorted(set(labels)) if kind == "classifier" else None)
+        if reuse is None:
+            log(f"{name}: full fit ({why})")
+            continue
+        log(f"{name}: incremental: {reuse.changed} changed examples, reusing out-of-fold predictions")
+        modes[kind] = f"incremental ({reuse.changed} changed)"
+        if kind == "classifier":
+            clf_reuse = reuse
+        else:
+            safety_reuse = reuse
+    iterations: dict[str, int] = {}
     pool: ProcessPoolExecutor | None = None
     pending: Future | None = None
     try:
         if safety is None and clf is None and parallel:
             # Two independent fits, one core each (spawn: the child starts clean, no OpenMP state).
             pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            pending = pool.submit(_fit_safety, safety_examples, sx)
+            pending = pool.submit(_fit_safety, safety_examples, sx, safety_base, safety_reuse)
         if clf is None:
-            steps = tqdm(total=TopicClassifier().config.folds + 1, desc="fitting classifier", unit="step")
             with threadpool_limits(limits=1 if pending is not None else None):
-                clf = TopicClassifier().fit(
-                    texts, labels, x, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1)),
-                    n_jobs=2 if parallel else None,  # the out-of-fold splits side by side (same results)
-                ).export()
-            steps.close()
-            _store_fit(settings.cache_dir, "classifier", clf_key, clf)
+                # The out-of-fold splits side by side (same results); an incremental fit has none.
+                clf, folds, its = _fit_topic(texts, labels, x, clf_base, clf_reuse, n_jobs=2 if parallel else None)
+            _store_fit(settings.cache_dir, "classifier", clf_key, clf, folds)
+            iterations |= its
             timings["fit_topic_done"] = time.perf_counter() - t
-        else:
-            log("topic classifier: unchanged data, reusing the cached fit")
-        if pending is not None:
-            with tqdm(total=1, desc="fitting safety model (second process)", unit="model") as bar:
-                safety = pending.result()
-                bar.update(1)
-            _store_fit(settings.cache_dir, "safety", safety_key, safety)
+        if safety is None:
+            if pending is not None:
+                with tqdm(total=1, desc="fitting safety model (second process)", unit="model") as bar:
+                    safety, sfolds, its = pending.result()
+                    bar.update(1)
+            else:
+                safety, sfolds, its = _fit_safety(safety_examples, sx, safety_base, safety_reuse, threads=None)
+            _store_fit(settings.cache_dir, "safety", safety_key, safety, sfolds)
+            iterations |= its
             timings["fit_safety_done"] = time.perf_counter() - t
-        elif safety is None:
-            steps = tqdm(total=SafetyClassifier().config.folds + 1, desc="fitting safety model", unit="step")
-            safety = SafetyClassifier().fit(
-                safety_examples, sx, progress=lambda msg: (steps.set_postfix_str(msg), steps.update(1))
-            ).export()
-            steps.close()
-            _store_fit(settings.cache_dir, "safety", safety_key, safety)
-            timings["fit_safety_done"] = time.perf_counter() - t
-        else:
-            log("safety model: unchanged data, reusing the cached fit")
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    if iterations:
+        log("solver iterations: " + ", ".join(f"{k} {v}" for k, v in iterations.items()))
     timings["fit"] = time.perf_counter() - t
     timings["index"] = index_seconds
     log("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
@@ -307,6 +482,7 @@ def train(settings: Settings, log=print, parallel: bool = True) -> dict:
         "index_build_seconds": round(index_seconds, 2),
         "embed_seconds": round(timings["embed_examples"], 2),
         "fit_seconds": round(timings["fit"], 2),
+        "fit_mode": modes,
         "train_seconds": round(time.perf_counter() - started, 2),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
