@@ -4,8 +4,6 @@ target recall, and a fit/predict round trip on a small corpus with deterministic
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -24,6 +22,7 @@ from bot.safety_model import (
     merge_examples,
     threshold_for_recall,
 )
+from tests.small_nlu import fake_embeddings as _fake_embeddings
 
 pytestmark = pytest.mark.unit
 
@@ -116,16 +115,6 @@ def test_safety_model_threshold_is_clamped() -> None:
 def test_safety_model_thresholds_round_trip_through_a_dict() -> None:
     t = SafetyThresholds(acute=0.12, sensitive=0.34)
     assert SafetyThresholds.from_dict({**t.to_dict(), "unknown": 1}) == t
-
-
-def _fake_embeddings(texts: list[str], dim: int = 16) -> np.ndarray:
-    """Deterministic, hash-derived unit vectors: the lexical features must carry the signal."""
-    rows = []
-    for t in texts:
-        seed = int.from_bytes(hashlib.sha1(t.encode()).digest()[:4], "little")
-        v = np.random.default_rng(seed).normal(size=dim)
-        rows.append(v / np.linalg.norm(v))
-    return np.array(rows, dtype=np.float32)
 
 
 PLACES = ["køkkenet", "kælderen", "stuen", "garagen", "opgangen", "skuret", "loftet", "haven", "bilen", "huset",

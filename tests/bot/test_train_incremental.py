@@ -5,7 +5,6 @@ compared with a full retrain by `python -m eval`)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -14,34 +13,14 @@ import pytest
 from bot.nlu.classifier import KnownWords, TopicModel
 from bot.nlu.pipeline import CompactLemmas, _hash
 from bot.safety_model import ACUTE, LABELS, NONE, SENSITIVE, SafetyExample, SafetyModel
-from bot.topics import OUT_OF_SCOPE
 from bot.train import Folds, _fit_safety, _fit_topic, _store_fit, example_keys, plan_reuse
+from tests.small_nlu import TOPICS, topic_examples
+from tests.small_nlu import fake_embeddings as _fake_embeddings
 
 pytestmark = pytest.mark.unit
 
-TOPICS = {
-    "affald_toemning": ["hvornår kommer skraldebilen til {p}", "skraldet er ikke hentet på {p}",
-                        "min skraldespand på {p} blev ikke tømt"],
-    "borger_pas": ["jeg skal have nyt pas og bor på {p}", "hvordan fornyer jeg mit pas, {p}",
-                   "passet er udløbet, jeg bor {p}"],
-    "bolig_stoette": ["kan jeg få boligstøtte til {p}", "tilskud til huslejen på {p}",
-                      "boligstotte for lejligheden på {p}"],
-    OUT_OF_SCOPE: ["hvem vinder fodboldkampen på {p}", "opskrift på æblekage fra {p}",
-                   "asdf qwerty {p} zxcv"],
-}
-PLACES = ["Nørregade", "Vestergade", "Åboulevarden", "Søndergade", "Klostervej", "Parkvej"]
 # Wording none of the examples has: the previous model reads it as another topic.
 NEW = ("huslejehjælp ansøgning", "bolig_stoette")
-
-
-def _fake_embeddings(texts: list[str], dim: int = 16) -> np.ndarray:
-    """Deterministic, hash-derived unit vectors."""
-    rows = []
-    for t in texts:
-        seed = int.from_bytes(hashlib.sha1(t.encode()).digest()[:4], "little")
-        v = np.random.default_rng(seed).normal(size=dim)
-        rows.append(v / np.linalg.norm(v))
-    return np.array(rows, dtype=np.float32)
 
 
 @pytest.fixture(autouse=True)
@@ -50,16 +29,6 @@ def _small_known_words(monkeypatch: pytest.MonkeyPatch) -> None:
     lemmas = CompactLemmas.build({"kommer": "komme", "skraldebilen": "skraldebil", "passet": "pas"})
     known = KnownWords(np.unique(np.array([_hash(w) for w in [*lemmas.lemmas, "hvornår", "jeg"]], np.uint64)), lemmas)
     monkeypatch.setattr("bot.nlu.classifier.danish_vocabulary", lambda: known)
-
-
-def _topic_data() -> tuple[list[str], list[str]]:
-    texts, labels = [], []
-    for topic, templates in TOPICS.items():
-        for t in templates:
-            for p in PLACES:
-                texts.append(t.format(p=p))
-                labels.append(topic)
-    return texts, labels
 
 
 def _folds(keys: list[str], base: str = "base", borrowed: int = 0) -> Folds:
@@ -115,7 +84,7 @@ def test_train_plan_reuse_needs_kept_rows(tmp_path: Path) -> None:
 
 
 def test_train_incremental_topic_fit_learns_the_new_example(tmp_path: Path) -> None:
-    texts, labels = _topic_data()
+    texts, labels = topic_examples()
     model, folds, _ = _fit_topic(texts, labels, _fake_embeddings(texts), "base", None, n_jobs=None)
     assert not folds.borrowed.any() and folds.keys == example_keys(labels, texts)
     _store_fit(tmp_path, "classifier", "key1", model, folds)

@@ -5,7 +5,6 @@ measured by `python -m eval`)."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -13,36 +12,16 @@ import pytest
 
 from bot.nlu.classifier import ClassifierConfig, KnownWords, TopicClassifier, TopicModel, vocabulary_coverage
 from bot.nlu.pipeline import CompactLemmas, _hash
-from bot.topics import OUT_OF_SCOPE
+from tests.small_nlu import TOPICS, topic_examples
+from tests.small_nlu import fake_embeddings as _fake_embeddings
 
 pytestmark = pytest.mark.unit
 
-TOPICS = {
-    "affald_toemning": ["hvornår kommer skraldebilen til {p}", "skraldet er ikke hentet på {p}",
-                        "min skraldespand på {p} blev ikke tømt"],
-    "borger_pas": ["jeg skal have nyt pas og bor på {p}", "hvordan fornyer jeg mit pas, {p}",
-                   "passet er udløbet, jeg bor {p}"],
-    "bolig_stoette": ["kan jeg få boligstøtte til {p}", "tilskud til huslejen på {p}",
-                      "boligstotte for lejligheden på {p}"],
-    OUT_OF_SCOPE: ["hvem vinder fodboldkampen på {p}", "opskrift på æblekage fra {p}",
-                   "asdf qwerty {p} zxcv"],
-}
-PLACES = ["Nørregade", "Vestergade", "Åboulevarden", "Søndergade", "Klostervej", "Parkvej"]
 PROBES = [
     "", " ", "a", "ﷺ" * 8, "Ã¦Ã¸Ã¥ mojibake", "İstanbul ǅ ß ﬁ", "hej\u00a0med\u2003dig", "😀 🚒 brand!!!",
     "skraldebilen kom ikke " * 200, "x" * 4000, "hvornaar kommer skraldebilen", "BOLIGSTØTTE??", "pas",
     "hvornår kommer skraldebilen til Torvet", "fodbold", "123 456 789", "\x00\x01 kontrol",
 ]
-
-
-def _fake_embeddings(texts: list[str], dim: int = 16) -> np.ndarray:
-    """Deterministic, hash-derived unit vectors."""
-    rows = []
-    for t in texts:
-        seed = int.from_bytes(hashlib.sha1(t.encode()).digest()[:4], "little")
-        v = np.random.default_rng(seed).normal(size=dim)
-        rows.append(v / np.linalg.norm(v))
-    return np.array(rows, dtype=np.float32)
 
 
 def _known() -> KnownWords:
@@ -54,12 +33,7 @@ def _known() -> KnownWords:
 
 @pytest.fixture(scope="module")
 def fitted() -> TopicClassifier:
-    texts, labels = [], []
-    for topic, templates in TOPICS.items():
-        for t in templates:
-            for p in PLACES:
-                texts.append(t.format(p=p))
-                labels.append(topic)
+    texts, labels = topic_examples()
     return TopicClassifier(ClassifierConfig(folds=3)).fit(texts, labels, _fake_embeddings(texts), known=_known())
 
 
