@@ -390,6 +390,10 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_tenant_at", "tenant_id", "at"),
         Index("ix_events_contact_id", "contact_id"),
+        # A contact's events within its tenant: without it SQLite reads such a question (has
+        # this chat been ended? asked before every chat message) along ix_events_tenant_at,
+        # through every event the tenant ever had.
+        Index("ix_events_tenant_contact", "tenant_id", "contact_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
