@@ -53,8 +53,11 @@ class RoutingMixin(EngineCore):
         self, s: Session, tenant_id: str, *, lock: bool
     ) -> tuple[skills.RouterSnapshot, dict[str, Contact], dict[str, AgentStateRow], dict[str, QueueRow]]:
         queue_rows = repo.queues(s, tenant_id=tenant_id)
-        contacts = repo.waiting_contacts(s, tenant_id=tenant_id, lock=lock)
         agent_rows = repo.routable_agent_states(s, tenant_id=tenant_id, lock=lock)
+        # With nobody who could take work, no offer can be made: the waiting contacts (hundreds
+        # when the queues are closed or unstaffed, and every handoff routes again) are not read.
+        # Both reads skip locked rows, so the order they lock in cannot make anyone wait.
+        contacts = repo.waiting_contacts(s, tenant_id=tenant_id, lock=lock) if agent_rows else []
         ids = [a.agent_id for a in agent_rows]
         skill_map = repo.skills_of(s, tenant_id=tenant_id, agent_ids=ids)
         active = repo.active_counts(s, tenant_id=tenant_id, agent_ids=ids)

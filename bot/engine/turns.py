@@ -176,15 +176,14 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
                                            email=email, lock=True)  # fmt: skip
                     if c.state in FINAL_STATES:
                         return TurnStart(ContactView.of(c), None, False, (), (), None)
-                    rows = repo.messages(s, tenant_id=tenant_id, contact_id=c.id)
-                    before = tuple(MessageView.of(m) for m in rows)
+                    before = _message_views(s, c)
                     if client_message_id is not None:
                         found = next((m for m in before if m.client_message_id == client_message_id), None)
                         if found is not None:
                             return TurnStart(ContactView.of(c), found, True, before, (), None)
                     inbound = MessageView.of(self._inbound(s, c, text, client_message_id, at))
                     if c.state is ContactState.BOT:
-                        events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=tenant_id, contact_id=c.id))
+                        events = _event_views(s, c)
                         return TurnStart(ContactView.of(c), inbound, False, before, events, None)
                     queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
                     log = _log(s, c, (*before, inbound))
@@ -228,11 +227,22 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
         replies = tuple(MessageView.of(self._bot_reply(s, c, t, decision, at)) for t in texts)
         packet = self._handoff(s, c, decision, handoff, at, nlu=nlu) if handoff is not None else None
         queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
-        rows = repo.messages(s, tenant_id=c.tenant_id, contact_id=c.id)
-        log = _log(s, c, tuple(MessageView.of(m) for m in rows))
+        log = _log(s, c, _message_views(s, c))
         return TurnEnd(ContactView.of(c), replies, packet, queue, log)
 
 
+# The turn's own reads go straight from rows into views, after a flush of what the turn wrote:
+# building ORM objects for every earlier message and event, only to copy them into views, cost
+# more than the rest of the write transaction.
+def _message_views(s: Session, c: Contact) -> tuple[MessageView, ...]:
+    s.flush()
+    return repo.message_views(s, tenant_id=c.tenant_id, contact_id=c.id)
+
+
+def _event_views(s: Session, c: Contact) -> tuple[EventView, ...]:
+    s.flush()
+    return repo.event_views(s, tenant_id=c.tenant_id, contact_id=c.id)
+
+
 def _log(s: Session, c: Contact, messages: tuple[MessageView, ...]) -> ContactLog:
-    events = tuple(EventView.of(e) for e in repo.events(s, tenant_id=c.tenant_id, contact_id=c.id))
-    return ContactLog(ContactView.of(c), messages, events)
+    return ContactLog(ContactView.of(c), messages, _event_views(s, c))

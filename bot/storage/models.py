@@ -273,6 +273,8 @@ class Contact(Base):
         Index("ix_contacts_tenant_state_queue", "tenant_id", "state", "queue_id"),
         Index("ix_contacts_tenant_phone", "tenant_id", "citizen_phone"),
         Index("ix_contacts_tenant_email", "tenant_id", "citizen_email"),
+        # The router's timers ask across tenants for the waiting contacts only (migration 0007).
+        Index("ix_contacts_state_tenant_enqueued", "state", "tenant_id", "enqueued_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -390,6 +392,10 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_tenant_at", "tenant_id", "at"),
         Index("ix_events_contact_id", "contact_id"),
+        # A contact's events within its tenant: without it SQLite reads such a question (has
+        # this chat been ended? asked before every chat message) along ix_events_tenant_at,
+        # through every event the tenant ever had (migration 0007).
+        Index("ix_events_tenant_contact", "tenant_id", "contact_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

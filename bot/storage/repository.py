@@ -222,7 +222,8 @@ _EVENT_VIEWS = select(
 
 def message_views(session: Session, *, tenant_id: str, contact_id: str) -> tuple[MessageView, ...]:
     """The contact's messages, oldest first, as `messages` reads them, straight into views (for a
-    session that has written none of them: rows it holds unflushed or changed are not seen)."""
+    session that has written none of them or flushed what it wrote: rows it holds unflushed or
+    changed are not seen)."""
     params = {"tenant_id": tenant_id, "contact_id": contact_id}
     return tuple(MessageView(*row) for row in session.execute(_MESSAGE_VIEWS, params))
 

@@ -28,7 +28,7 @@ def test_upgrade_head_on_empty_database_creates_every_table(empty_url: str) -> N
         assert names == TABLES | {"alembic_version"}
         assert set(Base.metadata.tables) == TABLES
         with db.engine.connect() as conn:
-            assert MigrationContext.configure(conn).get_current_revision() == "0006_knowledge"
+            assert MigrationContext.configure(conn).get_current_revision() == "0007_lookup_indexes"
     finally:
         db.dispose()
 
