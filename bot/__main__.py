@@ -89,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train_if_stale(settings: Settings) -> None:
+    from bot.model_stamp import stamp_matches
+
+    if stamp_matches(settings):  # the inputs are as they were when the model was last found fresh
+        return
     from bot.train import is_fresh, train
 
     if not is_fresh(settings):

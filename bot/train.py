@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from bot.config import Settings
 from bot.errors import TrainingDataError
+from bot.model_stamp import MANIFEST_FILE, STAMP_FILE, input_state, inputs_stamp, stamp_matches, write_stamp
 from bot.nlu import training_data
 from bot.nlu.classifier import MODEL_JSON as CLASSIFIER_JSON
 from bot.nlu.classifier import TopicClassifier, TopicModel, out_of_sample_rows
@@ -43,7 +44,6 @@ from bot.topics import EMERGENCY, TopicContract, load_contract
 MODEL_FORMAT = "kontakt.numpy.v1"
 OLD_MODEL_FILES = ("classifier.joblib", "safety.joblib")  # format of models built before numpy.v1
 SAFETY_CORPUS_DIR = "safety"  # under nlu_data/
-MANIFEST_FILE = "model.manifest.json"
 MIN_EXAMPLES = 25
 
 
@@ -339,7 +339,12 @@ def load_training_data(settings: Settings, contract: TopicContract, articles: li
 
 
 def is_fresh(settings: Settings) -> bool:
-    """True when the model on disk was built from the current data with the configured embedder."""
+    """True when the model on disk was built from the current data with the configured embedder.
+    The stamp of bot/model_stamp.py answers when the inputs are as they were at the last yes;
+    otherwise every input is read and hashed, and a yes renews the stamp."""
+    if stamp_matches(settings):
+        return True
+    state = input_state(settings)  # before reading: a file edited meanwhile is read again next time
     try:
         manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
         contract = load_contract(settings.topics_file)
@@ -348,8 +353,11 @@ def is_fresh(settings: Settings) -> bool:
         corpus = load_safety_corpus(settings, contract)
     except (OSError, ValueError):
         return False
-    return (manifest.get("format", {}).get("version") == MODEL_FORMAT
-            and manifest.get("data_hash") == data_hash(data, articles, settings.embedder, corpus))
+    fresh = (manifest.get("format", {}).get("version") == MODEL_FORMAT
+             and manifest.get("data_hash") == data_hash(data, articles, settings.embedder, corpus))
+    if fresh:
+        write_stamp(settings, inputs_stamp(settings, state))
+    return fresh
 
 
 def load_safety_corpus(settings: Settings, contract: TopicContract) -> list[SafetyExample]:
@@ -364,6 +372,7 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
     After a small edit (`plan_reuse`) a model keeps the out-of-fold rows of its previous fit and
     fits only its final model, warm-started; `full` refits everything, folds included."""
     started = time.perf_counter()
+    state = input_state(settings)  # the inputs as read below, for the start-up stamp
     contract = load_contract(settings.topics_file)
     articles = load_articles(settings.articles_dir, contract)
     data = load_training_data(settings, contract, articles)
@@ -463,7 +472,7 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
 
     out = settings.model_dir
     out.mkdir(parents=True, exist_ok=True)
-    for old in OLD_MODEL_FILES:
+    for old in (*OLD_MODEL_FILES, STAMP_FILE):  # no stamp vouches for a model half rewritten
         (out / old).unlink(missing_ok=True)
     files = [*clf.save(out), *safety.save(out)]
     index.save(out)
@@ -487,5 +496,6 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_stamp(settings, inputs_stamp(settings, state))
     log(f"model written to {out} in {manifest['train_seconds']} s")
     return manifest
