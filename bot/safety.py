@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+import yaml
+
 from bot.nlu.text import fold
 from bot.safety_model import ACUTE, SENSITIVE, SafetyThresholds
 from bot.topics import EMERGENCY
 from bot.types import SafetySignal
-from bot.yaml_safe import safe_load
 
 _FOLDS = (("æ", "(?:æ|ae|a)"), ("ø", "(?:ø|oe|o)"), ("å", "(?:å|aa|a)"))
 
@@ -129,7 +130,7 @@ class Lexicon:
 
 @lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
-    raw = safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
+    raw = yaml.safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
     compiled = {k: tuple(re.compile(_tolerant(p)) for p in v) for k, v in raw.items()}
     not_now, now = compiled.pop(_CONTEXT_NOT_NOW, ()), compiled.pop(_CONTEXT_NOW, ())
     figurative = compiled.pop(_FIGURATIVE, ())
