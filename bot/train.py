@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -436,30 +436,39 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
         else:
             safety_reuse = reuse
     iterations: dict[str, int] = {}
-    pool: ProcessPoolExecutor | None = None
+    pool: ProcessPoolExecutor | ThreadPoolExecutor | None = None
     pending: Future | None = None
+    side_by_side = safety is None and clf is None and parallel
     try:
-        if safety is None and clf is None and parallel:
-            # Two independent fits, one core each (spawn: the child starts clean, no OpenMP state).
-            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            pending = pool.submit(_fit_safety, safety_examples, sx, safety_base, safety_reuse)
-        if clf is None:
-            with threadpool_limits(limits=1 if pending is not None else None):
+        # One BLAS/OpenMP thread per fit while both run, until both are done.
+        with threadpool_limits(limits=1 if side_by_side else None):
+            if side_by_side and safety_reuse is not None:
+                # After a small edit the safety fit is a few seconds, most of it n-gram counting
+                # and lexicon patterns: a thread here costs less than a second interpreter that
+                # imports scikit-learn, spaCy and the model code again (about 2.5 s of CPU), and
+                # the topic fit's solvers release the GIL. Same function, same results.
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safety-fit")
+                pending = pool.submit(_fit_safety, safety_examples, sx, safety_base, safety_reuse, None)
+            elif side_by_side:
+                # Two independent full fits, one core each (spawn: the child starts clean, no OpenMP state).
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                pending = pool.submit(_fit_safety, safety_examples, sx, safety_base, safety_reuse)
+            if clf is None:
                 # The out-of-fold splits side by side (same results); an incremental fit has none.
                 clf, folds, its = _fit_topic(texts, labels, x, clf_base, clf_reuse, n_jobs=2 if parallel else None)
-            _store_fit(settings.cache_dir, "classifier", clf_key, clf, folds)
-            iterations |= its
-            timings["fit_topic_done"] = time.perf_counter() - t
-        if safety is None:
-            if pending is not None:
-                with tqdm(total=1, desc="fitting safety model (second process)", unit="model") as bar:
-                    safety, sfolds, its = pending.result()
-                    bar.update(1)
-            else:
-                safety, sfolds, its = _fit_safety(safety_examples, sx, safety_base, safety_reuse, threads=None)
-            _store_fit(settings.cache_dir, "safety", safety_key, safety, sfolds)
-            iterations |= its
-            timings["fit_safety_done"] = time.perf_counter() - t
+                _store_fit(settings.cache_dir, "classifier", clf_key, clf, folds)
+                iterations |= its
+                timings["fit_topic_done"] = time.perf_counter() - t
+            if safety is None:
+                if pending is not None:
+                    with tqdm(total=1, desc="fitting safety model (beside the topic classifier)", unit="model") as bar:
+                        safety, sfolds, its = pending.result()
+                        bar.update(1)
+                else:
+                    safety, sfolds, its = _fit_safety(safety_examples, sx, safety_base, safety_reuse, threads=None)
+                _store_fit(settings.cache_dir, "safety", safety_key, safety, sfolds)
+                iterations |= its
+                timings["fit_safety_done"] = time.perf_counter() - t
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
