@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         p = Understanding.load(settings).parse(args.text)
         print(json.dumps(parse_json(p.nlu, p.decision), ensure_ascii=False, indent=1))
         return 0
+    if args.workers == 1:  # this process builds the app: no collector passes until it is up
+        from bot.heap import pause_gc_for_start_up
+
+        pause_gc_for_start_up()
     import uvicorn
 
     uvicorn.run(app_factory(), factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
