@@ -19,10 +19,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
-import yaml
-
 from bot.errors import InvalidCrisisMessage
 from bot.types import Action, HandoffReason, TriageDecision
+from bot.yaml_safe import safe_load
 
 __all__ = [
     "CRISIS_QUEUE", "CRISIS_TOPIC", "MAX_KEYWORDS", "MAX_MESSAGE_CHARS", "SIMILARITY_THRESHOLD", "Crisis", "Lang", "SkillGrant",
@@ -54,7 +53,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 @lru_cache(maxsize=1)
 def texts() -> dict[str, dict[str, str]]:
     """The framing wording per language (bot/resources/crisis_da.yml)."""
-    data = yaml.safe_load(resources.files("bot.resources").joinpath("crisis_da.yml").read_text("utf-8"))
+    data = safe_load(resources.files("bot.resources").joinpath("crisis_da.yml").read_text("utf-8"))
     return {lang: dict(table) for lang, table in data.items()}
 
 

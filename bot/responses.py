@@ -7,16 +7,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 from bot.retrieval.articles import Article
 from bot.topics import TopicContract
 from bot.types import Action, HandoffReason, TriageDecision
+from bot.yaml_safe import safe_load
 
 
 @lru_cache(maxsize=1)
 def texts() -> dict[str, dict[str, str]]:
-    return yaml.safe_load(resources.files("bot.resources").joinpath("responses_da.yml").read_text("utf-8"))
+    return safe_load(resources.files("bot.resources").joinpath("responses_da.yml").read_text("utf-8"))
 
 
 @dataclass(frozen=True)

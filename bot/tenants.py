@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.errors import TenantConfigError, UnknownTenant
 from bot.routing import skills
 from bot.routing.calendar import OpeningHours, default_schedule, schedule_from_mapping
+from bot.yaml_safe import safe_load
 
 if TYPE_CHECKING:
     from bot.topics import TopicContract
@@ -311,7 +312,7 @@ def load_tenants(path: Path, contract: TopicContract | None = None) -> Tenants:
     from bot.tenant_checks import check_tenants, describe_validation
 
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise TenantConfigError(f"cannot load tenants from {path}: {exc}") from exc
     try:

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from bot.config import Settings
 from bot.errors import TrainingDataError
+from bot.model_stamp import MANIFEST_FILE, STAMP_FILE, input_state, inputs_stamp, stamp_matches, write_stamp
 from bot.nlu import training_data
 from bot.nlu.classifier import MODEL_JSON as CLASSIFIER_JSON
 from bot.nlu.classifier import TopicClassifier, TopicModel, out_of_sample_rows
@@ -43,7 +44,6 @@ from bot.topics import EMERGENCY, TopicContract, load_contract
 MODEL_FORMAT = "kontakt.numpy.v1"
 OLD_MODEL_FILES = ("classifier.joblib", "safety.joblib")  # format of models built before numpy.v1
 SAFETY_CORPUS_DIR = "safety"  # under nlu_data/
-MANIFEST_FILE = "model.manifest.json"
 MIN_EXAMPLES = 25
 
 
@@ -339,7 +339,12 @@ def load_training_data(settings: Settings, contract: TopicContract, articles: li
 
 
 def is_fresh(settings: Settings) -> bool:
-    """True when the model on disk was built from the current data with the configured embedder."""
+    """True when the model on disk was built from the current data with the configured embedder.
+    The stamp of bot/model_stamp.py answers when the inputs are as they were at the last yes;
+    otherwise every input is read and hashed, and a yes renews the stamp."""
+    if stamp_matches(settings):
+        return True
+    state = input_state(settings)  # before reading: a file edited meanwhile is read again next time
     try:
         manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
         contract = load_contract(settings.topics_file)
@@ -348,8 +353,11 @@ def is_fresh(settings: Settings) -> bool:
         corpus = load_safety_corpus(settings, contract)
     except (OSError, ValueError):
         return False
-    return (manifest.get("format", {}).get("version") == MODEL_FORMAT
-            and manifest.get("data_hash") == data_hash(data, articles, settings.embedder, corpus))
+    fresh = (manifest.get("format", {}).get("version") == MODEL_FORMAT
+             and manifest.get("data_hash") == data_hash(data, articles, settings.embedder, corpus))
+    if fresh:
+        write_stamp(settings, inputs_stamp(settings, state))
+    return fresh
 
 
 def load_safety_corpus(settings: Settings, contract: TopicContract) -> list[SafetyExample]:
@@ -364,6 +372,7 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
     After a small edit (`plan_reuse`) a model keeps the out-of-fold rows of its previous fit and
     fits only its final model, warm-started; `full` refits everything, folds included."""
     started = time.perf_counter()
+    state = input_state(settings)  # the inputs as read below, for the start-up stamp
     contract = load_contract(settings.topics_file)
     articles = load_articles(settings.articles_dir, contract)
     data = load_training_data(settings, contract, articles)
@@ -427,30 +436,39 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
         else:
             safety_reuse = reuse
     iterations: dict[str, int] = {}
-    pool: ProcessPoolExecutor | None = None
+    pool: ProcessPoolExecutor | ThreadPoolExecutor | None = None
     pending: Future | None = None
+    side_by_side = safety is None and clf is None and parallel
     try:
-        if safety is None and clf is None and parallel:
-            # Two independent fits, one core each (spawn: the child starts clean, no OpenMP state).
-            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-            pending = pool.submit(_fit_safety, safety_examples, sx, safety_base, safety_reuse)
-        if clf is None:
-            with threadpool_limits(limits=1 if pending is not None else None):
+        # One BLAS/OpenMP thread per fit while both run, until both are done.
+        with threadpool_limits(limits=1 if side_by_side else None):
+            if side_by_side and safety_reuse is not None:
+                # After a small edit the safety fit is a few seconds, most of it n-gram counting
+                # and lexicon patterns: a thread here costs less than a second interpreter that
+                # imports scikit-learn, spaCy and the model code again (about 2.5 s of CPU), and
+                # the topic fit's solvers release the GIL. Same function, same results.
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="safety-fit")
+                pending = pool.submit(_fit_safety, safety_examples, sx, safety_base, safety_reuse, None)
+            elif side_by_side:
+                # Two independent full fits, one core each (spawn: the child starts clean, no OpenMP state).
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+                pending = pool.submit(_fit_safety, safety_examples, sx, safety_base, safety_reuse)
+            if clf is None:
                 # The out-of-fold splits side by side (same results); an incremental fit has none.
                 clf, folds, its = _fit_topic(texts, labels, x, clf_base, clf_reuse, n_jobs=2 if parallel else None)
-            _store_fit(settings.cache_dir, "classifier", clf_key, clf, folds)
-            iterations |= its
-            timings["fit_topic_done"] = time.perf_counter() - t
-        if safety is None:
-            if pending is not None:
-                with tqdm(total=1, desc="fitting safety model (second process)", unit="model") as bar:
-                    safety, sfolds, its = pending.result()
-                    bar.update(1)
-            else:
-                safety, sfolds, its = _fit_safety(safety_examples, sx, safety_base, safety_reuse, threads=None)
-            _store_fit(settings.cache_dir, "safety", safety_key, safety, sfolds)
-            iterations |= its
-            timings["fit_safety_done"] = time.perf_counter() - t
+                _store_fit(settings.cache_dir, "classifier", clf_key, clf, folds)
+                iterations |= its
+                timings["fit_topic_done"] = time.perf_counter() - t
+            if safety is None:
+                if pending is not None:
+                    with tqdm(total=1, desc="fitting safety model (beside the topic classifier)", unit="model") as bar:
+                        safety, sfolds, its = pending.result()
+                        bar.update(1)
+                else:
+                    safety, sfolds, its = _fit_safety(safety_examples, sx, safety_base, safety_reuse, threads=None)
+                _store_fit(settings.cache_dir, "safety", safety_key, safety, sfolds)
+                iterations |= its
+                timings["fit_safety_done"] = time.perf_counter() - t
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -463,7 +481,7 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
 
     out = settings.model_dir
     out.mkdir(parents=True, exist_ok=True)
-    for old in OLD_MODEL_FILES:
+    for old in (*OLD_MODEL_FILES, STAMP_FILE):  # no stamp vouches for a model half rewritten
         (out / old).unlink(missing_ok=True)
     files = [*clf.save(out), *safety.save(out)]
     index.save(out)
@@ -487,5 +505,6 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_stamp(settings, inputs_stamp(settings, state))
     log(f"model written to {out} in {manifest['train_seconds']} s")
     return manifest

@@ -27,7 +27,7 @@ from bot.api.supervisor import router as supervisor_router
 from bot.api.wallboard import stats_router
 from bot.config import Settings, get_settings
 from bot.engine.idle import idle_background
-from bot.heap import serve_heap, serving_memory
+from bot.heap import serve_heap, serving_gc, serving_memory
 from bot.knowledge.live import knowledge_background
 from connectors.email.background import email_services
 from connectors.email.routes import router as email_router
@@ -70,6 +70,7 @@ PARTS = [
     idle_background,  # closes bot conversations nobody has written in for a while
     routing_background,  # push routing: offers made the moment something changes
     review_background,  # the owners file checked at start-up; owners' weekly review reminders
+    serving_gc,  # last: the cyclic collector back on, what start-up built frozen (bot/heap.py)
 ]
 
 

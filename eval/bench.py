@@ -42,6 +42,13 @@ def _rss_peak_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU the process has used so far (/proc/PID/stat): on a machine shared with
+    other work the wall time of a start-up says as much about the neighbours as about us."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def in_process_latency(settings: Settings, texts: list[str]) -> dict:
     u = Understanding.load(settings)
     cold, warm = [], []
@@ -81,6 +88,7 @@ def server_benchmark(texts: list[str], clients: int = 8, seconds: float = 20.0) 
                 raise RuntimeError("server did not start")
             time.sleep(0.05)
         startup = time.perf_counter() - started
+        startup_cpu = _cpu_seconds(proc.pid)
         rss_idle = _rss_peak_mb(proc.pid)
         latencies: list[float] = []
         errors = 0
@@ -112,6 +120,7 @@ def server_benchmark(texts: list[str], clients: int = 8, seconds: float = 20.0) 
         elapsed = time.perf_counter() - t0
         return {
             "startup_seconds": round(startup, 2),
+            "startup_cpu_seconds": round(startup_cpu, 2),
             "clients": clients,
             "requests": len(latencies),
             "throughput_rps": round(len(latencies) / elapsed, 1),

@@ -31,6 +31,7 @@ from bot.knowledge.overlay import (
 from bot.retrieval.articles import Article, parse_article
 from bot.storage.knowledge import NATIONAL
 from bot.topics import TopicContract
+from bot.yaml_safe import safe_load
 
 __all__ = ["Draft", "MAX_ARTICLE_CHARS", "change_summary", "check_draft", "draft_id", "with_overlay"]
 
@@ -146,7 +147,7 @@ def _split(text: str) -> tuple[dict[str, Any], list[str]]:
     if m is None:
         return {}, text.splitlines()
     try:
-        meta = yaml.safe_load(m.group(1))
+        meta = safe_load(m.group(1))
     except yaml.YAMLError:
         meta = {}
     return (meta if isinstance(meta, dict) else {}), text[m.end() :].strip().splitlines()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import KontaktError
 from bot.retrieval.articles import Article, SelfService, Source
+from bot.yaml_safe import safe_load
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _HEADING = re.compile(r"^##[ \t]+(?P<title>\S.*?)[ \t]*$", re.MULTILINE)
@@ -138,7 +139,7 @@ def parse_overlay(text: str, *, tenant: str, where: str = "<string>") -> LocalOv
     if m is None:
         raise OverlayError(tenant, where, "---", "must start with a '---' line, YAML front matter and another '---' line")
     try:
-        meta = yaml.safe_load(m.group(1))
+        meta = safe_load(m.group(1))
     except yaml.YAMLError as exc:
         raise OverlayError(tenant, where, "front matter", f"not valid YAML: {exc}") from None
     if not isinstance(meta, dict):
@@ -183,7 +184,7 @@ def _check_sections(o: LocalOverlay, where: str) -> None:
 
 def _read_tenant_file(tenant: str, path: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
     try:
-        meta = yaml.safe_load(path.read_text(encoding="utf-8"))
+        meta = safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise OverlayError(tenant, path, TENANT_FILE, f"cannot read: {exc}") from None
     if not isinstance(meta, dict) or set(meta) - {"names", "domains"}:

@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import KontaktError
+from bot.yaml_safe import safe_load
 
 OWNER_ID = r"^[a-z][a-z0-9_]*$"
 NATIONAL = "*"  # the tenant of a national owner, as in the articles' `tenant: "*"`
@@ -199,7 +200,7 @@ def load_owners(path: Path, known_tenants: set[str] | None = None) -> Owners:
     except OSError as exc:
         raise OwnersError(path, "*", "owners file", f"cannot be read ({exc.strerror or exc})") from None
     try:
-        meta = yaml.safe_load(text)
+        meta = safe_load(text)
     except yaml.YAMLError as exc:
         raise OwnersError(path, "*", "owners file", f"is not valid YAML: {exc}") from None
     return parse_owners(meta, path, known_tenants)

@@ -24,8 +24,6 @@ from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 from bot.knowledge.owners import NATIONAL, Owner
 from bot.knowledge.review import ReviewCatalogue
 from bot.knowledge.stale import Kind, StaleArticle, stale_articles
@@ -33,6 +31,7 @@ from bot.storage import outbox as ob
 from bot.storage.db import Database
 from bot.storage.models import Channel, OutboxKind
 from bot.tenants import Tenants
+from bot.yaml_safe import safe_load
 
 KEY_PREFIX = "review-reminder:"
 EDIT_PATH = "/agent/knowledge#"  # the article's editing page for supervisors
@@ -100,7 +99,7 @@ def enqueue_reminders(
 @lru_cache(maxsize=1)
 def texts() -> dict[str, object]:
     """The Danish wording (bot/resources/review_mail_da.yml)."""
-    data = yaml.safe_load(resources.files("bot.resources").joinpath("review_mail_da.yml").read_text("utf-8"))
+    data = safe_load(resources.files("bot.resources").joinpath("review_mail_da.yml").read_text("utf-8"))
     return dict(data)
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bot.routing.skills import Channel
 from bot.stats.errors import KpiConfigError
 from bot.stats.kpi import KpiPolicy, QueueRule, Thresholds
+from bot.yaml_safe import safe_load
 
 __all__ = ["KpiConfig", "KpiConfigFile", "TenantKpi", "ThresholdsIn", "WallboardLimits", "load_kpi_config"]
 
@@ -95,7 +96,7 @@ def load_kpi_config(path: Path) -> KpiConfig:
     except OSError as exc:
         raise KpiConfigError(f"cannot read the KPI configuration {path}: {exc}") from None
     try:
-        raw: Any = yaml.safe_load(text) or {}
+        raw: Any = safe_load(text) or {}
         return KpiConfig.model_validate(raw)
     except yaml.YAMLError as exc:
         raise KpiConfigError(f"{path} is not valid YAML: {exc}") from None

@@ -14,15 +14,16 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DEFAULT_SQLITE_PATH = Path(__file__).resolve().parents[2] / "var" / "kontakt.sqlite3"
@@ -112,7 +113,15 @@ class Database:
         )
 
     def migrate(self, revision: str = "head") -> None:
-        """Upgrade the schema with the Alembic migrations in bot/storage/migrations."""
+        """Upgrade the schema with the Alembic migrations in bot/storage/migrations.
+
+        A database already at the newest revision is left as it is without loading Alembic
+        (its import and script scan are a tenth of a second of every worker's start-up); any
+        other state, or a database that cannot say, goes through Alembic's own upgrade."""
+        if revision == "head" and self.at_head():
+            return
+        from alembic import command
+
         try:
             with self.engine.begin() as connection:
                 cfg = alembic_config(self.url)
@@ -120,6 +129,20 @@ class Database:
                 command.upgrade(cfg, revision)
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             raise self._unavailable(exc) from exc
+
+    def at_head(self) -> bool:
+        """True when `alembic_version` holds exactly the newest revision of the migrations folder.
+        Only reads: a worker that finds anything else (no table yet, an older revision, a
+        database it cannot reach) leaves the decision, and its locking, to Alembic."""
+        head = head_revision()
+        if head is None:
+            return False
+        try:
+            with self.engine.connect() as connection:
+                found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except sa_exc.DBAPIError:
+            return False
+        return found == [head]
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -174,8 +197,30 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_REVISION = re.compile(r"""^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:None|['"]([^'"]+)['"])\s*$""", re.M)
+
+
+def head_revision(versions: Path = MIGRATIONS / "versions") -> str | None:
+    """The one revision of the migrations folder that no other revises, read from the files'
+    `revision = ...` / `down_revision = ...` lines without importing them or Alembic. None when
+    that is not one clear answer (branches, a file written another way): Alembic decides then."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in versions.glob("*.py"):
+        found = dict((m.group(1), m.group(2)) for m in _REVISION.finditer(path.read_text(encoding="utf-8")))
+        if not found.get("revision") or "down_revision" not in found:
+            return None
+        revisions.add(found["revision"])
+        if found["down_revision"]:
+            revised.add(found["down_revision"])
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 and revised <= revisions else None
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configuration built in code (no alembic.ini)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

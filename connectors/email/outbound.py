@@ -36,6 +36,7 @@ from bot.errors import AutoReplySuppressed, MailPolicyError, NaiveDatetime, NoRe
 from bot.privacy import redact
 from bot.routing.calendar import COPENHAGEN, MONTHS_DA, OpeningHours, add_business_hours, format_deadline_da
 from bot.topics import Handling, TopicContract
+from bot.yaml_safe import safe_load
 from connectors.email.inbound import InboundMail, automatic_reason, clean_header
 from connectors.email.threading import make_message_id, reply_references
 
@@ -146,7 +147,7 @@ class MailTemplates(BaseModel):
 def load_templates(path: Path) -> MailTemplates:
     """Read and validate a template file; raises ValueError naming the file and the problem."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))
         return MailTemplates.model_validate(raw)
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise ValueError(f"cannot load mail templates {path}: {exc}") from exc

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bot.errors import VoiceConfigError
 from bot.routing.calendar import MONTHS_DA, WEEKDAYS_DA
 from bot.topics import TopicContract
+from bot.yaml_safe import safe_load
 
 PROMPTS_FILE = "prompts_da.yml"
 MAX_MENU_OPTIONS = 6  # seed 000 §2.3, Bilag 7
@@ -161,7 +162,7 @@ class Prompts:
 
 def _load(text: str, where: str) -> Prompts:
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_load(text)
         return Prompts(PromptFile.model_validate(raw))
     except (yaml.YAMLError, ValidationError) as exc:
         raise VoiceConfigError(f"{where} is invalid: {exc}") from None

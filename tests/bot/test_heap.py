@@ -67,3 +67,38 @@ def test_serving_memory_bounds_request_threads_and_stops_with_the_app() -> None:
 
     before, inside = asyncio.run(serve())  # returns only if the trimming task stopped with the app
     assert before == 40 and inside == REQUEST_THREADS < before
+
+
+GC_PROGRAM = """
+import asyncio, gc
+from bot.heap import pause_gc_for_start_up, serving_gc
+
+async def main():
+    pause_gc_for_start_up()
+    built = [[i] for i in range(1000)]  # what start-up builds
+    paused = not gc.isenabled()
+    async with serving_gc(None):
+        print(paused, gc.isenabled(), gc.get_freeze_count() >= 1000)
+
+asyncio.run(main())
+"""
+
+
+def test_serving_gc_turns_the_collector_back_on_after_start_up() -> None:
+    # In a fresh interpreter: freezing is for a serving process, not for this test process.
+    out = subprocess.run([sys.executable, "-c", GC_PROGRAM], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "True", "True"]
+
+
+def test_serving_gc_leaves_an_app_built_elsewhere_alone() -> None:
+    import gc
+
+    from bot.heap import serving_gc
+
+    async def start() -> tuple[bool, int]:
+        async with serving_gc(None):
+            return gc.isenabled(), gc.get_freeze_count()
+
+    frozen = gc.get_freeze_count()
+    assert asyncio.run(start()) == (True, frozen)  # on, and nothing frozen

@@ -145,3 +145,29 @@ def test_train_incremental_safety_fit_learns_the_new_example(tmp_path: Path) -> 
     p_inc, p_full = inc.predict([new.text], x2[-1:]), full.predict([new.text], x2[-1:])
     assert LABELS[int(p_inc[0].argmax())] == ACUTE == LABELS[int(p_full[0].argmax())]
     assert inc.thresholds.acute >= inc.thresholds.acute_floor
+
+
+def test_train_incremental_safety_fit_in_a_thread_equals_the_second_process(tmp_path: Path) -> None:
+    # After a small edit `train` fits the safety model in a thread beside the topic fit, under one
+    # BLAS/OpenMP thread for both, instead of in a spawned process: the model must be the same.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    corpus = _safety_corpus()
+    model, folds, _ = _fit_safety(corpus, _fake_embeddings([e.text for e in corpus]), "base", None)
+    _store_fit(tmp_path, "safety", "key1", model, folds)
+    corpus2 = [*corpus, SafetyExample("min søn har slugt opvasketabs", ACUTE, "forgiftning", source="x.safety")]
+    labels = [f"{e.label}|{e.source == 'topics'}|{e.weight}" for e in corpus2]
+    reuse, _ = plan_reuse(tmp_path, "safety", "base", example_keys(labels, [e.text for e in corpus2]), share=0.02)
+    x2 = _fake_embeddings([e.text for e in corpus2])
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        in_process = pool.submit(_fit_safety, corpus2, x2, "base", reuse).result()[0]
+    with threadpool_limits(limits=1), ThreadPoolExecutor(max_workers=1) as side:
+        in_thread = side.submit(_fit_safety, corpus2, x2, "base", reuse, None).result()[0]
+    a, b = in_process.arrays(), in_thread.arrays()
+    assert a.keys() == b.keys()
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    assert in_process.thresholds == in_thread.thresholds

@@ -6,9 +6,11 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
 
 from bot.storage import Database, alembic_config, migrate
+from bot.storage.db import head_revision
 from bot.storage.models import Base
 
 pytestmark = pytest.mark.integration
@@ -66,5 +68,33 @@ def test_skill_level_check_constraint_exists(empty_url: str) -> None:
         assert any("level" in c["sqltext"] for c in checks)
         indexes = {i["name"]: i for i in inspect(db.engine).get_indexes("offers")}
         assert indexes["uq_offers_pending_contact"]["unique"]
+    finally:
+        db.dispose()
+
+
+def test_head_revision_read_from_the_files_is_alembics_head() -> None:
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_head_revision_refuses_two_heads(tmp_path) -> None:
+    (tmp_path / "a.py").write_text('revision = "a"\ndown_revision = None\n', encoding="utf-8")
+    (tmp_path / "b.py").write_text("revision: str = 'b'\ndown_revision: str | None = 'a'\n", encoding="utf-8")
+    assert head_revision(tmp_path) == "b"
+    (tmp_path / "c.py").write_text('revision = "c"\ndown_revision = "a"\n', encoding="utf-8")
+    assert head_revision(tmp_path) is None  # a branch: Alembic decides
+
+
+def test_at_head_only_for_the_newest_revision_and_an_older_one_is_upgraded(empty_url: str) -> None:
+    db = Database(empty_url)
+    try:
+        assert not db.at_head()  # no alembic_version table yet
+        db.migrate("0005_voice")
+        assert not db.at_head()
+        db.migrate()  # from an older revision: Alembic runs the rest
+        assert db.at_head()
+        assert "article_versions" in inspect(db.engine).get_table_names()
+        db.migrate()  # at head: nothing to do, nothing changes
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
     finally:
         db.dispose()
