@@ -16,7 +16,8 @@ is configured.
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from typing import Annotated, AsyncContextManager
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -49,6 +50,12 @@ def get_mail_service(conn: HTTPConnection) -> MailService:
 
 EmailSettingsDep = Annotated[EmailSettings, Depends(get_email_settings)]
 MailServiceDep = Annotated[MailService, Depends(get_mail_service)]
+
+
+def _handling_limiter(request: Request) -> AsyncContextManager[object]:
+    """The app's bound on mails handled at once (`email_services`); none in an app built without it."""
+    limiter: AsyncContextManager[object] | None = getattr(request.app.state, "mail_handling", None)
+    return limiter if limiter is not None else contextlib.nullcontext()
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -109,7 +116,11 @@ async def inbound(
         return _error(404, "unknown_recipient",
                       "No municipality served here receives mail at the addresses this mail was sent to.")
     tenant_id = found.id
-    result = await run_in_threadpool(service.ingest, tenant_id, raw, "http")
+    # Handling a mail (parse, several transactions, understanding a long text) takes a request
+    # thread for a while: a burst of pushed mail may hold only a few of them, so chat turns,
+    # which a citizen waits for, keep the rest. The raw mail waits here, not in a thread.
+    async with _handling_limiter(request):
+        result = await run_in_threadpool(service.ingest, tenant_id, raw, "http")
     return JSONResponse(
         {"inbound_id": result.inbound_id, "message_id": result.message_id, "duplicate": result.duplicate,
          "status": result.status.value, "contact_id": result.contact_id},

@@ -9,6 +9,7 @@ import pytest
 
 from bot.config import EmailSettings
 from connectors.app import build_app
+from connectors.email.background import MAILS_HANDLED_AT_ONCE
 from connectors.email.service import MailService
 from connectors.webchat.engine_backend import EngineChatBackend
 
@@ -34,3 +35,5 @@ def test_app_builds_each_service_once_from_the_settings(settings, understanding,
         assert state.channels.reply_senders["email"] == state.mail_service.send_agent_reply
         # the e-mail promise has one home: the auto-reply's deadline and the queue's SLA agree
         assert state.mail_service.reply_hours == state.engine.email_sla_hours == 3.5
+        # pushed mail is handled a few at a time, so a burst leaves request threads to the chat
+        assert state.mail_handling.total_tokens == MAILS_HANDLED_AT_ONCE
