@@ -45,6 +45,7 @@ def _tolerant(pattern: str) -> str:
 _CONTEXT_NOT_NOW = "context_not_now"
 _CONTEXT_NOW = "context_now"
 _FIGURATIVE = "figurative"
+_CONTEXT_SAFE = "context_safe"
 
 
 def _any_of(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
@@ -75,6 +76,7 @@ class Lexicon:
     not_now: tuple[re.Pattern[str], ...] = ()  # past events, errands, hypothetical worries
     now: tuple[re.Pattern[str], ...] = ()  # "it is happening now": overrides not_now
     figurative: tuple[re.Pattern[str], ...] = ()  # idioms blanked out before emergency patterns
+    safe: tuple[re.Pattern[str], ...] = ()  # "not in danger right now", said in so many words
     _gates: Mapping[str, re.Pattern[str] | None] = field(init=False, repr=False, compare=False, default_factory=dict)
     _not_now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     _now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
@@ -97,6 +99,12 @@ class Lexicon:
 
     def is_now(self, text: str) -> bool:
         return self._found(self._now_any, self.now, _folded(text))
+
+    def is_safe(self, text: str) -> bool:
+        """The writer says in so many words that nobody is in danger now ("er ikke i fare lige
+        nu", "nu er der stille")."""
+        t = _folded(text)
+        return any(p.search(t) for p in self.safe)
 
     def is_not_now(self, text: str) -> bool:
         """The text speaks of the past, an errand or a worry, and nothing says it happens now."""
@@ -133,8 +141,8 @@ def default_lexicon() -> Lexicon:
     raw = yaml.safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
     compiled = {k: tuple(re.compile(_tolerant(p)) for p in v) for k, v in raw.items()}
     not_now, now = compiled.pop(_CONTEXT_NOT_NOW, ()), compiled.pop(_CONTEXT_NOW, ())
-    figurative = compiled.pop(_FIGURATIVE, ())
-    return Lexicon(compiled, not_now, now, figurative)
+    figurative, safe = compiled.pop(_FIGURATIVE, ()), compiled.pop(_CONTEXT_SAFE, ())
+    return Lexicon(compiled, not_now, now, figurative, safe)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\s*\n\s*")
@@ -323,13 +331,18 @@ def _strongest_chunk(
     """The strongest acute signal among the sentence windows of a long message, if any.
 
     Each window is discounted on its own: one that speaks of the past or an errand needs a
-    higher acute score. A lexicon hit in a window counts when the window is not about the past
+    higher acute score, and so does every window of a message whose writer says in so many words
+    that nobody is in danger now ("han er ikke i fare lige nu"), unless the window itself says it
+    happens now: the situation told in the other windows is the one the writer has just called
+    safe. A lexicon hit in a window counts when the window is not about the past
     and either the whole message is not, or the window says it happens now, or the safety model
     half agrees; an alarm word in an errand e-mail is not enough alone."""
     best: tuple[float, str] | None = None
     message_not_now = lexicon.is_not_now(text)
+    message_safe = lexicon.is_safe(text)
     for i, (chunk, scores) in enumerate(chunk_scores):
         not_now = lexicon.is_not_now(chunk)
+        model_not_now = not_now or (message_safe and not lexicon.is_now(chunk))
         m = scores.get(ACUTE, 0.0)
         found = lexicon.matches(chunk).get("emergency")
         if found and not not_now and (
@@ -337,7 +350,7 @@ def _strongest_chunk(
         ):
             candidate = (0.95, f"lexicon:sentence {i + 1}:emergency:{found[0]!r}")
         else:
-            bar = policy.model_acute_threshold * (policy.chunk_not_now_factor if not_now else policy.chunk_factor)
+            bar = policy.model_acute_threshold * (policy.chunk_not_now_factor if model_not_now else policy.chunk_factor)
             if m < min(bar, 0.99):
                 continue
             candidate = (max(m, policy.emergency_threshold), f"safety_model:sentence {i + 1}:acute={m:.2f}")

@@ -422,6 +422,68 @@ def test_safety_lexicon_hit_in_a_sentence_of_an_errand_needs_the_present_or_the_
     assert assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=past).emergency == 0.0
 
 
+SAFE_NOW_LETTER = (
+    "Hej. Min nabo er en gammel dame på 85. Hendes barnebarn bor hos hende, tager hendes penge og har "
+    "skubbet hende, siger hun. Hun er ikke i fare lige nu, han er på efterskole i hverdagene, men "
+    "hvem kan vi tale med om det? Venlig hilsen Jytte"
+)
+
+
+def test_safety_sentences_of_a_message_that_says_nobody_is_in_danger_now_need_a_stronger_score() -> None:
+    chunks = safety_chunks(SAFE_NOW_LETTER)
+    assert len(chunks) > 1
+    weak = [(c, _model(MODEL_POLICY.model_acute_threshold * 2 if i == 0 else 0.01)) for i, c in enumerate(chunks)]
+    assert assess(SAFE_NOW_LETTER, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=weak).emergency == 0.0
+    # without the reassurance the same window score raises the alarm
+    plain = SAFE_NOW_LETTER.replace("Hun er ikke i fare lige nu", "Hun er bange")
+    weak_plain = [(c, _model(MODEL_POLICY.model_acute_threshold * 2 if i == 0 else 0.01))
+                  for i, c in enumerate(safety_chunks(plain))]
+    assert assess(plain, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=weak_plain).emergency > 0.0
+    # a window that says it happens now keeps the ordinary bar, and lexicon hits still count
+    now = [(chunks[0], _model(0.01)), ("Nu ligger hun på gulvet og trækker ikke vejret.", _model(0.3))]
+    assert assess(SAFE_NOW_LETTER, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=now).emergency >= 0.3
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("han er ikke i fare lige nu", True),
+        ("lige nu er der helt stille derovre", True),
+        ("der er stille nu", True),
+        ("det er stille nu men han har en kniv", False),
+        ("hun er ikke i fare nu, men hendes mand ligger bevidstløs", False),
+        ("hun skriger lige nu", False),
+    ],
+)
+def test_safety_lexicon_reads_an_explicit_reassurance(text: str, safe: bool) -> None:
+    assert default_lexicon().is_safe(text) is safe
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hvorfor har 6. klasse ingen svømning, de skal jo lære ikke at drukne",
+        "landmandens gaskanon skyder hele dagen mod duerne, er det tilladt",
+        "I går hørte vi skænderi ovenpå. Lige nu er der stille. Hvem kan vi tale med?",
+    ],
+)
+def test_safety_lexicon_harmless_swimming_lessons_gas_cannon_and_quiet_now(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "min søn er ved at drukne i søen",
+        "naboen skyder med gaskanonen efter folk på vejen",
+        "hun skriger lige nu og han slår hende",
+        "der er en mand der skyder på pladsen",
+    ],
+)
+def test_safety_lexicon_keeps_drowning_shots_and_violence_now(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency >= POLICY.emergency_threshold
+
+
 def test_safety_model_bar_is_raised_for_a_message_about_the_past_not_for_one_about_now() -> None:
     policy = SafetyPolicy(model_acute_threshold=0.2, not_now_factor=3.0)
     past = assess("der var brand i kælderen i sidste uge, hvem betaler", {}, SENSITIVE, policy=policy,
