@@ -155,15 +155,15 @@ class SafetyThresholds:
     chunk_factor: float = 1.0
     chunk_not_now_factor: float = 3.0
     # The acute bar never goes below this, whatever the folds say: the out-of-fold fit alone
-    # (about 0.20) raised 6-7 % false alarms on harmless messages with alarm words. Chosen on
-    # blind sets A-G together (all tuning material by then: 639 emergencies, 545 harmless
-    # messages with alarm words): every bar from 0.35 to 0.55 kept all emergencies; 0.35-0.45
-    # raised 6 false alarms, 0.50 and 0.55 raised 5 (the rest come from the lexicon, the topic
-    # classifier and model scores above 0.55), and 0.60 had lost emergencies in C and F before.
-    # 0.50 would save one false alarm in 545, but a miss costs far more than a polite handoff:
-    # the bar stays at 0.35, the lowest with every emergency kept, so wording none of the sets has
-    # keeps the most room (a message about the past or an errand needs 0.70 from the model alone).
-    acute_floor: float = 0.35
+    # (about 0.20) raised 6-7 % false alarms on harmless messages with alarm words. Every bar from
+    # 0.25 to 0.55 keeps every emergency of the tuning sets, so they cannot pick it by recall; new
+    # writers' sets can: emergencies missed there, and after retraining on more data, sat just
+    # under the bar (0.28-0.34) far more often than harmless messages sat just above it. So the
+    # bar is the lowest that keeps false alarms on harmless alarm-word messages at or under half
+    # the 5 % limit on every tuning set (23 sets, 1,763 such messages, December 2026): 0.30 gives
+    # 19 against 13 at 0.35 (at most 2.4 % on a set); 0.25 gives 5.9 % on one set. A miss costs
+    # far more than a polite handoff. A message about the past or an errand needs twice the bar.
+    acute_floor: float = 0.30
 
     def in_force(self) -> SafetyThresholds:
         """The thresholds to act on: the fitted ones, with the acute bar at least `acute_floor`."""
