@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.nlu.classifier import ClassifierConfig, KnownWords, TopicClassifier, TopicModel, vocabulary_coverage
+from bot.nlu.classifier import (
+    ClassifierConfig,
+    KnownWords,
+    Neighbours,
+    TopicClassifier,
+    TopicModel,
+    vocabulary_coverage,
+    with_neighbours,
+)
 from bot.nlu.pipeline import CompactLemmas, _hash
 from tests.small_nlu import TOPICS, topic_examples
 from tests.small_nlu import fake_embeddings as _fake_embeddings
@@ -71,3 +79,33 @@ def test_classifier_known_words_match_the_word_sets() -> None:
     assert vocabulary_coverage("Hvornår kommer qwerty?", vocab=known) == pytest.approx(2 / 3)
     assert vocabulary_coverage("qwerty zxcv", frozenset({"zxcv"}), vocab=known) == 0.5
     assert vocabulary_coverage("123 !!", vocab=known) == 0.0
+
+
+def test_classifier_nearest_examples_vote_for_their_topic() -> None:
+    # Two topics the linear models nearly tie on; the message is almost an example of the second.
+    p = np.array([[0.55, 0.45], [0.55, 0.45]])
+    labels = np.array([0, 0, 1, 1], np.int16)
+    near_second = np.array([[0.70, 0.71, 0.99, 0.80]])
+    far_from_all = np.array([[0.60, 0.61, 0.62, 0.60]])
+    nb = Neighbours(k=3)
+    close = with_neighbours(p[:1], near_second, labels, nb)
+    assert close.argmax() == 1 and close.sum() == pytest.approx(1.0)
+    # Far from every example the vote is flat: the linear models decide.
+    flat = with_neighbours(p[:1], far_from_all, labels, nb)
+    assert flat.argmax() == 0 and np.abs(flat - p[:1]).max() < 0.01
+    # Without example labels (a model saved before they were kept) nothing changes.
+    assert np.array_equal(with_neighbours(p[:1], near_second, None, nb), p[:1])
+
+
+def test_classifier_model_saved_without_example_labels_has_no_vote(fitted: TopicClassifier, tmp_path: Path) -> None:
+    served = fitted.export()
+    arrays = {k: v for k, v in served.arrays().items() if k != "train_label"}
+    inscope = served.arrays()["train_label"] != served.labels.index("dialog_uden_for_omraade")
+    arrays["train_emb"] = arrays["train_emb"][inscope]
+    old = TopicModel(labels=served.labels, answer_threshold=served.answer_threshold, lexical_weight=served.lexical_weight,
+                     arrays=arrays, char=served.char, word=served.word, train_words=served.train_words,
+                     known=served.known, neighbours=Neighbours())
+    assert old.neighbours.weight == 0.0
+    texts = ["hvornår kommer skraldebilen til Torvet"]
+    probs, oos = old.predict(texts, _fake_embeddings(texts))
+    assert probs.shape == (1, len(served.labels)) and 0.0 <= oos[0] <= 1.0
