@@ -70,7 +70,6 @@ def test_safety_relapse_goes_to_a_person(text: str) -> None:
         "jeg vil klage over at min sag har taget et halvt år",
         "hjulet på min kørestol er knækket, hvem reparerer den",
         "min hund halter, hvilken dyrlæge har åbent",
-        "der er et kæmpe hul i asfalten ud for skolen",
         "vores datter er født for tidligt, hvordan forlænger jeg barslen",
         "der ligger en død sæl på stranden og den lugter",
     ],
