@@ -1,0 +1,85 @@
+"""Tests for bot.safety: danger told by a relative or a care worker inside a message about an
+errand (stroke signs new today, a person with dementia still missing), a relapse that goes to a
+person, and errands whose words sound alarming but say nothing is wrong now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.safety import SafetyPolicy, assess, default_lexicon
+from bot.topics import EMERGENCY, load_contract
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = load_contract(ROOT / "knowledge" / "topics.yaml")
+SENSITIVE = tuple(t.id for t in CONTRACT.topics if t.sensitive and t.id != EMERGENCY)
+POLICY = SafetyPolicy()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # stroke signs: two together, or one told as sudden or new today
+        "Hej. Vi søger om ny rollator til min far. Lige nu taler han helt sløret, og hans venstre arm er slap.",
+        "Til hjemmeplejen. Borgeren snøvler her til formiddag og ansigtet hænger i højre side. Det gjorde han ikke i går.",
+        "jeg ringer om min mors pension men hun kan pludselig ikke finde ordene",
+        "min kone genkender pludselig ikke vores søn og taler volapyk",
+        "my grandad suddenly can't recognise me and his right arm is limp",
+        # a person with dementia not home since last night is still missing
+        "Det er om min fars madservice. Han har demens og har ikke været hjemme siden i aftes.",
+        "min mor er dement og blev set gå ned ad vejen i natkjole i går aftes, hun tager ikke telefonen",
+    ],
+)
+def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency >= POLICY.emergency_threshold
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "efter sin blodprop taler min far uklart og hans venstre arm er slap, kan han få genoptræning",
+        "min mor har demens og gik hjemmefra i nattøj sidste vinter, kan vi få en gps",
+        "hvad gør man hvis man en dag ser at ens mand taler sløret og ansigtet hænger",
+        "min søn taler utydeligt, kan han få en talepædagog",
+    ],
+)
+def test_safety_old_or_feared_signs_raise_no_lexicon_alarm(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "har været ædru i to år men drak igen i weekenden, hvem kan jeg tale med",
+        "min bror var clean længe men har fået et tilbagefald med kokain",
+        "I relapsed after a year sober and need someone to talk to",
+    ],
+)
+def test_safety_relapse_goes_to_a_person(text: str) -> None:
+    signal = assess(text, {}, SENSITIVE)
+    assert signal.emergency == 0.0
+    assert signal.topic == "social_misbrug"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jeg vil klage over at min sag har taget et halvt år",
+        "hjulet på min kørestol er knækket, hvem reparerer den",
+        "min hund halter, hvilken dyrlæge har åbent",
+        "vores datter er født for tidligt, hvordan forlænger jeg barslen",
+        "der ligger en død sæl på stranden og den lugter",
+    ],
+)
+def test_safety_errands_with_alarming_words_are_not_now(text: str) -> None:
+    assert default_lexicon().is_not_now(text)
+
+
+def test_safety_a_change_new_today_overrides_yesterday() -> None:
+    lexicon = default_lexicon()
+    assert lexicon.is_now("hun taber ting ud af venstre hånd, det gjorde hun ikke i går")
+    assert lexicon.is_now("han har ikke været hjemme siden i går aftes")
+    assert not lexicon.is_now("han kunne pludselig ikke huske noget i sidste uge")
