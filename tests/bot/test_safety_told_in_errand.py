@@ -31,6 +31,9 @@ POLICY = SafetyPolicy()
         # a person with dementia not home since last night is still missing
         "Det er om min fars madservice. Han har demens og har ikke været hjemme siden i aftes.",
         "min mor er dement og blev set gå ned ad vejen i natkjole i går aftes, hun tager ikke telefonen",
+        # "klager over" is how a symptom is told, not a complaint to the municipality
+        "min far klager over trykken for brystet og smerter ud i venstre arm, han er grå og svedig",
+        "min mand klager over at han ikke kan mærke sin højre side og taler sløret",
     ],
 )
 def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None:
