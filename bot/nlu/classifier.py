@@ -146,10 +146,6 @@ def similarities(emb: np.ndarray, train_emb: np.ndarray) -> np.ndarray:
     return (train_emb @ emb.T).T
 
 
-def nearest_inscope(emb: np.ndarray, train_emb: np.ndarray) -> np.ndarray:
-    return novelty(similarities(emb, train_emb))
-
-
 def novelty(sims: np.ndarray) -> np.ndarray:
     """Similarity to the nearest in-scope examples (`sims` holds only their columns)."""
     # Mean of the 3 nearest: one stray training example should not vouch for a message.
