@@ -25,13 +25,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-
-import yaml
+from pathlib import Path
 
 from bot.nlu.text import fold
+from bot.regex_cache import compile_all
 from bot.safety_model import ACUTE, SENSITIVE, SafetyThresholds
 from bot.topics import EMERGENCY
 from bot.types import SafetySignal
+from bot.yaml_safe import safe_load
+
+CACHE_DIR = Path(__file__).resolve().parent.parent / "var" / "cache"
 
 _FOLDS = (("æ", "(?:æ|ae|a)"), ("ø", "(?:ø|oe|o)"), ("å", "(?:å|aa|a)"))
 
@@ -48,13 +51,18 @@ _FIGURATIVE = "figurative"
 _CONTEXT_SAFE = "context_safe"
 
 
+def _joined(patterns: Sequence[str]) -> str:
+    """The alternation of `patterns`: it matches somewhere exactly when one of them does, so a
+    text it misses needs no pattern-by-pattern pass."""
+    return "|".join(f"(?:{p})" for p in patterns)
+
+
 def _any_of(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
-    """One pattern that matches somewhere exactly when one of `patterns` does (their alternation):
-    a text it misses needs no pattern-by-pattern pass. None when there is nothing to join."""
+    """`patterns` joined into one (`_joined`); None when there is nothing to join."""
     if not patterns:
         return None
     try:
-        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns))
+        return re.compile(_joined([p.pattern for p in patterns]))
     except re.error:  # a pattern that cannot be joined (a backreference): read one by one
         return None
 
@@ -77,19 +85,24 @@ class Lexicon:
     now: tuple[re.Pattern[str], ...] = ()  # "it is happening now": overrides not_now
     figurative: tuple[re.Pattern[str], ...] = ()  # idioms blanked out before emergency patterns
     safe: tuple[re.Pattern[str], ...] = ()  # "not in danger right now", said in so many words
+    # Each list joined into one pattern that is tried first (`_joined`): most messages match none
+    # of a category, and one search then replaces dozens. What is matched stays the same. By
+    # category, and under the lists' own keys (_CONTEXT_NOT_NOW, _CONTEXT_NOW, _FIGURATIVE); what
+    # is not given is compiled here.
+    joined: Mapping[str, re.Pattern[str] | None] = field(default_factory=dict, repr=False, compare=False)
     _gates: Mapping[str, re.Pattern[str] | None] = field(init=False, repr=False, compare=False, default_factory=dict)
     _not_now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     _now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     _figurative_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        # Each list joined into one pattern that is tried first: most messages match none of a
-        # category, and one search then replaces dozens. What is matched stays the same.
-        gates = {category: _any_of(pats) for category, pats in self.patterns.items()}
-        object.__setattr__(self, "_gates", gates)
-        object.__setattr__(self, "_not_now_any", _any_of(self.not_now))
-        object.__setattr__(self, "_now_any", _any_of(self.now))
-        object.__setattr__(self, "_figurative_any", _any_of(self.figurative))
+        def gate(key: str, pats: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+            return self.joined[key] if key in self.joined else _any_of(pats)
+
+        object.__setattr__(self, "_gates", {category: gate(category, pats) for category, pats in self.patterns.items()})
+        object.__setattr__(self, "_not_now_any", gate(_CONTEXT_NOT_NOW, self.not_now))
+        object.__setattr__(self, "_now_any", gate(_CONTEXT_NOW, self.now))
+        object.__setattr__(self, "_figurative_any", gate(_FIGURATIVE, self.figurative))
 
     @staticmethod
     def _found(gate: re.Pattern[str] | None, pats: Sequence[re.Pattern[str]], t: str) -> bool:
@@ -138,11 +151,19 @@ class Lexicon:
 
 @lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
-    raw = yaml.safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
-    compiled = {k: tuple(re.compile(_tolerant(p)) for p in v) for k, v in raw.items()}
+    raw = safe_load(resources.files("bot.resources").joinpath("safety_da.yml").read_text("utf-8"))
+    sources = {k: [_tolerant(p) for p in v] for k, v in raw.items()}
+    # Every pattern, then every list's joined pattern, compiled at once: kept compiled in the
+    # cache directory between starts (bot/regex_cache.py).
+    gated = [k for k, v in sources.items() if k != _CONTEXT_SAFE and v]
+    flat = [p for v in sources.values() for p in v]
+    done = compile_all([*flat, *(_joined(sources[k]) for k in gated)], CACHE_DIR, "safety_da")
+    joined = dict(zip(gated, done[len(flat) :], strict=True))
+    found = iter(done)
+    compiled = {k: tuple(next(found) or re.compile(p) for p in v) for k, v in sources.items()}  # re.error as before
     not_now, now = compiled.pop(_CONTEXT_NOT_NOW, ()), compiled.pop(_CONTEXT_NOW, ())
     figurative, safe = compiled.pop(_FIGURATIVE, ()), compiled.pop(_CONTEXT_SAFE, ())
-    return Lexicon(compiled, not_now, now, figurative, safe)
+    return Lexicon(compiled, not_now, now, figurative, safe, joined=joined)
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\s*\n\s*")

@@ -4,7 +4,7 @@ articles, triage and routing. Loaded and validated once; invalid contracts fail 
 from __future__ import annotations
 
 import enum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -103,9 +103,19 @@ class TopicContract(BaseModel):
 
 def load_contract(path: Path) -> TopicContract:
     try:
-        raw = safe_load(path.read_text(encoding="utf-8"))
-        contract = TopicContract.model_validate(raw)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TopicContractError(f"cannot load topic contract {path}: {exc}") from exc
+    return _contract(text, str(path))
+
+
+# A server's start-up reads the contract twice (the understanding, the review catalogue): the
+# same text gives the same (frozen) contract, so it is parsed and checked once.
+@lru_cache(maxsize=8)
+def _contract(text: str, path: str) -> TopicContract:
+    try:
+        contract = TopicContract.model_validate(safe_load(text))
+    except (yaml.YAMLError, ValidationError) as exc:
         raise TopicContractError(f"cannot load topic contract {path}: {exc}") from exc
     contract.check()
     return contract

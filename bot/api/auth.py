@@ -23,7 +23,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.agent_accounts import hash_token, token_matches
 from bot.api import error_body
-from bot.api.deps import ChannelsDep, DatabaseDep, EngineDep, PepperDep, SettingsDep, request_pepper
+from bot.api.deps import (
+    ChannelsDep,
+    DatabaseDep,
+    EngineDep,
+    PepperDep,
+    SettingsDep,
+    request_pepper,
+    signature_once,
+)
 from bot.errors import KontaktError, NotAuthenticated, RoleForbidden
 from bot.storage.agent_queries import AgentIdentity, agent_by_token_hash
 from bot.storage.models import AgentRole
@@ -65,6 +73,7 @@ class AgentRoute(APIRoute):
 _bearer = HTTPBearer(auto_error=False, description="An agent token: `Authorization: Bearer kontakt_...`")
 
 
+@signature_once
 def current_identity(
     db: DatabaseDep, settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 ) -> AgentIdentity:
@@ -79,6 +88,7 @@ def current_identity(
     return found[0]
 
 
+@signature_once
 def current_agent(identity: Annotated[AgentIdentity, Depends(current_identity)]) -> AgentIdentity:
     """The calling agent (agent, supervisor or admin); an editor's token is refused (403)."""
     if identity.role not in ROLE_RANK:
@@ -86,6 +96,7 @@ def current_agent(identity: Annotated[AgentIdentity, Depends(current_identity)])
     return identity
 
 
+@signature_once
 def knowledge_editor(identity: Annotated[AgentIdentity, Depends(current_identity)]) -> AgentIdentity:
     """An editor or an admin, who may edit knowledge articles (which ones: bot/api/knowledge.py)."""
     if identity.role not in KNOWLEDGE_ROLES:
@@ -104,7 +115,7 @@ def require_role(minimum: AgentRole) -> Callable[[AgentIdentity], AgentIdentity]
         return agent
 
     check.__name__ = f"require_{minimum.value}"
-    return check
+    return signature_once(check)
 
 
 SupervisorAgent = Annotated[AgentIdentity, Depends(require_role(AgentRole.SUPERVISOR))]

@@ -11,16 +11,19 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
 
 import numpy as np
-import spacy
+from spacy.lang.da import Danish
 from spacy.language import Language
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 
 from bot.nlu.arrays import load_arrays, save_arrays
+from bot.regex_cache import compile_all
 
 CACHE_DIR = Path(__file__).resolve().parents[2] / "var" / "cache"
 
@@ -110,8 +113,32 @@ def _lemmatize(doc: Doc) -> Doc:
     return doc
 
 
+def _tokenizer(nlp: Language) -> Tokenizer:
+    """spaCy's own tokenizer factory (`spacy.Tokenizer.v1`, what `spacy.blank` builds) with the
+    language's prefix, suffix and infix expressions (37 kB) compiled once per machine instead of
+    at every start (bot/regex_cache.py): the same tokenizer, 0.05 s less CPU per server start."""
+    d = nlp.Defaults
+    expressions = [
+        "|".join("^" + piece for piece in d.prefixes or () if piece.strip()),
+        "|".join(piece + "$" for piece in d.suffixes or () if piece.strip()),
+        "|".join(piece for piece in d.infixes or () if piece.strip()),
+    ]
+    compiled = compile_all(expressions, CACHE_DIR, f"spacy_{nlp.lang}")
+    # An expression the engine refuses raises re.error here, as in spaCy's own factory.
+    prefix, suffix, infix = (p or re.compile(e) for p, e in zip(compiled, expressions, strict=True))
+    return Tokenizer(
+        nlp.vocab,
+        rules=d.tokenizer_exceptions,
+        prefix_search=prefix.search if d.prefixes else None,
+        suffix_search=suffix.search if d.suffixes else None,
+        infix_finditer=infix.finditer if d.infixes else None,
+        token_match=d.token_match,
+        url_match=d.url_match,
+    )
+
+
 @lru_cache(maxsize=1)
 def danish_nlp() -> Language:
-    nlp = spacy.blank("da")
+    nlp = Danish(create_tokenizer=_tokenizer)  # as spacy.blank("da"), without resolving its config
     nlp.add_pipe("kontakt_lemmatizer")
     return nlp

