@@ -86,3 +86,47 @@ def test_safety_a_change_new_today_overrides_yesterday() -> None:
     assert lexicon.is_now("hun taber ting ud af venstre hånd, det gjorde hun ikke i går")
     assert lexicon.is_now("han har ikke været hjemme siden i går aftes")
     assert not lexicon.is_now("han kunne pludselig ikke huske noget i sidste uge")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jeg er lige blevet voldtaget af en jeg mødte i byen, han er kørt igen",
+        "min kusine blev voldtaget for en halv time siden bag ved hallen",
+        "I was just raped at a party and he has left",
+        "naboens to små har været alene i tre døgn og har ingen mad, ingen voksne svarer",
+        "the kids upstairs have been alone since yesterday and are crying right now",
+        "kan I opsige mit lejemål, jeg er her ikke efter i aften, jeg har taget alle mine sovepiller",
+    ],
+)
+def test_safety_just_happened_or_still_going_on_is_acute(text: str) -> None:
+    signal = assess(text, {}, SENSITIVE)
+    assert signal.emergency >= SafetyPolicy().emergency_threshold
+    assert any(r.startswith("lexicon:emergency:") for r in signal.reasons)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "jeg blev voldtaget for mange år siden og vil gerne tale med en psykolog",
+        "naboens børn er tit alene i flere dage når moren er ude, hvem skal jeg sige det til",
+        "min datter på tolv er alene hjemme to timer efter skole, er det i orden",
+        "jeg har taget min medicin i morges, kan jeg få en ny dosisæske",
+        "jeg fik næsten et hjerteanfald over den nye regning for dagpleje",
+        "min far siger han er ved at dø af ensomhed, findes der besøgsvenner",
+        "naboen brænder grene og blade af i haven, må han det",
+    ],
+)
+def test_safety_past_habit_errand_or_figure_of_speech_raises_no_lexicon_alarm(text: str) -> None:
+    assert assess(text, {}, SENSITIVE).emergency == 0.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "genboen har ild i en tønde i haven hver lørdag",
+        "min mor døde i går, lægen har skrevet dødsattesten, hvad gør vi med hendes lejlighed",
+    ],
+)
+def test_safety_weekly_habit_and_certified_death_are_not_now(text: str) -> None:
+    assert default_lexicon().is_not_now(text)
