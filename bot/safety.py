@@ -21,7 +21,7 @@ discounting, and the strongest acute signal counts.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -67,7 +67,11 @@ def _any_of(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
         return None
 
 
-@lru_cache(maxsize=64)
+_SHORT = 2000  # characters: answers about texts up to this long are remembered (a chat message, its window)
+_REMEMBERED = 64  # texts per answer remembered: a few parses' worth
+
+
+@lru_cache(maxsize=_REMEMBERED)
 def _fold_short(text: str) -> str:
     return fold(text)
 
@@ -75,7 +79,7 @@ def _fold_short(text: str) -> str:
 def _folded(text: str) -> str:
     """`fold(text)`, remembered for short texts: one assessment folds the same message and
     window several times (lexicon hits, past-or-now, figures of speech)."""
-    return _fold_short(text) if len(text) <= 2000 else fold(text)
+    return _fold_short(text) if len(text) <= _SHORT else fold(text)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,9 @@ class Lexicon:
     _not_now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     _now_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     _figurative_any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _is_now_remembered: Callable[[str], bool] = field(init=False, repr=False, compare=False)
+    _is_not_now_remembered: Callable[[str], bool] = field(init=False, repr=False, compare=False)
+    _literal_remembered: Callable[[str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         def gate(key: str, pats: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
@@ -103,6 +110,11 @@ class Lexicon:
         object.__setattr__(self, "_not_now_any", gate(_CONTEXT_NOT_NOW, self.not_now))
         object.__setattr__(self, "_now_any", gate(_CONTEXT_NOW, self.now))
         object.__setattr__(self, "_figurative_any", gate(_FIGURATIVE, self.figurative))
+        # One parse asks these of the same texts several times (the safety model's context
+        # columns, then `assess`, then the sentence windows): each answer is worked out once.
+        object.__setattr__(self, "_is_now_remembered", lru_cache(maxsize=_REMEMBERED)(self._is_now))
+        object.__setattr__(self, "_is_not_now_remembered", lru_cache(maxsize=_REMEMBERED)(self._is_not_now))
+        object.__setattr__(self, "_literal_remembered", lru_cache(maxsize=_REMEMBERED)(self._literal))
 
     @staticmethod
     def _found(gate: re.Pattern[str] | None, pats: Sequence[re.Pattern[str]], t: str) -> bool:
@@ -111,6 +123,9 @@ class Lexicon:
         return any(p.search(t) for p in pats)
 
     def is_now(self, text: str) -> bool:
+        return self._is_now_remembered(text) if len(text) <= _SHORT else self._is_now(text)
+
+    def _is_now(self, text: str) -> bool:
         return self._found(self._now_any, self.now, _folded(text))
 
     def is_safe(self, text: str) -> bool:
@@ -121,11 +136,17 @@ class Lexicon:
 
     def is_not_now(self, text: str) -> bool:
         """The text speaks of the past, an errand or a worry, and nothing says it happens now."""
+        return self._is_not_now_remembered(text) if len(text) <= _SHORT else self._is_not_now(text)
+
+    def _is_not_now(self, text: str) -> bool:
         t = _folded(text)
-        return self._found(self._not_now_any, self.not_now, t) and not self._found(self._now_any, self.now, t)
+        return self._found(self._not_now_any, self.not_now, t) and not self.is_now(text)
 
     def literal(self, text: str) -> str:
         """The folded text with figures of speech ("drukner i arbejde") blanked out."""
+        return self._literal_remembered(text) if len(text) <= _SHORT else self._literal(text)
+
+    def _literal(self, text: str) -> str:
         t = _folded(text)
         if self._figurative_any is not None and self._figurative_any.search(t) is None:
             return t  # no figure of speech: every substitution below would leave it as it is

@@ -7,6 +7,7 @@ import enum
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from bot.engine.core import EngineCore, _decision_data, _outcome
 from bot.engine.endings import IdlePolicy, decide_ending, ending_data, idle_since_cutoff, last_answer
 from bot.engine.states import ContactEvent, transition
 from bot.errors import InvalidFeedback
+from bot.privacy import redact
 from bot.stats.facts import DEFAULT_SCALES, Ending, FeedbackLevel
 from bot.storage import repository as repo
 from bot.storage.models import (
@@ -32,6 +34,10 @@ from bot.storage.repository import ContactView, MessageView
 from bot.types import Action, TriageDecision
 
 E = ContactEvent  # short name for the steps, as in bot.engine.states.TRANSITIONS
+
+# The bot's replies are article answers and fixed wording that recur word for word, and
+# redacting a long answer (links, phone numbers, opening hours) cost more than storing it.
+_reply_redacted = lru_cache(maxsize=256)(redact)
 
 
 class LeftBecause(enum.StrEnum):
@@ -168,7 +174,7 @@ class LifecycleMixin(EngineCore):
         if topic and topic in self.contract.by_id and self.contract.by_id[topic].domain != "dialog":
             c.topic = topic
         m = repo.add_message(s, tenant_id=c.tenant_id, contact_id=c.id, direction=Direction.OUT,
-                             author=Author.BOT, text=text, at=at)  # fmt: skip
+                             author=Author.BOT, text=text, at=at, text_redacted=_reply_redacted(text))  # fmt: skip
         self._event(s, c.tenant_id, EventKind.BOT_REPLIED, at, c, message_id=m.id,
                     decision=_decision_data(decision))  # fmt: skip
         if decision is not None and decision.action is Action.EMERGENCY:

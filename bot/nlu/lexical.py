@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -180,13 +181,13 @@ class TfidfFeatures:
     def row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         # Distinct terms have distinct columns: the counts of the known terms, in the order the
         # terms first occur, are the counts per column.
-        counted = Counter(self.terms(text))
-        columns = self.vocabulary.columns(list(counted))
+        terms, counts = _term_counts(self.analyzer, self.ngram_range, self.token_pattern, text)
+        columns = self.vocabulary.columns(terms)
         known = columns >= 0
         if not known.any():
             return np.zeros(0, np.intp), np.zeros(0, np.float32)
         cols = columns[known].astype(np.intp)
-        tf = np.fromiter(counted.values(), np.float32, len(counted))[known]
+        tf = counts[known]
         if self.sublinear_tf:
             tf = np.log(tf) + np.float32(1.0)
         vals = tf * self.idf[cols]
@@ -222,6 +223,23 @@ class TfidfFeatures:
         lo, hi = raw["ngram_range"]
         return cls(raw["analyzer"], (int(lo), int(hi)), Vocabulary(terms),
                    np.asarray(idf, np.float32), bool(raw["sublinear_tf"]), raw.get("token_pattern", ""))
+
+
+@lru_cache(maxsize=64)
+def _term_counts(analyzer: str, ngram_range: tuple[int, int], token_pattern: str,
+                 text: str) -> tuple[tuple[str, ...], np.ndarray]:
+    """The distinct n-grams of `text` in the order they first occur, and how often each occurs.
+    The topic and the safety model read the same texts with the same analysers (only their
+    vocabularies differ): one parse counts each text's n-grams once, not once per model."""
+    lo, hi = ngram_range
+    if analyzer == "char_wb":
+        found = char_wb_ngrams(text, lo, hi)
+    else:
+        found = word_ngrams(text, lo, hi, re.compile(token_pattern))
+    counted = Counter(found)
+    counts = np.fromiter(counted.values(), np.float32, len(counted))
+    counts.setflags(write=False)  # shared by every caller
+    return tuple(counted), counts
 
 
 def sparse_scores(

@@ -63,6 +63,7 @@ def stems(text: str) -> list[str]:
     return _stemmer().stemWords(ws)
 
 
+@lru_cache(maxsize=64)  # the topic and the safety model both read each message and window
 def lexical_form(text: str) -> str:
     """The string lexical models see: stems joined by spaces."""
     return " ".join(stems(text))

@@ -340,10 +340,13 @@ def add_message(
     at: datetime,
     agent_id: str | None = None,
     client_message_id: str | None = None,
+    text_redacted: str | None = None,
 ) -> Message:
+    """`text_redacted`: `redact(text)` when the caller has it already."""
     message = Message(
         tenant_id=tenant_id, contact_id=contact_id, direction=direction, author=author, agent_id=agent_id,
-        text=text, text_redacted=redact(text), client_message_id=client_message_id, created_at=at,
+        text=text, text_redacted=redact(text) if text_redacted is None else text_redacted,
+        client_message_id=client_message_id, created_at=at,
     )  # fmt: skip
     session.add(message)
     session.flush()
