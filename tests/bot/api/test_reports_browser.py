@@ -81,12 +81,14 @@ def site(serve, settings, contract, migrated_sqlite, tmp_path, monkeypatch):
 
 
 def log_in(browser, base: str, path: str, token: str):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(base + path)
-    wait = WebDriverWait(browser, WAIT)
+    # The wallboard redraws its tiles at every poll: an element found just before a redraw is stale.
+    wait = WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,))
     wait.until(lambda d: d.find_element(By.ID, "token").is_displayed())
     browser.find_element(By.ID, "token").send_keys(token, Keys.ENTER)
     return wait
@@ -115,7 +117,7 @@ def test_wallboard_turns_red_and_updates_live(browser, site):
 
     # A new caller in another queue shows up at the next poll, without reloading the page.
     bolig = f"#queues article[data-queue='{BOLIG}'] [data-figure='waiting'] .value"
-    assert browser.find_element(By.CSS_SELECTOR, bolig).text == "0"
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, bolig).text == "0")
     browser.execute_script("window.kontaktMarker = 1;")
     queue_now(db, "waiting-new", BOLIG, 10)
     wait.until(lambda d: d.find_element(By.CSS_SELECTOR, bolig).text == "1")
