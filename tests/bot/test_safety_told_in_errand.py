@@ -28,6 +28,8 @@ POLICY = SafetyPolicy()
         "jeg ringer om min mors pension men hun kan pludselig ikke finde ordene",
         "min kone genkender pludselig ikke vores søn og taler volapyk",
         "my grandad suddenly can't recognise me and his right arm is limp",
+        # understated: "lidt" does not make a sudden speech change harmless
+        "vi skulle have talt om hans bolig men min far taler pludselig lidt utydeligt og virker forvirret",
         # a person with dementia not home since last night is still missing
         "Det er om min fars madservice. Han har demens og har ikke været hjemme siden i aftes.",
         "min mor er dement og blev set gå ned ad vejen i natkjole i går aftes, hun tager ikke telefonen",
@@ -47,6 +49,7 @@ def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None
         "min mor har demens og gik hjemmefra i nattøj sidste vinter, kan vi få en gps",
         "hvad gør man hvis man en dag ser at ens mand taler sløret og ansigtet hænger",
         "min søn taler utydeligt, kan han få en talepædagog",
+        "min datter taler lidt utydeligt når hun er træt, har skolen en talepædagog",
     ],
 )
 def test_safety_old_or_feared_signs_raise_no_lexicon_alarm(text: str) -> None:
