@@ -36,6 +36,8 @@ POLICY = SafetyPolicy()
         # "klager over" is how a symptom is told, not a complaint to the municipality
         "min far klager over trykken for brystet og smerter ud i venstre arm, han er grå og svedig",
         "min mand klager over at han ikke kan mærke sin højre side og taler sløret",
+        # violence at home "again" with the rage or the hiding told beside it
+        "min stedfar slår min mor igen han er helt rasende og vi sidder inde på badeværelset",
     ],
 )
 def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None:
@@ -50,6 +52,7 @@ def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None
         "hvad gør man hvis man en dag ser at ens mand taler sløret og ansigtet hænger",
         "min søn taler utydeligt, kan han få en talepædagog",
         "min datter taler lidt utydeligt når hun er træt, har skolen en talepædagog",
+        "min far slår min mor igen og igen når han er fuld, hvem kan jeg tale med",
     ],
 )
 def test_safety_old_or_feared_signs_raise_no_lexicon_alarm(text: str) -> None:
@@ -78,10 +81,19 @@ def test_safety_relapse_goes_to_a_person(text: str) -> None:
         "min hund halter, hvilken dyrlæge har åbent",
         "vores datter er født for tidligt, hvordan forlænger jeg barslen",
         "der ligger en død sæl på stranden og den lugter",
+        # a fear for some day to come, and what could have happened but did not
+        "vi er bange for at vores datter falder i åen en dag, har I et svømmehold for små",
+        "vikaren lod døren stå åben, og min mor kunne være gået ud og faldet på trappen",
     ],
 )
 def test_safety_errands_with_alarming_words_are_not_now(text: str) -> None:
     assert default_lexicon().is_not_now(text)
+
+
+def test_safety_a_fall_that_could_have_happened_is_not_one_that_did() -> None:
+    lexicon = default_lexicon()
+    assert not lexicon.is_not_now("min mor er faldet på trappen og ligger og klager sig")
+    assert lexicon.is_not_now("min mor kunne være faldet på trappen")
 
 
 def test_safety_a_change_new_today_overrides_yesterday() -> None:
