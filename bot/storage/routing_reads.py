@@ -175,17 +175,22 @@ def queue_place(
     return QueuePlace(int(ahead), int(waiting), None if oldest is None else _utc(_as_datetime(oldest)))
 
 
+# Asked on every turn of a waiting citizen: built once, with the tenant bound per call.
+_SKILLS = select(AgentSkill.agent_id, AgentSkill.queue_id, AgentSkill.level).where(
+    AgentSkill.tenant_id == bindparam("tenant_id")
+)
+_AGENT_STATES = (
+    select(AgentStateRow.agent_id, AgentStateRow.state)
+    .where(AgentStateRow.tenant_id == bindparam("tenant_id"))
+    .order_by(AgentStateRow.agent_id)
+)
+
+
 def staffing(session: Session, *, tenant_id: str) -> list[tuple[str, AgentState, dict[str, int]]]:
     """Every agent of the tenant with a state row: (agent id, state, skill levels by queue), by
     agent id. Two queries, plain rows: what an expected wait counts."""
     skills: dict[str, dict[str, int]] = defaultdict(dict)
-    for agent_id, queue_id, level in session.execute(
-        select(AgentSkill.agent_id, AgentSkill.queue_id, AgentSkill.level).where(AgentSkill.tenant_id == tenant_id)
-    ):
+    params = {"tenant_id": tenant_id}
+    for agent_id, queue_id, level in session.execute(_SKILLS, params):
         skills[agent_id][queue_id] = level
-    stmt = (
-        select(AgentStateRow.agent_id, AgentStateRow.state)
-        .where(AgentStateRow.tenant_id == tenant_id)
-        .order_by(AgentStateRow.agent_id)
-    )
-    return [(agent_id, state, skills.get(agent_id, {})) for agent_id, state in session.execute(stmt)]
+    return [(agent_id, state, skills.get(agent_id, {})) for agent_id, state in session.execute(_AGENT_STATES, params)]
