@@ -17,7 +17,7 @@ from bot.engine.policy import TenantRouting
 from bot.engine.states import ContactEvent, transition
 from bot.engine.texts import TaskTexts
 from bot.errors import InvalidSkillLevel, NaiveDatetime, NotAssignedAgent, UnknownOutcome
-from bot.privacy import redact, redact_data
+from bot.privacy import redact
 from bot.routing import calendar, skills
 from bot.routing.handoff import BotStep, QueueInfo, TopicInfo
 from bot.storage import repository as repo
@@ -114,10 +114,10 @@ class EngineCore:
         agent_id: str | None = None,
         **data: Any,
     ) -> None:
-        # Events are kept for statistics long after the contact: no personal data in them.
+        # Events are kept for statistics long after the contact: add_event redacts what goes in.
         repo.add_event(
             s, tenant_id=tenant_id, kind=kind, at=at, contact_id=contact.id if contact else None,
-            agent_id=agent_id, data=redact_data(data),
+            agent_id=agent_id, data=data,
         )  # fmt: skip
 
     @staticmethod

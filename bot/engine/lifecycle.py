@@ -26,7 +26,6 @@ from bot.storage.models import (
     ContactState,
     Direction,
     EventKind,
-    Message,
     OfferStatus,
     Outcome,
 )
@@ -133,13 +132,13 @@ class LifecycleMixin(EngineCore):
                         )
                         if found is not None:
                             return MessageView.of(found)
-                    return MessageView.of(self._inbound(s, c, text, client_message_id, at))
+                    return self._inbound(s, c, text, client_message_id, at)
             except sa_exc.IntegrityError:
                 if attempt or client_message_id is None:
                     raise
         raise AssertionError("unreachable")
 
-    def _inbound(self, s: Session, c: Contact, text: str, client_message_id: str | None, at: datetime) -> Message:
+    def _inbound(self, s: Session, c: Contact, text: str, client_message_id: str | None, at: datetime) -> MessageView:
         self._move(s, c, E.CITIZEN_MESSAGE, at)
         m = repo.add_message(
             s, tenant_id=c.tenant_id, contact_id=c.id, direction=Direction.IN, author=Author.CITIZEN, text=text,
@@ -166,9 +165,11 @@ class LifecycleMixin(EngineCore):
         at = self._now(now)
         with self.db.write() as s:
             c = repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id, lock=True)
-            return MessageView.of(self._bot_reply(s, c, text, decision, at))
+            return self._bot_reply(s, c, text, decision, at)
 
-    def _bot_reply(self, s: Session, c: Contact, text: str, decision: TriageDecision | None, at: datetime) -> Message:
+    def _bot_reply(
+        self, s: Session, c: Contact, text: str, decision: TriageDecision | None, at: datetime
+    ) -> MessageView:
         self._move(s, c, E.BOT_REPLY, at)
         topic = decision.topic if decision is not None else None
         if topic and topic in self.contract.by_id and self.contract.by_id[topic].domain != "dialog":
@@ -234,7 +235,7 @@ class LifecycleMixin(EngineCore):
                                  client_message_id=client_message_id)  # fmt: skip
             self._event(s, tenant_id, EventKind.AGENT_REPLIED, at, c, agent_id=agent_id, message_id=m.id,
                         first=old is ContactState.ASSIGNED)  # fmt: skip
-            return MessageView.of(m)
+            return m
 
     def close(
         self, tenant_id: str, agent_id: str, contact_id: str, outcome: Outcome | str, *, now: datetime | None = None

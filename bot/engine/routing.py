@@ -274,9 +274,9 @@ class RoutingMixin(EngineCore):
             return self._queue_status(s, repo.get_contact(s, tenant_id=tenant_id, contact_id=contact_id), at)
 
     def _queue_status(self, s: Session, c: Contact, at: datetime) -> QueueStatus:
-        # Every turn of a waiting citizen asks this: read only the contact's own queue (its
-        # position, length and callback rule look at nothing else) and the staffing, as plain
-        # rows, not every waiting contact of the tenant as ORM objects.
+        # Every turn of a waiting citizen asks this: the database counts the contact's place in its
+        # own queue (position, length and the callback rule look at nothing else), and the
+        # staffing is read as plain rows; no waiting contact is read into Python.
         tenant_id = c.tenant_id
         queue = routing_reads.queue_row(s, tenant_id=tenant_id, queue_id=c.queue_id) if c.queue_id else None
         schedule = self._schedule(queue)
@@ -284,30 +284,22 @@ class RoutingMixin(EngineCore):
         opens_at = None if open_now else calendar.next_open(at, schedule).astimezone(UTC)
         if c.state is not ContactState.QUEUED or queue is None:
             return QueueStatus(c.id, c.queue_id, None, 0, None, False, open_now, opens_at)
-        rows = routing_reads.waiting_in(s, tenant_id=tenant_id, queue_id=queue.id,
-                                        unqueued_too=queue.id == self.default_queue)  # fmt: skip
-        contacts = tuple(
-            skills.QueuedContact(
-                contact_id=r.id, queue_id=r.queue_id or self.default_queue, channel=r.channel,
-                enqueued_at=r.enqueued_at or r.updated_at, returned_at=r.returned_at,
-                offer_attempts=r.offer_attempts, priority=queue.priority if r.queue_id == queue.id else 0,
-            )
-            for r in rows
-        )  # fmt: skip
+        policy = self._policy(tenant_id)
+        place = routing_reads.queue_place(s, contact=c, queue_id=queue.id, priority=queue.priority,
+                                          channel_priority=policy.channel_priority,
+                                          unqueued_too=queue.id == self.default_queue)  # fmt: skip
         agents = tuple(
             skills.AgentSnapshot(agent_id=agent_id, state=state, skills=levels)
             for agent_id, state, levels in routing_reads.staffing(s, tenant_id=tenant_id)
         )
-        snap = skills.RouterSnapshot(contacts=contacts, agents=agents)
-        policy = self._policy(tenant_id)
-        position = skills.queue_position(c.id, snap, policy)
-        waiting = len(skills.waiting_in_queue(queue.id, snap, policy))
+        position = place.ahead + 1
         try:
+            snap = skills.RouterSnapshot(contacts=(), agents=agents)
             wait = skills.expected_wait(queue.id, snap, queue.avg_handle_seconds, position=position)
         except NoStaffedAgents:
             wait = None
-        offer = (not open_now) or wait is None or skills.should_offer_callback(queue.id, snap, at, policy)
-        return QueueStatus(c.id, queue.id, position, waiting, wait, offer, open_now, opens_at)
+        offer = (not open_now) or wait is None or skills.callback_due(place.waiting, place.oldest, at, policy)
+        return QueueStatus(c.id, queue.id, position, place.waiting, wait, offer, open_now, opens_at)
 
     def waiting(self, tenant_id: str) -> int:
         """How many contacts of the tenant wait in a queue (state QUEUED)."""

@@ -96,15 +96,15 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
         """One read transaction, nothing written: the contact for (tenant, channel, external_ref)
         and, when the bot owns it and `client_message_id` is new, its messages and events."""
         with self.db.read() as s:
-            c = repo.find_contact(s, tenant_id=tenant_id, channel=Channel(channel), external_ref=external_ref)
-            if c is None or c.state is not ContactState.BOT:
-                return TurnLook(None if c is None else ContactView.of(c), (), (), False)
             # Read-only: the rows go straight into views, without ORM objects.
+            c = repo.find_contact_view(s, tenant_id=tenant_id, channel=Channel(channel), external_ref=external_ref)
+            if c is None or c.state is not ContactState.BOT:
+                return TurnLook(c, (), (), False)
             before = repo.message_views(s, tenant_id=tenant_id, contact_id=c.id)
             if client_message_id is not None and any(m.client_message_id == client_message_id for m in before):
-                return TurnLook(ContactView.of(c), before, (), False)
+                return TurnLook(c, before, (), False)
             events = repo.event_views(s, tenant_id=tenant_id, contact_id=c.id)
-            return TurnLook(ContactView.of(c), before, events, True)
+            return TurnLook(c, before, events, True)
 
     def answer_citizen_turn(
         self,
@@ -139,7 +139,7 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
                 c.citizen_name = c.citizen_name or name
                 c.citizen_phone = c.citizen_phone or phone
                 c.citizen_email = c.citizen_email or email
-                inbound = MessageView.of(self._inbound(s, c, text, client_message_id, at))
+                inbound = self._inbound(s, c, text, client_message_id, at)
                 end = self._finish(s, c, texts, decision, handoff, at, nlu)
                 return TurnAnswer(inbound, end)
         except sa_exc.IntegrityError:
@@ -181,7 +181,7 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
                         found = next((m for m in before if m.client_message_id == client_message_id), None)
                         if found is not None:
                             return TurnStart(ContactView.of(c), found, True, before, (), None)
-                    inbound = MessageView.of(self._inbound(s, c, text, client_message_id, at))
+                    inbound = self._inbound(s, c, text, client_message_id, at)
                     if c.state is ContactState.BOT:
                         events = _event_views(s, c)
                         return TurnStart(ContactView.of(c), inbound, False, before, events, None)
@@ -224,7 +224,7 @@ class TurnsMixin(LifecycleMixin, HandoffMixin, RoutingMixin):
         at: datetime,
         nlu: NLUResult | None,
     ) -> TurnEnd:
-        replies = tuple(MessageView.of(self._bot_reply(s, c, t, decision, at)) for t in texts)
+        replies = tuple(self._bot_reply(s, c, t, decision, at) for t in texts)
         packet = self._handoff(s, c, decision, handoff, at, nlu=nlu) if handoff is not None else None
         queue = self._queue_status(s, c, at) if c.state in WAITING_STATES else None
         log = _log(s, c, _message_views(s, c))

@@ -26,6 +26,7 @@ import numpy as np
 
 from bot.nlu.arrays import load_arrays, save_arrays
 from bot.nlu.lexical import CountedTexts, TfidfFeatures, export_linear, sigmoid, softmax, sparse_scores
+from bot.nlu.neighbours import SHORTLIST, Shortlist
 from bot.nlu.pipeline import CompactLemmas, _hash, danish_lemmas
 from bot.nlu.text import ascii_fold, lexical_form, words
 from bot.topics import OUT_OF_SCOPE
@@ -216,13 +217,19 @@ class TopicModel:
         self.neighbours = neighbours if self._train_label is not None and neighbours else Neighbours(weight=0.0)
         self._inscope = (self._train_label != self.labels.index(OUT_OF_SCOPE)
                          if self._train_label is not None else np.ones(len(self._train_emb), bool))
+        # A chat turn's nearest examples from a half-precision shortlist, the same numbers as
+        # reading every example (bot/nlu/neighbours.py); small models read every example.
+        self._shortlist = (Shortlist(self._train_emb, self._inscope, self.neighbours.k)
+                           if len(self._train_emb) > 2 * SHORTLIST else None)
 
     def _scores(self, texts: Sequence[str], embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         folded, stemmed = lexical_texts(texts)
         lex = sparse_scores([(self.char, folded), (self.word, stemmed)], self._lex_coef) + self._lex_b
         vecs = np.asarray(embeddings, np.float32)
         fused = fuse(softmax(vecs @ self._emb_coef + self._emb_b), softmax(lex), self.lexical_weight)
-        sims = similarities(vecs, self._train_emb)
+        sims = self._shortlist.similarities(vecs) if self._shortlist is not None else None
+        if sims is None:
+            sims = similarities(vecs, self._train_emb)
         return with_neighbours(fused, sims, self._train_label, self.neighbours), sims
 
     def probabilities(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:

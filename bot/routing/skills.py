@@ -467,9 +467,14 @@ def should_offer_callback(
     snapshot, including the one asking)."""
     _require_aware(now, "now")
     waiting = [c for c in snapshot.contacts if c.queue_id == queue_id]
-    if not waiting:
+    return callback_due(len(waiting), min((c.enqueued_at for c in waiting), default=None), now, policy)
+
+
+def callback_due(waiting: int, oldest: datetime | None, now: datetime, policy: RoutingPolicy = DEFAULT_POLICY) -> bool:
+    """`should_offer_callback` on what it counts: how many wait in the queue and when the longest
+    waiting of them joined (a waiting citizen's turn counts these in the database)."""
+    if not waiting or oldest is None:
         return False
-    if len(waiting) > policy.callback_queue_length:
+    if waiting > policy.callback_queue_length:
         return True
-    oldest = min(c.enqueued_at for c in waiting)
     return now - oldest >= timedelta(seconds=policy.callback_wait_seconds)

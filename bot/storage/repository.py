@@ -15,7 +15,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
+from sqlalchemy import Connection, Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.errors import UnknownAgent, UnknownContact, UnknownOffer, UnknownQueue, UnknownTask, UnknownTenant
@@ -197,6 +197,16 @@ _CONTACT_BY_REF = select(Contact).where(
     Contact.external_ref == bindparam("external_ref"),
 )  # fmt: skip
 _CONTACT_BY_REF_LOCKED = _locked(_CONTACT_BY_REF, True)
+# The columns of a ContactView, in its order: a turn that only looks reads the contact without an ORM object.
+_CONTACT_VIEW_BY_REF = select(
+    Contact.id, Contact.tenant_id, Contact.channel, Contact.external_ref, Contact.state, Contact.topic,
+    Contact.queue_id, Contact.created_at, Contact.updated_at, Contact.enqueued_at, Contact.assigned_agent_id,
+    Contact.sla_due_at, Contact.citizen_name, Contact.citizen_phone, Contact.citizen_email, Contact.authenticated,
+    Contact.outcome, Contact.closed_at, Contact.offer_attempts,
+).where(
+    Contact.tenant_id == bindparam("tenant_id"), Contact.channel == bindparam("channel"),
+    Contact.external_ref == bindparam("external_ref"),
+)  # fmt: skip
 _MESSAGES = (
     select(Message)
     .where(Message.tenant_id == bindparam("tenant_id"), Message.contact_id == bindparam("contact_id"),
@@ -271,6 +281,14 @@ def find_contact(
     return session.scalars(stmt, params).one_or_none()
 
 
+def find_contact_view(session: Session, *, tenant_id: str, channel: Channel, external_ref: str) -> ContactView | None:
+    """The contact for the key as `find_contact` finds it, straight into a view (same condition as
+    `message_views`: rows the session holds changed are not seen)."""
+    params = {"tenant_id": tenant_id, "channel": channel, "external_ref": external_ref}
+    row = session.execute(_CONTACT_VIEW_BY_REF, params).one_or_none()
+    return None if row is None else ContactView(*row)
+
+
 def get_agent(session: Session, *, tenant_id: str, agent_id: str) -> Agent:
     agent = session.scalars(select(Agent).where(Agent.tenant_id == tenant_id, Agent.id == agent_id)).one_or_none()
     if agent is None:
@@ -310,6 +328,22 @@ def queues(session: Session, *, tenant_id: str) -> dict[str, QueueRow]:
 # --- writes ---------------------------------------------------------------------------------------
 
 
+# Rows the engine writes on every turn go in as plain INSERTs on the transaction's connection: an
+# ORM object and a unit-of-work flush for each message and event cost more than the rest of the
+# turn's write transaction.
+_INSERT_EVENT = Event.__table__.insert()
+_INSERT_MESSAGE = Message.__table__.insert()
+
+
+def _connection(session: Session) -> Connection:
+    """The transaction's connection, after writing the rows the session still holds new (a tenant,
+    a contact, an agent), so an inserted row may refer to them and keeps its place after them.
+    Changes to loaded rows (a contact's state) wait for the next flush, as before."""
+    if session.new:
+        session.flush()
+    return session.connection()
+
+
 def add_event(
     session: Session,
     *,
@@ -319,14 +353,13 @@ def add_event(
     contact_id: str | None = None,
     agent_id: str | None = None,
     data: Mapping[str, Any] | None = None,
-) -> Event:
+) -> None:
     # Events feed statistics and exports: personal data never enters them, whoever writes one.
-    event = Event(
-        tenant_id=tenant_id, kind=kind, at=at, contact_id=contact_id, agent_id=agent_id,
-        data=redact_data(dict(data or {})),
-    )
-    session.add(event)
-    return event
+    # The one place they are redacted.
+    _connection(session).execute(_INSERT_EVENT, {
+        "tenant_id": tenant_id, "kind": kind, "at": at, "contact_id": contact_id, "agent_id": agent_id,
+        "data": redact_data(dict(data or {})),
+    })  # fmt: skip
 
 
 def add_message(
@@ -341,16 +374,17 @@ def add_message(
     agent_id: str | None = None,
     client_message_id: str | None = None,
     text_redacted: str | None = None,
-) -> Message:
-    """`text_redacted`: `redact(text)` when the caller has it already."""
-    message = Message(
-        tenant_id=tenant_id, contact_id=contact_id, direction=direction, author=author, agent_id=agent_id,
-        text=text, text_redacted=redact(text) if text_redacted is None else text_redacted,
-        client_message_id=client_message_id, created_at=at,
-    )  # fmt: skip
-    session.add(message)
-    session.flush()
-    return message
+) -> MessageView:
+    """Stores the message and returns it as stored. `text_redacted`: `redact(text)` when the caller
+    has it already. A repeated (contact, client_message_id) raises IntegrityError at once."""
+    redacted = redact(text) if text_redacted is None else text_redacted
+    result = _connection(session).execute(_INSERT_MESSAGE, {
+        "tenant_id": tenant_id, "contact_id": contact_id, "direction": direction, "author": author,
+        "agent_id": agent_id, "text": text, "text_redacted": redacted, "client_message_id": client_message_id,
+        "created_at": at,
+    })  # fmt: skip
+    (message_id,) = result.inserted_primary_key or (None,)
+    return MessageView(int(message_id), contact_id, direction, author, agent_id, text, redacted, client_message_id, at)
 
 
 def find_message(session: Session, *, tenant_id: str, contact_id: str, client_message_id: str) -> Message | None:

@@ -3,34 +3,38 @@ without being asked (offer expiry, end of after-contact work, overflow threshold
 pending offers a console stream watches.
 
 Each query touches an indexed handful of rows: pending offers (at most one per contact, one
-per agent in practice), agents in after-contact work, and contacts queued since a cut-off.
-Datetimes are read as rows, not through MIN(), which SQLite would hand back as text.
+per agent in practice), agents in after-contact work, and contacts queued since a cut-off; and
+a waiting citizen's place in the queue, counted. Datetimes are read as rows where they can be:
+through MIN() SQLite hands them back as text (`_as_datetime`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bot.storage.models import (
     AgentSkill,
     AgentState,
     AgentStateRow,
+    Channel,
     Contact,
     ContactState,
     Offer,
     OfferStatus,
     QueueRow,
+    UTCDateTime,
 )
 
 __all__ = [
-    "PendingOfferKey", "acw_ends", "offer_expiries", "pending_offer_keys", "queue_row", "queued_since", "staffing",
-    "waiting_counts", "waiting_in",
+    "PendingOfferKey", "QueuePlace", "acw_ends", "offer_expiries", "pending_offer_keys", "queue_place", "queue_row",
+    "queued_since", "staffing", "waiting_counts",
 ]  # fmt: skip
 
 
@@ -43,6 +47,11 @@ class PendingOfferKey:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    """A datetime read through an aggregate: SQLite gives its stored text ('2026-03-02 09:00:00.000000')."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
 def pending_offer_keys(session: Session) -> frozenset[PendingOfferKey]:
@@ -100,35 +109,88 @@ def queue_row(session: Session, *, tenant_id: str, queue_id: str) -> QueueRow | 
     return session.get(QueueRow, (tenant_id, queue_id))
 
 
-def waiting_in(session: Session, *, tenant_id: str, queue_id: str, unqueued_too: bool, limit: int = 1000) -> list[Any]:
-    """QUEUED contacts of one queue, oldest first, as plain rows (id, queue_id, channel,
-    enqueued_at, updated_at, returned_at, offer_attempts): what a waiting citizen's position needs,
-    without loading every waiting contact of the tenant as an ORM object. `unqueued_too` adds
-    contacts without a queue (they wait in the default queue)."""
-    where = Contact.queue_id == queue_id
-    if unqueued_too:
-        where = or_(where, Contact.queue_id.is_(None))
-    stmt = (
-        select(Contact.id, Contact.queue_id, Contact.channel, Contact.enqueued_at, Contact.updated_at,
-               Contact.returned_at, Contact.offer_attempts)
-        .where(Contact.tenant_id == tenant_id, Contact.state == ContactState.QUEUED, where)
-        .order_by(Contact.enqueued_at, Contact.id)
-        .limit(limit)
+@dataclass(frozen=True, slots=True)
+class QueuePlace:
+    """Where a waiting contact stands in its queue, counted by the database."""
+
+    ahead: int  # contacts of the queue the router serves before this one
+    waiting: int  # every contact waiting in the queue, this one included
+    oldest: datetime | None  # when the longest waiting of them joined
+
+
+# A waiting contact's place in the router's order (`skills.contact_order_key`: higher priority,
+# channel by the policy, returned by an unanswered offer, longest waiting, id), as SQL over the
+# queue's waiting rows: a citizen asking where they are is answered by one indexed count, not by
+# reading every waiting contact into Python. Contacts without a queue wait in the default queue
+# with priority 0 (`RoutingMixin._snapshot`).
+_PRIORITY = case((Contact.queue_id == bindparam("queue_id"), bindparam("priority")), else_=0)
+_CHANNEL_RANK = case(*((Contact.channel == bindparam(f"channel_{i}"), i) for i in range(len(Channel))),
+                     else_=len(Channel))  # fmt: skip
+_UNRETURNED = case((Contact.returned_at.is_(None), 1), else_=0)
+_JOINED = func.coalesce(Contact.enqueued_at, Contact.updated_at)
+_OWN_JOINED = bindparam("joined", type_=UTCDateTime())
+
+
+def _ahead_of_own() -> ColumnElement[bool]:
+    """The row sorts before the contact whose key is bound (`own_*`, `joined`, `contact_id`)."""
+    same_rank = and_(_PRIORITY == bindparam("own_priority"), _CHANNEL_RANK == bindparam("own_rank"))
+    later = or_(
+        _UNRETURNED < bindparam("own_unreturned"),
+        and_(_UNRETURNED == bindparam("own_unreturned"),
+             or_(_JOINED < _OWN_JOINED, and_(_JOINED == _OWN_JOINED, Contact.id < bindparam("contact_id")))),
     )  # fmt: skip
-    return list(session.execute(stmt))
+    return or_(
+        _PRIORITY > bindparam("own_priority"),
+        and_(_PRIORITY == bindparam("own_priority"), _CHANNEL_RANK < bindparam("own_rank")),
+        and_(same_rank, later),
+    )
+
+
+def _place_statement(unqueued_too: bool) -> Select[Any]:
+    in_queue = Contact.queue_id == bindparam("queue_id")
+    if unqueued_too:
+        in_queue = or_(in_queue, Contact.queue_id.is_(None))
+    return select(func.count(), func.coalesce(func.sum(case((_ahead_of_own(), 1), else_=0)), 0), func.min(_JOINED)).where(
+        Contact.tenant_id == bindparam("tenant_id"), Contact.state == ContactState.QUEUED, in_queue
+    )  # fmt: skip
+
+
+_PLACE = {False: _place_statement(False), True: _place_statement(True)}
+
+
+def queue_place(
+    session: Session, *, contact: Contact, queue_id: str, priority: int, channel_priority: Sequence[Channel],
+    unqueued_too: bool,
+) -> QueuePlace:
+    """The place of `contact` (QUEUED in `queue_id`, whose `priority` it has) among the QUEUED
+    contacts of its queue, in the order `skills.waiting_in_queue` gives them; `unqueued_too`
+    counts contacts without a queue as in it (the default queue)."""
+    params: dict[str, Any] = {
+        "tenant_id": contact.tenant_id, "queue_id": queue_id, "priority": priority, "own_priority": priority,
+        "own_rank": list(channel_priority).index(contact.channel),
+        "own_unreturned": int(contact.returned_at is None), "joined": contact.enqueued_at or contact.updated_at,
+        "contact_id": contact.id, **{f"channel_{i}": ch for i, ch in enumerate(channel_priority)},
+    }  # fmt: skip
+    waiting, ahead, oldest = session.execute(_PLACE[unqueued_too], params).one()
+    return QueuePlace(int(ahead), int(waiting), None if oldest is None else _utc(_as_datetime(oldest)))
+
+
+# Asked on every turn of a waiting citizen: built once, with the tenant bound per call.
+_SKILLS = select(AgentSkill.agent_id, AgentSkill.queue_id, AgentSkill.level).where(
+    AgentSkill.tenant_id == bindparam("tenant_id")
+)
+_AGENT_STATES = (
+    select(AgentStateRow.agent_id, AgentStateRow.state)
+    .where(AgentStateRow.tenant_id == bindparam("tenant_id"))
+    .order_by(AgentStateRow.agent_id)
+)
 
 
 def staffing(session: Session, *, tenant_id: str) -> list[tuple[str, AgentState, dict[str, int]]]:
     """Every agent of the tenant with a state row: (agent id, state, skill levels by queue), by
     agent id. Two queries, plain rows: what an expected wait counts."""
     skills: dict[str, dict[str, int]] = defaultdict(dict)
-    for agent_id, queue_id, level in session.execute(
-        select(AgentSkill.agent_id, AgentSkill.queue_id, AgentSkill.level).where(AgentSkill.tenant_id == tenant_id)
-    ):
+    params = {"tenant_id": tenant_id}
+    for agent_id, queue_id, level in session.execute(_SKILLS, params):
         skills[agent_id][queue_id] = level
-    stmt = (
-        select(AgentStateRow.agent_id, AgentStateRow.state)
-        .where(AgentStateRow.tenant_id == tenant_id)
-        .order_by(AgentStateRow.agent_id)
-    )
-    return [(agent_id, state, skills.get(agent_id, {})) for agent_id, state in session.execute(stmt)]
+    return [(agent_id, state, skills.get(agent_id, {})) for agent_id, state in session.execute(_AGENT_STATES, params)]
