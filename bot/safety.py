@@ -248,12 +248,6 @@ class SafetyPolicy:
     # Choosing the specialist for a sensitive situation: a lexicon hit adds this to its topic's
     # probability (see `_sensitive_topic`).
     lexicon_topic_bonus: float = 0.1
-    # "Calm" (SafetySignal.calm): the safety model's acute score under this for the message and
-    # its conversation, and the wording says past or errand, or a sensitive topic this sure.
-    # On every tuning set (26 sets, December 2026) no emergency rested on the topic classifier's
-    # weak guess alone with the model this sure; eleven harmless or sensitive messages did.
-    calm_acute: float = 0.15
-    calm_distress: float = 0.75
 
 
 def assess(
@@ -350,24 +344,7 @@ def assess(
             reasons.append(f"safety_model:{source}:sensitive={m:.2f},{best}={sens[best]:.2f}")
     if topic is not None:
         topic = _sensitive_topic(sensitive_topics, hits, probabilities, window_probabilities, policy)
-    read = [*(scores for *_, scores in sources), *(scores for _, scores in chunk_scores)]
-    calm = _calm(text, read, emergency, distress, lexicon, policy)
-    return SafetySignal(emergency=emergency, distress=distress, topic=topic, reasons=tuple(reasons), calm=calm)
-
-
-def _calm(
-    text: str, model_scores: Sequence[Mapping[str, float]], emergency: float, distress: float,
-    lexicon: Lexicon, policy: SafetyPolicy,
-) -> bool:
-    """No acute signal, the safety model sure of it for the message, its conversation and every
-    sentence window, and the wording says it is past or an errand, or a person is needed for a
-    sensitive matter."""
-    if emergency >= policy.emergency_threshold:
-        return False
-    model = [scores for scores in model_scores if scores]
-    if not model or any(scores.get(ACUTE, 0.0) >= policy.calm_acute for scores in model):
-        return False
-    return distress >= policy.calm_distress or lexicon.is_not_now(text)
+    return SafetySignal(emergency=emergency, distress=distress, topic=topic, reasons=tuple(reasons))
 
 
 def _sensitive_topic(

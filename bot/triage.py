@@ -47,11 +47,10 @@ def _decision(action: Action, topic: str | None, contract: TopicContract, conf: 
 def emergency_decision(nlu: NLUResult, contract: TopicContract, policy: TriagePolicy) -> TriageDecision | None:
     """Acute danger, whatever else the message also is. The emergency topic as the best guess of
     the topic classifier is enough on its own, however unsure: of two readings of a message, one
-    of them acute, the acute one wins (a needless referral costs little, a missed one a life),
-    unless the safety model is sure nothing acute happens and the wording agrees (`calm`)."""
+    of them acute, the acute one wins (a needless referral costs little, a missed one a life)."""
     top_is_emergency = nlu.top.name == EMERGENCY
     p = max(nlu.safety.emergency, nlu.top.confidence if top_is_emergency else 0.0)
-    if p >= policy.emergency_threshold or (top_is_emergency and not nlu.safety.calm):
+    if p >= policy.emergency_threshold or top_is_emergency:
         why = "; ".join(nlu.safety.reasons) or f"classifier emergency={nlu.top.confidence:.2f}"
         return _decision(Action.EMERGENCY, EMERGENCY, contract, p, reason=HandoffReason.EMERGENCY, explanation=why)
     return None

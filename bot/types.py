@@ -55,10 +55,6 @@ class SafetySignal:
     distress: float = 0.0  # 0..1, sensitive situation (segment 2)
     topic: str | None = None  # the sensitive topic the evidence points at, if any
     reasons: tuple[str, ...] = ()
-    # The safety model is sure nothing acute happens and the wording agrees (past, an errand, or a
-    # person needed for a sensitive matter): the topic classifier's weak emergency guess alone
-    # does not refer to 112.
-    calm: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -254,23 +254,6 @@ def test_safety_model_window_counts() -> None:
     assert signal.reasons == ("safety_model:conversation:acute=0.60",)
 
 
-def test_safety_calm_needs_the_model_sure_for_every_text_read_and_the_wording_to_agree() -> None:
-    past = "min bror faldt på cyklen i sidste uge, kan han få hjælp til rengøring"
-    assert assess(past, {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.05)).calm
-    # the model unsure for the message, or for its conversation
-    assert not assess(past, {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.16)).calm
-    assert not assess(past, {}, SENSITIVE, history=["hej"], policy=MODEL_POLICY,
-                      model_scores=_model(0.05), window_model_scores=_model(0.5)).calm
-    # nothing says past or errand, and no sensitive topic is sure: not calm
-    assert not assess("min bror ligger på gulvet", {}, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.05)).calm
-    # a person needed for a sensitive matter, the model sure it is not acute
-    probs = {"social_vold": 0.5, "affald_toemning": 0.5}
-    sensitive = assess("han styrer alle mine penge", probs, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.02, 0.9))
-    assert sensitive.calm and sensitive.topic == "social_vold"
-    # no safety model read at all: never calm
-    assert not assess(past, {}, SENSITIVE, policy=MODEL_POLICY).calm
-
-
 def test_safety_model_sensitive_needs_the_topic_classifier_to_say_which_topic() -> None:
     probs = {"social_vold": 0.14, "social_misbrug": 0.02, "affald_toemning": 0.84}
     signal = assess("jeg har et spørgsmål", probs, SENSITIVE, policy=MODEL_POLICY, model_scores=_model(0.0, 0.7))

@@ -115,14 +115,12 @@ def test_triage_emergency_below_threshold_is_not_an_emergency() -> None:
 # --- sensitive ---------------------------------------------------------------------------------
 
 
-def test_triage_weak_emergency_guess_refers_to_112_unless_the_safety_read_is_calm() -> None:
-    weak = ((EMERGENCY, 0.17), ("social_vold", 0.15), ("boern_bekymring", 0.1))
-    assert decide(nlu(*weak)).action == Action.EMERGENCY
-    calm = SafetySignal(distress=0.95, topic="social_vold", calm=True)
-    d = decide(nlu(*weak, safety=calm))
-    assert (d.action, d.topic, d.sensitive) == (Action.HANDOFF, "social_vold", True)
-    # a strong emergency probability is acted on whatever the safety read says
-    assert decide(nlu((EMERGENCY, 0.6), safety=calm)).action == Action.EMERGENCY
+def test_triage_weak_emergency_guess_refers_to_112_even_beside_a_sure_sensitive_signal() -> None:
+    # Letting a sure "not acute" safety read overrule the weak guess let an emergency of a set
+    # nobody here had read go without the 112 answer; the weak guess stays enough on its own.
+    weak = nlu((EMERGENCY, 0.17), ("social_vold", 0.15), ("boern_bekymring", 0.1),
+               safety=SafetySignal(distress=0.95, topic="social_vold"))
+    assert decide(weak).action == Action.EMERGENCY
 
 
 def test_triage_sensitive_signal_beats_faq_topic() -> None:
