@@ -38,6 +38,9 @@ POLICY = SafetyPolicy()
         "min mand klager over at han ikke kan mærke sin højre side og taler sløret",
         # violence at home "again" with the rage or the hiding told beside it
         "min stedfar slår min mor igen han er helt rasende og vi sidder inde på badeværelset",
+        # alone, unable to get up and without water: acute however calmly it is written
+        "Kære kommune. Jeg kan ikke komme op af sengen og har ikke fået noget at drikke siden i forgårs. Hjemmeplejen kommer på torsdag.",
+        "jeg har ikke mere vand og har ikke kunnet rejse mig fra gulvet siden i går",
     ],
 )
 def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None:
@@ -53,6 +56,8 @@ def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None
         "min søn taler utydeligt, kan han få en talepædagog",
         "min datter taler lidt utydeligt når hun er træt, har skolen en talepædagog",
         "min far slår min mor igen og igen når han er fuld, hvem kan jeg tale med",
+        "min mor kan ikke komme op ad trappen længere, kan hun få en trappelift",
+        "sometimes I think it would be easier to not wake up anymore, I just want to talk to someone",
     ],
 )
 def test_safety_old_or_feared_signs_raise_no_lexicon_alarm(text: str) -> None:
@@ -145,3 +150,20 @@ def test_safety_past_habit_errand_or_figure_of_speech_raises_no_lexicon_alarm(te
 )
 def test_safety_weekly_habit_and_certified_death_are_not_now(text: str) -> None:
     assert default_lexicon().is_not_now(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fik klemt hånden i en maskine i marts og kan stadig ikke arbejde en hel dag, hvad med mine sygedagpenge",
+        "vores læge har fået en blodprop og klinikken lukker, hvordan skifter vi læge",
+    ],
+)
+def test_safety_an_injury_or_illness_behind_an_errand_is_not_now(text: str) -> None:
+    lexicon = default_lexicon()
+    assert lexicon.matches(text).get("emergency")
+    assert lexicon.is_not_now(text)
+
+
+def test_safety_someone_who_does_not_wake_up_is_still_acute() -> None:
+    assert default_lexicon().matches("my dad does not wake up and he is grey").get("emergency")
