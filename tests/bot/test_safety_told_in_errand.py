@@ -41,6 +41,8 @@ POLICY = SafetyPolicy()
         # alone, unable to get up and without water: acute however calmly it is written
         "Kære kommune. Jeg kan ikke komme op af sengen og har ikke fået noget at drikke siden i forgårs. Hjemmeplejen kommer på torsdag.",
         "jeg har ikke mere vand og har ikke kunnet rejse mig fra gulvet siden i går",
+        # a threat to kill told in the present, inside a request for a place at a shelter
+        "jeg har brug for et krisecenter, han ringede og sagde at han slår mig ihjel når han kommer hjem",
     ],
 )
 def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None:
@@ -157,6 +159,7 @@ def test_safety_weekly_habit_and_certified_death_are_not_now(text: str) -> None:
     [
         "fik klemt hånden i en maskine i marts og kan stadig ikke arbejde en hel dag, hvad med mine sygedagpenge",
         "vores læge har fået en blodprop og klinikken lukker, hvordan skifter vi læge",
+        "hvad nu hvis min mand får et hjerteanfald på ferien, gælder det blå sygesikringskort",
     ],
 )
 def test_safety_an_injury_or_illness_behind_an_errand_is_not_now(text: str) -> None:
