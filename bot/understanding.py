@@ -168,6 +168,12 @@ class Understanding:
     @classmethod
     def load(cls, settings: Settings) -> Understanding:
         started = time.perf_counter()
+        # The classifier's matrices are tiny: one BLAS thread for them, set before the first
+        # product. OpenBLAS threads left spinning after them starve the embedder's threads (parse
+        # p50 28 -> 16 ms, p99 125 -> 31 ms on 2 cores), and a product it splits while the model
+        # loads (the shortlist's checks) leaves each helper thread's buffer resident for good
+        # (7 MB after start-up on 2 cores, measured).
+        threadpool_limits(limits=1, user_api="blas")
         try:
             manifest = json.loads((settings.model_dir / MANIFEST_FILE).read_text(encoding="utf-8"))
             found = manifest.get("format", {}).get("version")
@@ -193,9 +199,6 @@ class Understanding:
         self = cls(contract, embedder, classifier, extractor, index, settings, safety_model, thresholds)
         tenant_ids = [t.id for t in load_tenants(settings.tenants_file).tenants]
         self.use_local(load_local(settings.articles_dir.parent / "local", list(articles), tenant_ids), tenant_ids)
-        # The classifier's matrices are tiny; OpenBLAS threads left spinning after them starve the
-        # embedder's OpenMP threads (parse p50 28 -> 16 ms, p99 125 -> 31 ms on 2 cores).
-        threadpool_limits(limits=1, user_api="blas")
         if hasattr(embedder, "warm_up"):
             embedder.warm_up()
         self.parse("hej")  # first call pays for lazy initialisation, not the first citizen

@@ -177,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=None,
                         help="load: seconds a client waits between messages (0: a closed loop at full speed)")
     parser.add_argument("--turns", type=int, default=None, help="load: messages per conversation before a new one")
+    parser.add_argument("--no-mail", action="store_true",
+                        help="load: leave the e-mail burst out (chat only); the JSON records it as \"mail\": false")
     parser.add_argument("--articles", type=int, default=0,
                         help="bench: also build an index of this many synthetic articles (e.g. 5000)")
     parser.add_argument("--index-embedder", default=None,
@@ -205,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_load(settings, db=args.db, conversations=args.conversations, seconds=args.seconds,
                         as_json=args.json, steps=steps, record_to=BENCH_HISTORY if args.json else None,
                         think=THINK_SECONDS if args.think is None else args.think,
-                        turns=args.turns or TURNS_PER_CONVERSATION)
+                        turns=args.turns or TURNS_PER_CONVERSATION, mail=not args.no_mail)
     if args.command == "bench":
         from eval.bench import run
 

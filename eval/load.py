@@ -7,11 +7,12 @@ next Danish dev-set question after a think time (`--think`, zero for a closed lo
 after `--turns` messages it starts a new conversation, as citizens do, so the bot keeps answering
 instead of most turns landing in a queue where the bot is silent. Every text gets a short unique
 tail, so no message is served from the embedder's cache: each turn is a new message through the
-whole engine. At the same time an e-mail burst is posted to
-POST /email/inbound when the served app has that route (otherwise that part is skipped and the
-report says so). Reports throughput, p50/p99 latency, errors (5xx and transport failures), 429s,
-the share of turns the bot answered, and the server's resident memory (all processes) before and after. Benchmarks, not tests: nothing
-here asserts a timing.
+whole engine. At the same time an e-mail burst is posted to POST /email/inbound when the served
+app has that route (otherwise that part is skipped and the report says so), unless `--no-mail`
+leaves it out: chat alone, as a chat-only deployment serves it, without the mail pipeline's share
+of the CPU and memory. Reports throughput, p50/p99 latency, errors (5xx and transport failures),
+429s, the share of turns the bot answered, and the server's resident memory (all processes)
+before and after. Benchmarks, not tests: nothing here asserts a timing.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from eval.bench import _free_port, percentile
 
 THINK_SECONDS = 0.5  # a citizen types slower; keeps every session under the per-sender rate limit
 TURNS_PER_CONVERSATION = 4  # then a new conversation: a chat with the bot is a few messages long
+MAIL_BURST = 200  # e-mails posted during the first step (none with --no-mail)
 INBOUND_SECRET = "load-test-" + secrets.token_hex(8)
 MAIL = (
     "From: Borger {i} <borger{i}@example.dk>\r\nTo: kontakt@kobenhavn.example\r\nSubject: Storskrald {i}\r\n"
@@ -193,9 +195,10 @@ def _email_header() -> str | None:
 
 
 def run_once(label: str, database_url: str, workers: int, conversations: int | list[int], seconds: float,
-             mails: int = 200, think: float = THINK_SECONDS, turns: int = TURNS_PER_CONVERSATION) -> dict:
+             mails: int = MAIL_BURST, think: float = THINK_SECONDS, turns: int = TURNS_PER_CONVERSATION) -> dict:
     """One server; for each conversation count in turn (a list steps the load up), `seconds` of
-    chat (and, at the first step, the e-mail burst). Returns the figures of every step."""
+    chat (and, at the first step, a burst of `mails` e-mails; none with 0). Returns the figures
+    of every step."""
     steps = conversations if isinstance(conversations, list) else [conversations]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -220,7 +223,7 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
         time.sleep(1.0 if workers == 1 else 5.0)  # let every worker finish loading
         paths = httpx.get(url + "/openapi.json", timeout=10).json().get("paths", {})
         header = _email_header()
-        mail = (header, mails) if "/email/inbound" in paths and header else None
+        mail = (header, mails) if mails and "/email/inbound" in paths and header else None
         rss_start = _rss_mb(proc.pid)
         for n, step in enumerate(steps):
             rss_before = _rss_mb(proc.pid)
@@ -245,9 +248,12 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
         requests = len(chat.latencies) + len(mail_stats.latencies)
         cpu_ms = r["cpu"] * 1000 / requests if requests else float("nan")
         print(f"  chat:   {chat.summary(elapsed)}, bot answered {chat.answered}")
-        print(f"  server CPU {r['cpu']:.1f} s, {cpu_ms:.0f} ms per request (chat and mail)")
+        print(f"  server CPU {r['cpu']:.1f} s, {cpu_ms:.0f} ms per request"
+              f" ({'chat and mail' if mail_stats.latencies else 'chat'})")
         if r is results[0]:
-            if mail is None:
+            if not mails:
+                print("  e-mail: left out (--no-mail)")
+            elif mail is None:
                 print("  e-mail: skipped: the served app has no POST /email/inbound (connectors/app.py does not"
                       " include the e-mail router)")
             else:
@@ -272,6 +278,7 @@ def run_once(label: str, database_url: str, workers: int, conversations: int | l
             "rss_mb_before": round(r["rss_before"], 1), "rss_mb_after": round(r["rss_after"], 1),
         })  # fmt: skip
     return {"label": label, "workers": workers, "startup_seconds": round(startup, 2),
+            "mail_included": mail is not None, "mail_burst": mail[1] if mail is not None else 0,
             "rss_mb_after_startup": round(rss_start, 1), "rss_mb_peak_per_process_max": round(peak, 1),
             "steps": figures,
             "chat_errors": sum(f["chat_errors"] for f in figures),
@@ -347,21 +354,24 @@ def latency_chart_svg(series: dict[str, list[dict]], title: str, think: float = 
 
 def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: float = 30.0,
         as_json: bool = False, steps: list[int] | None = None, record_to: Path | None = None,
-        think: float = THINK_SECONDS, turns: int = TURNS_PER_CONVERSATION) -> int:
+        think: float = THINK_SECONDS, turns: int = TURNS_PER_CONVERSATION, mail: bool = True) -> int:
     """`steps`: conversation counts to step through on each server (for the latency chart);
-    default: just `conversations`. With `as_json` the figures go to stdout as one JSON line and to
-    `record_to`, and a chart to eval/results/load-latency.svg."""
+    default: just `conversations`. `mail` False leaves the e-mail burst out. With `as_json` the
+    figures go to stdout as one JSON line and to `record_to`, and a chart to
+    eval/results/load-latency.svg."""
     import json
 
     from eval.__main__ import machine
 
-    print(f"machine: {machine()}  think time {think} s, {turns} turns per conversation")
+    print(f"machine: {machine()}  think time {think} s, {turns} turns per conversation"
+          f"{'' if mail else ', no e-mail burst'}")
+    mails = MAIL_BURST if mail else 0
     results = []
     load_before = [round(x, 2) for x in os.getloadavg()]
     plan: int | list[int] = steps or conversations
     if db in ("sqlite", "both"):
         path = Path(tempfile.mkdtemp(prefix="kontakt-load-")) / "kontakt.sqlite3"
-        results.append(run_once("sqlite", f"sqlite:///{path}", 1, plan, seconds, think=think, turns=turns))
+        results.append(run_once("sqlite", f"sqlite:///{path}", 1, plan, seconds, mails, think=think, turns=turns))
     if db in ("postgresql", "both"):
         sys.path.insert(0, str(ROOT))
         from tests.pg import PostgresCluster, find_pg_bin  # the same throwaway cluster the tests use
@@ -374,7 +384,7 @@ def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: 
             database = Database(url)
             database.migrate()  # once, before two workers race to migrate
             database.dispose()
-            results.append(run_once("postgresql", url, 2, plan, seconds, think=think, turns=turns))
+            results.append(run_once("postgresql", url, 2, plan, seconds, mails, think=think, turns=turns))
         finally:
             cluster.destroy()
     if as_json:
@@ -382,7 +392,7 @@ def run(settings: Settings, db: str = "both", conversations: int = 32, seconds: 
 
         report = {"kind": "load", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
                   "model": model_info(settings), "think_seconds": think, "turns_per_conversation": turns,
-                  "seconds_per_step": seconds,
+                  "seconds_per_step": seconds, "mail": mail,
                   "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
                   "runs": results}  # fmt: skip
         print(json.dumps(report, ensure_ascii=False))

@@ -305,7 +305,7 @@ class RoutingMixin(EngineCore):
         """How many contacts of the tenant wait in a queue (state QUEUED)."""
         with self.db.read() as s:
             repo.get_tenant(s, tenant_id=tenant_id)
-            return len(repo.waiting_contacts(s, tenant_id=tenant_id, limit=1_000_000))
+            return routing_reads.waiting_counts(s, tenant_id=tenant_id).get(tenant_id, 0)
 
 
 def _acw_over(row: AgentStateRow, at: datetime) -> bool:

@@ -72,8 +72,12 @@ class Shortlist:
             return None
         rows = []
         borders = []
+        # One text per search: the search runs on one thread, but in an OpenMP parallel region, and
+        # a thread with OpenMP's default (one per core) keeps a helper thread of its own for good:
+        # one idle thread per request thread. One OpenMP thread for this thread's regions instead;
+        # the search is the same.
+        faiss.omp_set_num_threads(1)
         for v in vecs:
-            # One text per search: FAISS keeps a single search on the calling thread.
             scores, ids = self._index.search(v[None, :], self._size)
             rows.append(ids[0])
             borders.append(float(scores[0, -1]) + self._margin * float(np.linalg.norm(v)))

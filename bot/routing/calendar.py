@@ -10,7 +10,8 @@ How one calendar day is resolved (first rule that matches wins):
 2. closed on that exact date,
 3. special hours every year on that month-day ("12-23"),
 4. closed every year on that month-day ("12-24"),
-5. a public holiday from the `holidays` library (if `public_holidays` is on): closed,
+5. a public holiday from the `holidays` library (if `public_holidays` is on; its Danish answers
+   for the years around now are kept with the code, `bot.routing.public_holidays`): closed,
 6. the weekday's regular periods.
 
 So exact dates beat yearly rules, and special hours beat a public holiday (opening on a
@@ -31,7 +32,6 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +45,7 @@ from bot.errors import (
     ScheduleError,
     UnknownWeekday,
 )
+from bot.routing.public_holidays import public_holidays
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 MINUTES_PER_DAY = 24 * 60
@@ -324,21 +325,11 @@ def _parse_date_rule(raw: object, where: str) -> date | MonthDay:
 # --- resolving days ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=64)
-def _public_holidays(country: str, year: int) -> Mapping[date, str]:
-    # Imported at the first question about a day, which builds the country's calendar anyway
-    # (0.17 s): not in every process's start-up (0.05-0.1 s of CPU, measured), which never asks.
-    import holidays
-
-    found = holidays.country_holidays(country, years=year, language="da", categories=("public",))
-    return MappingProxyType(dict(found.items()))
-
-
 def public_holiday_name(day: date, schedule: OpeningHours) -> str | None:
     """The Danish name of the public holiday on `day`, or None (also if holidays are off)."""
     if not schedule.public_holidays:
         return None
-    return _public_holidays(schedule.holiday_country, day.year).get(day)
+    return public_holidays(schedule.holiday_country, day.year).get(day)
 
 
 @dataclass(frozen=True, slots=True)

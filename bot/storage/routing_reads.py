@@ -4,8 +4,9 @@ pending offers a console stream watches.
 
 Each query touches an indexed handful of rows: pending offers (at most one per contact, one
 per agent in practice), agents in after-contact work, and contacts queued since a cut-off; and
-a waiting citizen's place in the queue, counted. Datetimes are read as rows where they can be:
-through MIN() SQLite hands them back as text (`_as_datetime`).
+counted: how many contacts wait (every tenant's, or one's) and a waiting citizen's place in the
+queue. Datetimes are read as rows where they can be: through MIN() SQLite hands them back as
+text (`_as_datetime`).
 """
 
 from __future__ import annotations
@@ -94,14 +95,14 @@ def queued_since(session: Session, *, after: datetime) -> dict[tuple[str, str | 
     return dict(out)
 
 
-def waiting_counts(session: Session) -> dict[str, int]:
-    """Tenant → contacts waiting in a queue."""
-    stmt = (
-        select(Contact.tenant_id, func.count())
-        .where(Contact.state == ContactState.QUEUED)
-        .group_by(Contact.tenant_id)
-    )
-    return {tenant_id: int(n) for tenant_id, n in session.execute(stmt)}
+def waiting_counts(session: Session, *, tenant_id: str | None = None) -> dict[str, int]:
+    """Tenant → contacts waiting in a queue (state QUEUED), counted by the database; with
+    `tenant_id`, that tenant's alone (absent when none waits). An agent's long poll asks this
+    ten times a second, so no waiting contact is read into Python."""
+    stmt = select(Contact.tenant_id, func.count()).where(Contact.state == ContactState.QUEUED)
+    if tenant_id is not None:
+        stmt = stmt.where(Contact.tenant_id == tenant_id)
+    return {t: int(n) for t, n in session.execute(stmt.group_by(Contact.tenant_id))}
 
 
 def queue_row(session: Session, *, tenant_id: str, queue_id: str) -> QueueRow | None:

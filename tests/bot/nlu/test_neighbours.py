@@ -1,11 +1,17 @@
 """The half-precision shortlist of nearest training examples gives the topic model the same
-numbers as reading every example, or steps aside (bot/nlu/neighbours.py)."""
+numbers as reading every example, or steps aside (bot/nlu/neighbours.py), and searches on the
+calling thread: no OpenMP helper thread per request thread."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from bot.config import ROOT
 from bot.nlu import classifier
 from bot.nlu.neighbours import SHORTLIST, Shortlist
 
@@ -69,3 +75,37 @@ def test_the_served_model_ranks_a_chat_turn_byte_for_byte_as_without_shortlist(u
     finally:
         model._shortlist = kept
     assert all(np.array_equal(a, b) for a, b in zip(shortlisted, everything, strict=True))
+
+
+SEARCHING_THREADS = """
+import os, threading
+import numpy as np
+from bot.nlu.neighbours import Shortlist
+from tests.bot.nlu.test_neighbours import _examples, _texts
+
+emb = _examples()
+shortlist = Shortlist(emb, np.ones(len(emb), bool), k=10)
+vecs = _texts(emb, 1)
+searched, done = threading.Barrier(5), threading.Event()
+def search():
+    shortlist.similarities(vecs)
+    searched.wait()
+    done.wait()  # alive while the threads are counted, as a server's request threads are
+threads = [threading.Thread(target=search) for _ in range(4)]
+before = len(os.listdir("/proc/self/task"))
+for t in threads: t.start()
+searched.wait()
+print(len(os.listdir("/proc/self/task")) - before)
+done.set()
+"""
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="threads counted in /proc (Linux)")
+def test_searching_threads_start_no_threads_of_their_own() -> None:
+    # In a fresh interpreter with OpenMP's default of one thread per core, as a server has.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+    out = subprocess.run([sys.executable, "-c", SEARCHING_THREADS], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env={**env, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "4"  # the four searching threads, nothing else

