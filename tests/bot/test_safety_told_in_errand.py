@@ -60,6 +60,9 @@ def test_safety_danger_told_inside_an_errand_raises_the_alarm(text: str) -> None
         "min far slår min mor igen og igen når han er fuld, hvem kan jeg tale med",
         "min mor kan ikke komme op ad trappen længere, kan hun få en trappelift",
         "sometimes I think it would be easier to not wake up anymore, I just want to talk to someone",
+        # figures of speech about a boss, a relative or an app
+        "min søster slår mig ihjel hvis jeg glemmer at forny hendes parkeringslicens",
+        "den app dræber mig, den vil ikke godkende mit nye pas",
     ],
 )
 def test_safety_old_or_feared_signs_raise_no_lexicon_alarm(text: str) -> None:
