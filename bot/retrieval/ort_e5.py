@@ -38,6 +38,7 @@ import numpy as np
 from bot.heap import release_freed_heap
 from bot.nlu.arrays import load_arrays, save_arrays
 from bot.retrieval.e5_tokenizer import TABLES, Tokenizer, _prefix
+from bot.slots import FairSlots
 
 __all__ = ["E5File", "OrtE5", "Tokenizer", "build_graph", "ensure_graph", "graph_path"]
 
@@ -487,9 +488,10 @@ class OrtE5:
     an InferenceSession's `run` is thread-safe and everything else here is read-only.
 
     At most as many runs at once as the cores can take with `threads` each; callers beyond that
-    wait their turn. More runs would only share the cores while each holds its activations: 16
-    request threads embedding at once held 16 MB more at their peak than with one run per core,
-    at the same rate and less CPU per text (2 cores, measured)."""
+    wait their turn, in the order they came (`bot.slots.FairSlots`). More runs would only share
+    the cores while each holds its activations: 16 request threads embedding at once held 16 MB
+    more at their peak than with one run per core, at the same rate and CPU per text (2 cores,
+    measured)."""
 
     def __init__(self, cache_dir: Path, variant: str = "q4", threads: int = 1,
                  model_file: Path | None = None) -> None:
@@ -518,7 +520,7 @@ class OrtE5:
             opts.enable_cpu_mem_arena = False
             opts.enable_mem_pattern = False
         self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self._runs = threading.BoundedSemaphore(max(1, _cores() // max(1, threads)))
+        self._runs = FairSlots(max(1, _cores() // max(1, threads)))
         # The heap freed while loading (the tokenizer's sort buffers, the parsed model before ONNX
         # Runtime took its weights: 5–8 MB) goes back to the system.
         release_freed_heap()
