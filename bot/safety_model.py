@@ -59,7 +59,7 @@ def _lines(raw: object, where: str) -> list[str]:
             continue
         if not s.startswith("- ") or not s[2:].strip():
             raise TrainingDataError(where, f"example line {n} is not a '- text' line: {line!r}")
-        out.append(s[2:].strip())
+        out.append(s[2:].strip().replace("\\n", "\n"))  # an e-mail keeps its line breaks as \n
     if not out:
         raise TrainingDataError(where, "group has no examples")
     return out
@@ -124,6 +124,21 @@ def examples_from_topics(
         else:
             out.append(SafetyExample(text, NONE, intent, source="topics"))
     return out
+
+
+def with_none_windows(
+    examples: Sequence[SafetyExample], windows: Callable[[str], Sequence[str]]
+) -> list[SafetyExample]:
+    """The examples, followed by the sentence windows of every long example that is about
+    nothing dangerous. A long message is also read window by window (`bot.safety.safety_chunks`),
+    so the model must know what the windows of an ordinary e-mail look like (a subject line, a
+    greeting, an old illness told as the reason for an errand); windows of an acute or sensitive
+    message are left out, as which of them carries the danger is not known."""
+    extra = [
+        SafetyExample(w, NONE, ex.kind, source=ex.source, weight=ex.weight)
+        for ex in examples if ex.label == NONE for w in windows(ex.text)
+    ]
+    return merge_examples(examples, extra)
 
 
 def merge_examples(*parts: Sequence[SafetyExample]) -> list[SafetyExample]:

@@ -36,7 +36,9 @@ from bot.safety_model import (
     load_corpus,
     merge_examples,
     sensitive_handoff_topics,
+    with_none_windows,
 )
+from bot.safety import safety_chunks
 from bot.topics import EMERGENCY, TopicContract, load_contract
 
 # The served models are plain numpy arrays and JSON (scikit-learn is for training only); the
@@ -384,9 +386,9 @@ def train(settings: Settings, log=print, parallel: bool = True, full: bool = Fal
 
     texts = [e.text for e in data.examples]
     labels = [e.intent for e in data.examples]
-    safety_examples = merge_examples(
+    safety_examples = with_none_windows(merge_examples(
         corpus, examples_from_topics(zip(labels, texts), EMERGENCY, sensitive_handoff_topics(contract))
-    )
+    ), safety_chunks)
     stexts = [e.text for e in safety_examples]
     t = time.perf_counter()
     # One pass over every distinct user-side text (topic examples and the safety corpus overlap).

@@ -21,7 +21,9 @@ from bot.safety_model import (
     loads_corpus,
     merge_examples,
     threshold_for_recall,
+    with_none_windows,
 )
+from bot.safety import safety_chunks
 from tests.small_nlu import fake_embeddings as _fake_embeddings
 
 pytestmark = pytest.mark.unit
@@ -78,6 +80,25 @@ def test_safety_model_corpus_rejects_malformed_files(content: str, complaint: st
     with pytest.raises(TrainingDataError, match="bad.safety") as err:
         loads_corpus(content, "bad.safety", SENSITIVE_TOPICS)
     assert complaint in str(err.value)
+
+
+def test_safety_model_corpus_line_keeps_escaped_line_breaks_of_an_email() -> None:
+    content = "groups:\n- kind: epost\n  label: none\n  examples: |\n    - Emne: Storskrald\\n\\nHej\\nMvh Jens\n"
+    (ex,) = loads_corpus(content, "mail.safety", SENSITIVE_TOPICS)
+    assert ex.text == "Emne: Storskrald\n\nHej\nMvh Jens"
+
+
+def test_safety_model_long_harmless_examples_add_their_windows_as_none() -> None:
+    mail = ("Emne: Ejendomsskat efter brand\n\nGoddag\n\nVores hus brændte i januar, og der er kun fundamentet "
+            "tilbage. Alligevel har vi fået en regning for det fulde beløb, som om huset stod der endnu. "
+            "Kan I rette det, så vi kun betaler for grunden?\n\nMed venlig hilsen\nEjvind og Grete Holm")
+    acute = mail.replace("Goddag", "Goddag, min mand ligger på gulvet og svarer ikke lige nu")
+    examples = [SafetyExample(mail, NONE, "brand_aerinde"), SafetyExample(acute, ACUTE, "bevidstloes"),
+                SafetyExample("kort besked", NONE, "x")]
+    out = with_none_windows(examples, safety_chunks)
+    windows = safety_chunks(mail)
+    assert len(windows) > 1 and out[:3] == examples
+    assert [(e.text, e.label, e.kind) for e in out[3:]] == [(w, NONE, "brand_aerinde") for w in windows]
 
 
 def test_safety_model_topic_data_maps_to_safety_labels() -> None:
