@@ -47,6 +47,9 @@ EMERGENCIES = [
     "han har trykken for brystet og sveder",
     "der ligger en mand på fortovet og han svarer ikke",
     "der var brand i opgangen i sidste uge og nu brænder det igen lige nu",
+    # stroke signs told loosely in English, with a question about the way to a doctor after them
+    "my husband started slurring at dinner and one side of his face looks droopy, do we need a referral first?",
+    "her face is drooping and she can't get a word out",
 ]
 
 
@@ -98,6 +101,8 @@ NEUTRAL = [
     "skal jeg have en co-alarm i sommerhuset",
     "hvad gør man hvis man finder en bevidstløs person",
     "jeg har fået en p-afgift",
+    "my mum had a stroke last year, she still slurs and her arm is weak, can we get home help",
+    "he was slurring drunk at the street party, can we complain about the noise",
 ]
 
 
