@@ -28,6 +28,7 @@ from bot.nlu.classifier import TopicClassifier, TopicModel, out_of_sample_rows
 from bot.retrieval.articles import Article, load_articles
 from bot.retrieval.embedder import Embedder, make_embedder
 from bot.retrieval.index import ArticleIndex
+from bot.safety import safety_chunks
 from bot.safety_model import (
     SafetyClassifier,
     SafetyExample,
@@ -38,7 +39,6 @@ from bot.safety_model import (
     sensitive_handoff_topics,
     with_none_windows,
 )
-from bot.safety import safety_chunks
 from bot.topics import EMERGENCY, TopicContract, load_contract
 
 # The served models are plain numpy arrays and JSON (scikit-learn is for training only); the

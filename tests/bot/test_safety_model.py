@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bot.errors import TrainingDataError
+from bot.safety import safety_chunks
 from bot.safety_model import (
     ACUTE,
     LABELS,
@@ -23,7 +24,6 @@ from bot.safety_model import (
     threshold_for_recall,
     with_none_windows,
 )
-from bot.safety import safety_chunks
 from tests.small_nlu import fake_embeddings as _fake_embeddings
 
 pytestmark = pytest.mark.unit
