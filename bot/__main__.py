@@ -42,6 +42,12 @@ def main(argv: list[str] | None = None) -> int:
         add_demo_day_command(sub)
         add_knowledge_commands(sub)
     args = parser.parse_args(argv)
+    if args.command == "serve" and args.workers == 1:
+        # This process builds the app, and the model check below already imports half of it
+        # (spaCy, the storage tables): no collector passes from here until it is up (bot/heap.py).
+        from bot.heap import pause_gc_for_start_up
+
+        pause_gc_for_start_up()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()  # the environment and .env, read once here
     if args.command in ("retention", "gdpr"):
@@ -96,10 +102,6 @@ def main(argv: list[str] | None = None) -> int:
         p = Understanding.load(settings).parse(args.text)
         print(json.dumps(parse_json(p.nlu, p.decision), ensure_ascii=False, indent=1))
         return 0
-    if args.workers == 1:  # this process builds the app: no collector passes until it is up
-        from bot.heap import pause_gc_for_start_up
-
-        pause_gc_for_start_up()
     import uvicorn
 
     uvicorn.run(app_factory(), factory=True, host=args.host, port=args.port, workers=args.workers, log_level="info")
@@ -111,11 +113,13 @@ def _train_if_stale(settings: Settings) -> None:
 
     if stamp_matches(settings):  # the inputs are as they were when the model was last found fresh
         return
+    from bot.heap import collecting
     from bot.train import is_fresh, train
 
-    if not is_fresh(settings):
-        print("model missing or out of date: training first", file=sys.stderr)
-        train(settings)
+    with collecting():  # training drops far more than start-up keeps: the collector runs for it
+        if not is_fresh(settings):
+            print("model missing or out of date: training first", file=sys.stderr)
+            train(settings)
 
 
 def app_factory() -> str:

@@ -16,10 +16,12 @@ once (RSS after the load benchmark 368 MB with 40, 348 MB with 16, 341 MB with 8
 
 Python's own heap at start-up: `python -m bot serve` builds some 200,000 long-lived objects
 (modules, classes, tables, models) and almost no garbage, and the cyclic collector's passes over
-them while they are built were about a tenth of the start-up CPU (0.25 s of 2.5, measured). The
-serve command pauses the collector (`pause_gc_for_start_up`) and the last start-up part
-(`serving_gc`) freezes what start-up built and turns the collector back on: those objects live as
-long as the process, so later full collections no longer walk them. What start-up left as
+them while they are built were about a tenth of the start-up CPU (0.25 s of 2.5, measured); the
+model check before the app is built imports spaCy and the storage tables, and its passes there
+were another 0.5 s of wall time on a busy 2-core machine. The serve command pauses the collector
+(`pause_gc_for_start_up`) before that check (back on for a training run it starts: `collecting`),
+and the last start-up part (`serving_gc`) freezes what start-up built and turns the collector
+back on: those objects live as long as the process, so later full collections no longer walk them. What start-up left as
 garbage (about 4,000 objects, measured) stays with the frozen ones."""
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import contextlib
 import ctypes
 import gc
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -103,6 +105,19 @@ async def serving_memory(app: Any) -> AsyncIterator[None]:
 def pause_gc_for_start_up() -> None:
     """Pauses Python's cyclic collector until `serving_gc` runs (the serve command, one worker)."""
     gc.disable()
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[None]:
+    """The cyclic collector on inside the block (a training run during a paused start-up), and as
+    it was after it."""
+    paused = not gc.isenabled()
+    gc.enable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.disable()
 
 
 @contextlib.asynccontextmanager

@@ -102,3 +102,20 @@ def test_serving_gc_leaves_an_app_built_elsewhere_alone() -> None:
 
     frozen = gc.get_freeze_count()
     assert asyncio.run(start()) == (True, frozen)  # on, and nothing frozen
+
+
+def test_collecting_runs_the_collector_inside_a_paused_start_up_and_pauses_it_again() -> None:
+    import gc
+
+    from bot.heap import collecting
+
+    gc.disable()
+    try:
+        with collecting():
+            inside = gc.isenabled()
+        after = gc.isenabled()
+    finally:
+        gc.enable()
+    with collecting():
+        pass
+    assert (inside, after, gc.isenabled()) == (True, False, True)
