@@ -340,6 +340,12 @@ def test_safety_figure_of_speech_does_not_hide_a_real_danger_in_the_same_message
         "der kommer røg fra grillbaren ind i stuen hver aften",
         "jeg kan ikke finde ud af at åbne brevet i min digitale post, siger min datter",
         "min nevø svarer ikke når jeg skriver til ham",
+        "må min datter have sin lommekniv med på lejrskolen, hun er spejder",
+        "vi skal på snitteholdet i weekenden, skal børnene selv have en kniv med",
+        "skorstenen på værket ved siden af lukker sort røg ud hver nat, hvem fører tilsyn",
+        "det var lige ved at ske en ulykke ved overgangen i morges, kan vi få et vejbump",
+        "min mor har demens, hun er ikke blevet væk endnu, men kan hun få en gps",
+        "min kone fik en blodprop sidste forår og har stadig svært ved at gå på trapper",
     ],
 )
 def test_safety_past_maintenance_nuisance_and_errands_raise_no_lexicon_alarm(text: str) -> None:
@@ -352,6 +358,9 @@ def test_safety_past_maintenance_nuisance_and_errands_raise_no_lexicon_alarm(tex
         "der var brand i sidste uge og lige nu brænder det igen",
         "min far fik en blodprop i januar og nu er han bevidstløs igen",
         "vi har klaget over røgen hver aften, men lige nu står der flammer ud af vinduet",
+        "han står i døren med en kniv og siger han vil stikke mig",
+        "der er lige sket en ulykke ved overgangen, en dreng ligger på vejen og bløder",
+        "min far med demens er gået hjemmefra i nat, og vi kan ikke finde ham",
     ],
 )
 def test_safety_present_danger_beats_past_and_nuisance_words(text: str) -> None:
