@@ -50,6 +50,8 @@ EMERGENCIES = [
     # stroke signs told loosely in English, with a question about the way to a doctor after them
     "my husband started slurring at dinner and one side of his face looks droopy, do we need a referral first?",
     "her face is drooping and she can't get a word out",
+    # a week's dose pack taken at once, told calmly by a home carer
+    "jeg er hos en borger, hun har taget hele ugens dosispakke på én gang og er meget døsig",
 ]
 
 
