@@ -416,6 +416,19 @@ def test_safety_acute_sentence_in_a_long_message_raises_the_alarm() -> None:
     assert any(r.startswith("safety_model:sentence 2:acute=0.90") for r in signal.reasons)
 
 
+def test_safety_sentence_window_needs_a_higher_score_than_a_whole_message() -> None:
+    chunks = safety_chunks(LONG_ERRAND)
+    bar = MODEL_POLICY.model_acute_threshold
+    assert MODEL_POLICY.chunk_factor > 1
+
+    def with_window(score: float) -> float:
+        scores = [(c, _model(score if i == 1 else 0.01)) for i, c in enumerate(chunks)]
+        return assess(LONG_ERRAND, {}, SENSITIVE, policy=MODEL_POLICY, chunk_scores=scores).emergency
+
+    assert with_window(bar * 1.1) == 0.0  # enough for a message, not for a window read alone
+    assert with_window(bar * MODEL_POLICY.chunk_factor + 0.01) > 0.0
+
+
 def test_safety_sentence_about_the_past_needs_a_stronger_score() -> None:
     past = "Vi havde en ulykke i sidste måned."
     weak = [(past, _model(MODEL_POLICY.model_acute_threshold * 1.5))]
