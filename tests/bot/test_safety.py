@@ -322,6 +322,8 @@ def test_safety_past_violence_is_still_sensitive() -> None:
         "vi bliver kvalt i gebyrer, kan vi lave en afdragsordning",
         "vandregningen var så høj at jeg næsten fik et hjertestop",
         "jeg brænder for at starte en ny forening",
+        "jeres telefonkø slår mig ihjel, hvor kan jeg klage over ventetiden",
+        "fristen på fredag slår mig ihjel, kan vi få udsættelse på byggesagen",
     ],
 )
 def test_safety_figures_of_speech_raise_no_alarm(text: str) -> None:
