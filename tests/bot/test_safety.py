@@ -350,6 +350,7 @@ def test_safety_figure_of_speech_does_not_hide_a_real_danger_in_the_same_message
         "det var lige ved at ske en ulykke ved overgangen i morges, kan vi få et vejbump",
         "min mor har demens, hun er ikke blevet væk endnu, men kan hun få en gps",
         "min kone fik en blodprop sidste forår og har stadig svært ved at gå på trapper",
+        "holder I førstehjælpskurser om hjertestop for ældre borgere",
     ],
 )
 def test_safety_past_maintenance_nuisance_and_errands_raise_no_lexicon_alarm(text: str) -> None:
@@ -360,6 +361,7 @@ def test_safety_past_maintenance_nuisance_and_errands_raise_no_lexicon_alarm(tex
     "text",
     [
         "der var brand i sidste uge og lige nu brænder det igen",
+        "han fik hjertestop på vej hjem fra kurset og trækker ikke vejret",
         "min far fik en blodprop i januar og nu er han bevidstløs igen",
         "vi har klaget over røgen hver aften, men lige nu står der flammer ud af vinduet",
         "han står i døren med en kniv og siger han vil stikke mig",
