@@ -33,6 +33,27 @@ from bot.understanding import Understanding
 log = logging.getLogger("kontakt.api")
 
 
+# Rasa's endpoints read the body as JSON whatever its content type; its documented
+# `curl ... -d '{"text": ...}'` sends a form type, so these paths are read the same way.
+RASA_JSON_PATHS = frozenset({"/model/parse", "/webhooks/rest/webhook", "/webhooks/callback/webhook"})
+_FORM = b"application/x-www-form-urlencoded"
+
+
+class RasaJsonBody:
+    """Treat a form-typed body on Rasa's JSON endpoints as JSON (plain ASGI, headers only)."""
+
+    def __init__(self, app: ASGIApp, paths: frozenset[str] = RASA_JSON_PATHS) -> None:
+        self.app, self.paths = app, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] in self.paths:
+            headers = scope["headers"]
+            if any(k == b"content-type" and v.split(b";")[0].strip().lower() == _FORM for k, v in headers):
+                headers = [(k, b"application/json" if k == b"content-type" else v) for k, v in headers]
+                scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuse bodies over the limit with 413 before reading them into memory.
 
@@ -184,6 +205,7 @@ def create_app(
     app.state.channels = Channels()  # filled by the channels' start-up hooks (bot/channels.py)
     # Each channel's part of the one Settings, where its routes look for it.
     app.state.email_settings, app.state.voice_settings = settings.email, settings.voice
+    app.add_middleware(RasaJsonBody)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=("/email/inbound",))
     # One set of buckets per app, shared by the middleware and the chat WebSocket route.
     app.state.rate_limits = limits = RateLimits(rate_limits or settings.ratelimit)

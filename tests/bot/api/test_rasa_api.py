@@ -120,3 +120,39 @@ def test_openapi_documents_every_route(client):
     spec = client.get("/openapi.json").json()
     assert {"/", "/model/parse", "/health"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
+
+
+def test_parse_reads_a_json_body_sent_as_a_form_like_rasa(client):
+    # `curl -d '{"text": ...}'`, as in Rasa's documentation, sends a form content type.
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    r = client.post("/model/parse", content='{"text": "Hvornår kommer skraldebilen?"}', headers=form)
+    assert r.status_code == 200
+    assert r.json()["intent"]["name"] == "affald_toemning"
+    bad = client.post("/model/parse", content="text=hej", headers=form)
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "invalid_request"
+
+
+
+@pytest.mark.parametrize(
+    ("path", "sent", "seen"),
+    [
+        ("/webhooks/rest/webhook", b"application/x-www-form-urlencoded", b"application/json"),
+        ("/webhooks/callback/webhook", b"application/x-www-form-urlencoded; charset=utf-8", b"application/json"),
+        ("/chat/api/messages", b"application/x-www-form-urlencoded", b"application/x-www-form-urlencoded"),
+        ("/model/parse", b"text/plain", b"text/plain"),
+    ],
+)
+def test_only_rasa_endpoints_read_a_form_typed_body_as_json(path, sent, seen):
+    import asyncio
+
+    from bot.api import RasaJsonBody
+
+    got = {}
+
+    async def app(scope, receive, send):
+        got.update(scope["headers"])
+
+    scope = {"type": "http", "path": path, "headers": [(b"content-type", sent), (b"host", b"x")]}
+    asyncio.run(RasaJsonBody(app)(scope, None, None))
+    assert got[b"content-type"] == seen and got[b"host"] == b"x"
